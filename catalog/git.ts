@@ -1,0 +1,88 @@
+// Thin wrapper over the system git: argument arrays only, a fixed identity and no user config
+// surprises (hooks, signing, pagers) so catalog commits behave the same on every machine.
+import { execa, type Options } from 'execa';
+
+const BASE_ENV = {
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: process.env.WHARF_GIT_NAME ?? 'Wharf',
+  GIT_AUTHOR_EMAIL: process.env.WHARF_GIT_EMAIL ?? 'wharf@localhost',
+  GIT_COMMITTER_NAME: process.env.WHARF_GIT_NAME ?? 'Wharf',
+  GIT_COMMITTER_EMAIL: process.env.WHARF_GIT_EMAIL ?? 'wharf@localhost',
+  LC_ALL: 'C',
+};
+
+const FIXED = [
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'commit.gpgsign=false',
+  '-c',
+  'core.quotepath=false',
+  '-c',
+  'advice.detachedHead=false',
+];
+
+export class GitError extends Error {
+  readonly args: string[];
+  readonly stderr: string;
+  readonly exitCode: number | undefined;
+  constructor(args: string[], stderr: string, exitCode: number | undefined) {
+    super(`git ${args.join(' ')} failed (${exitCode}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    this.name = 'GitError';
+    this.args = args;
+    this.stderr = stderr;
+    this.exitCode = exitCode;
+  }
+}
+
+export async function git(cwd: string, args: string[], opts: Pick<Options, 'input'> = {}): Promise<string> {
+  const r = await execa('git', [...FIXED, ...args], {
+    cwd,
+    env: BASE_ENV,
+    reject: false,
+    stripFinalNewline: true,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+  });
+  if (r.exitCode !== 0) throw new GitError(args, String(r.stderr || r.stdout), r.exitCode);
+  return String(r.stdout);
+}
+
+export async function gitOk(cwd: string, args: string[]): Promise<boolean> {
+  try {
+    await git(cwd, args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Build a commit message: subject, optional body, then trailers in a fixed order. */
+export function commitMessage(
+  subject: string,
+  trailers: Record<string, string | undefined>,
+  body?: string,
+): string {
+  const clean = (s: string) => s.replace(/[\r\n]+/g, ' ').trim();
+  const lines = [clean(subject)];
+  if (body) lines.push('', body.trim());
+  const t = Object.entries(trailers).filter(
+    (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+  );
+  if (t.length) {
+    lines.push('');
+    for (const [k, v] of t) lines.push(`${k}: ${clean(v)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Parse `Key: value` trailers from the end of a commit message. */
+export function parseTrailers(message: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const paras = message.trim().split(/\n\s*\n/);
+  const last = paras.length > 1 ? paras[paras.length - 1]! : '';
+  for (const line of last.split('\n')) {
+    const m = /^([A-Za-z][A-Za-z0-9-]*):\s?(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}

@@ -1,0 +1,524 @@
+// The catalog schema: the single contract between the watcher, the pipeline stages, the site and the
+// daemon. Human-authored files are YAML (wharf.yml, apps/<id>/app.yml); machine-written records are
+// JSON with stable key order (apps/<id>/upstream.json, apps/<id>/artifacts/<kind>/<artifact>.json).
+// Large blobs (raw scan reports, SBOMs, build logs) never enter git: records hold a BlobRef
+// (sha256, size, media type) and the bytes live in the blob store (catalog/blobs.ts).
+import { z } from 'zod';
+import { zAppId, zArch, zOsVersion, zRelPath, zTag, zVersion, APP_ID_RE, TAG_RE } from './names.ts';
+
+export const IMAGE_KINDS = ['container', 'cloud', 'wsl'] as const;
+export type ImageKind = (typeof IMAGE_KINDS)[number];
+export const zImageKind = z.enum(IMAGE_KINDS);
+
+export const STAGES = ['build', 'verify', 'scan', 'sign', 'publish'] as const;
+export type Stage = (typeof STAGES)[number];
+export const zStage = z.enum(STAGES);
+
+const zIsoTime = z.iso.datetime({ offset: true });
+/** sha256:<64 hex> */
+export const zDigest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'digest must be sha256:<64 hex>');
+/** Run ids look like 20261122T101500Z-3f9a1c: sortable, unique enough per machine, safe in paths. */
+export const zRunId = z
+  .string()
+  .regex(/^[0-9]{8}T[0-9]{6}Z-[a-z0-9]{6,12}$/, 'run id must look like 20261122T101500Z-3f9a1c');
+
+/** Text in both portal languages; either may be missing (the site falls back and marks it). */
+export const zI18nText = z.object({ zh: z.string().optional(), en: z.string().optional() }).strict();
+export type I18nText = z.infer<typeof zI18nText>;
+
+export const zLicense = z
+  .object({
+    /** SPDX identifier (or expression) when the original text maps onto one. */
+    spdx: z
+      .string()
+      .regex(/^[A-Za-z0-9.+\-() ]+$/)
+      .optional(),
+    /** The original free text, kept verbatim. */
+    text: z.string().optional(),
+  })
+  .strict();
+
+// ---------------------------------------------------------------- upstream and version policy
+
+export const UPSTREAM_BACKENDS = [
+  'github',
+  'gitlab',
+  'gitee',
+  'git',
+  'oci',
+  'pypi',
+  'npm',
+  'rpm',
+  'http-regex',
+  'http-json',
+] as const;
+export const zUpstreamBackend = z.enum(UPSTREAM_BACKENDS);
+export const VERSION_SCHEMES = ['semver', 'rpm', 'calendar', 'loose'] as const;
+export const zVersionScheme = z.enum(VERSION_SCHEMES);
+
+export const zUpstream = z
+  .object({
+    backend: zUpstreamBackend,
+    /** owner/name for forges, a git URL for 'git', registry/repo for 'oci', package name for pypi/npm/rpm. */
+    repo: z.string().min(1).optional(),
+    /** URL for http-*, base URL of an RPM repository, or an API base override. */
+    url: z.string().url().optional(),
+    /** RPM package name (backend rpm). */
+    package: z.string().optional(),
+    /** Regex with one capture group (http-regex, or to pick versions out of tags). */
+    regex: z.string().optional(),
+    /** JSON path such as $.releases[*].tag_name (http-json). */
+    jsonPath: z.string().optional(),
+    /** Use tags instead of releases (github/gitlab/gitee). */
+    useTags: z.boolean().optional(),
+    scheme: zVersionScheme.default('loose'),
+    /** Prefixes stripped from tags before parsing, e.g. ["v", "release-", "nginx-"]. */
+    prefixes: z.array(z.string()).optional(),
+    include: z.array(z.string()).optional(),
+    exclude: z.array(z.string()).optional(),
+    prerelease: z.boolean().optional(),
+    /** Release lines tracked independently, as semver ranges or regexes, e.g. ["1.x", "2.x"]. */
+    lines: z.array(z.string()).optional(),
+    ignore: z.array(z.string()).optional(),
+    /** The original openEuler fields, kept for round-tripping and review. */
+    original: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type Upstream = z.infer<typeof zUpstream>;
+
+// ---------------------------------------------------------------- recipes per image kind
+
+export const zSmokeTest = z
+  .object({
+    name: z.string().min(1),
+    /** argv run inside the container; never passed through a shell by Wharf. */
+    command: z.array(z.string()).min(1),
+    expectExit: z.number().int().default(0),
+    /** Regex the combined output must match. */
+    expectOutput: z.string().optional(),
+    /** A TCP port that must accept connections while the container runs. */
+    port: z.number().int().min(1).max(65535).optional(),
+    timeoutSeconds: z.number().positive().max(3600).default(60),
+  })
+  .strict();
+export type SmokeTest = z.infer<typeof zSmokeTest>;
+
+const zRecipeBase = {
+  /** App version this artifact packages (upstream version). */
+  version: zVersion,
+  osVersion: zOsVersion,
+  arches: z.array(zArch).min(1).default(['amd64', 'arm64']),
+  smoke: z.array(zSmokeTest).optional(),
+  /** Set by the importer when the recipe could not be resolved; the pipeline skips it with a reason. */
+  problem: z.string().optional(),
+};
+
+export const zContainerRecipe = z
+  .object({
+    kind: z.literal('container'),
+    tag: zTag,
+    /** Dockerfile path relative to the app directory in the recipe tree. */
+    dockerfile: zRelPath,
+    /** Build context relative to the app directory; defaults to the Dockerfile's directory. */
+    context: zRelPath.optional(),
+    buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    ...zRecipeBase,
+  })
+  .strict();
+
+export const zCloudRecipe = z
+  .object({
+    kind: z.literal('cloud'),
+    /** Artifact id, e.g. 24.03-lts-sp4-qcow2. */
+    id: zTag,
+    format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']),
+    /** Source disk image or rootfs, relative to the recipe tree or an https URL. */
+    source: z.string().min(1),
+    sizeGiB: z.number().positive().optional(),
+    cloudInit: z.boolean().optional(),
+    ...zRecipeBase,
+  })
+  .strict();
+
+export const zWslRecipe = z
+  .object({
+    kind: z.literal('wsl'),
+    id: zTag,
+    /** Rootfs tarball or container image the .wsl file is made from. */
+    source: z.string().min(1),
+    compression: z.enum(['gzip', 'xz']).default('gzip'),
+    defaultUid: z.number().int().default(1000),
+    defaultName: z.string().optional(),
+    ...zRecipeBase,
+  })
+  .strict();
+
+export const zRecipe = z.discriminatedUnion('kind', [zContainerRecipe, zCloudRecipe, zWslRecipe]);
+export type ContainerRecipe = z.infer<typeof zContainerRecipe>;
+export type CloudRecipe = z.infer<typeof zCloudRecipe>;
+export type WslRecipe = z.infer<typeof zWslRecipe>;
+export type Recipe = z.infer<typeof zRecipe>;
+
+/** The artifact id of a recipe: the tag for containers, the id for cloud and WSL images. */
+export function artifactIdOf(r: Recipe): string {
+  return r.kind === 'container' ? r.tag : r.id;
+}
+
+// ---------------------------------------------------------------- the app (apps/<id>/app.yml)
+
+export const zApp = z
+  .object({
+    id: zAppId,
+    /** Image repository name (openEuler: image-list.yml key), e.g. redis or kserve-controller. */
+    name: z.string().regex(APP_ID_RE),
+    title: zI18nText,
+    summary: zI18nText.default({}),
+    description: zI18nText.default({}),
+    category: z.string().regex(/^[a-z0-9-]+$/),
+    /** Scene directory in the openEuler layout (AI, Base, Cloud, …). */
+    scene: z.string().optional(),
+    homepage: z.string().url().optional(),
+    license: zLicense.default({}),
+    visibility: z.enum(['public', 'hidden']).default('public'),
+    upstream: zUpstream.optional(),
+    recipes: z
+      .object({
+        container: z.array(zContainerRecipe).default([]),
+        cloud: z.array(zCloudRecipe).default([]),
+        wsl: z.array(zWslRecipe).default([]),
+      })
+      .strict()
+      .default({ container: [], cloud: [], wsl: [] }),
+    /** Portal Markdown, per language. */
+    docs: z
+      .object({
+        environment: zI18nText.optional(),
+        download: zI18nText.optional(),
+        usage: zI18nText.optional(),
+        tags: zI18nText.optional(),
+      })
+      .strict()
+      .default({}),
+    similar: z.array(z.string()).optional(),
+    dependencies: z.array(z.string()).optional(),
+    keywords: z.array(z.string()).optional(),
+    /** Where the app came from: recipe tree directory and commit. */
+    source: z
+      .object({ origin: z.string(), dir: z.string(), commit: z.string().optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type App = z.infer<typeof zApp>;
+export type AppInput = z.input<typeof zApp>;
+
+// ---------------------------------------------------------------- upstream state (apps/<id>/upstream.json)
+
+export const zUpstreamState = z
+  .object({
+    latest: zVersion.optional(),
+    /** Newest version per tracked release line. */
+    lines: z.record(z.string(), zVersion).optional(),
+    known: z.array(zVersion).default([]),
+    lastChecked: zIsoTime.optional(),
+    lastChanged: zIsoTime.optional(),
+    lastError: z
+      .object({ message: z.string(), at: zIsoTime, count: z.number().int().min(1) })
+      .strict()
+      .optional(),
+    /** Conditional-request validators per URL. */
+    validators: z
+      .record(
+        z.string(),
+        z.object({ etag: z.string().optional(), lastModified: z.string().optional() }).strict(),
+      )
+      .optional(),
+  })
+  .strict();
+export type UpstreamState = z.infer<typeof zUpstreamState>;
+
+// ---------------------------------------------------------------- stage records
+
+export const zBlobRef = z
+  .object({
+    sha256: z.string().regex(/^[a-f0-9]{64}$/),
+    size: z.number().int().min(0),
+    mediaType: z.string(),
+    /** Where it can be fetched: file: or s3: URI of the blob store. */
+    uri: z.string().optional(),
+    truncated: z.boolean().optional(),
+  })
+  .strict();
+export type BlobRef = z.infer<typeof zBlobRef>;
+
+export const zStageError = z
+  .object({
+    message: z.string(),
+    /** The last lines of a log or output, already scrubbed of secrets. */
+    tail: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const zRecordBase = {
+  runId: zRunId,
+  at: zIsoTime,
+  durationMs: z.number().int().min(0).optional(),
+  error: zStageError.optional(),
+};
+
+export const zBuildRecord = z
+  .object({
+    ...zRecordBase,
+    status: z.enum(['ok', 'failed', 'unchanged', 'skipped']),
+    /** sha256 over context files, Dockerfile, build args and the resolved base digest. */
+    inputsDigest: zDigest.optional(),
+    recipeCommit: z
+      .string()
+      .regex(/^[a-f0-9]{7,64}$/)
+      .optional(),
+    base: z.object({ ref: z.string(), digest: zDigest.optional() }).strict().optional(),
+    /** Local image id and, per arch, what was built. */
+    imageId: z.string().optional(),
+    arches: z.array(zArch).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    log: zBlobRef.optional(),
+    /** For cloud/WSL: the produced file. */
+    file: z.object({ name: z.string(), sha256: z.string(), size: z.number().int() }).strict().optional(),
+  })
+  .strict();
+
+export const zCheckResult = z
+  .object({
+    name: z.string(),
+    status: z.enum(['passed', 'failed', 'timeout', 'error']),
+    exitCode: z.number().int().optional(),
+    output: z.array(z.string()).optional(),
+    durationMs: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const zVerifyRecord = z
+  .object({
+    ...zRecordBase,
+    status: z.enum(['passed', 'failed', 'skipped']),
+    inputsDigest: zDigest.optional(),
+    checks: z.array(zCheckResult).default([]),
+  })
+  .strict();
+
+export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
+export const zSeverity = z.enum(SEVERITIES);
+export type Severity = (typeof SEVERITIES)[number];
+const zSeverityCounts = z
+  .object({
+    CRITICAL: z.number().int(),
+    HIGH: z.number().int(),
+    MEDIUM: z.number().int(),
+    LOW: z.number().int(),
+    UNKNOWN: z.number().int(),
+  })
+  .strict();
+
+export const zFinding = z
+  .object({
+    id: z.string(),
+    pkg: z.string(),
+    installed: z.string(),
+    fixed: z.string().optional(),
+    severity: zSeverity,
+    status: z.string().optional(),
+    target: z.string().optional(),
+    title: z.string().optional(),
+    url: z.string().optional(),
+  })
+  .strict();
+export type Finding = z.infer<typeof zFinding>;
+
+export const zScanRecord = z
+  .object({
+    ...zRecordBase,
+    /** not-run: the scanner was missing or failed; never to be read as clean. */
+    status: z.enum(['ok', 'not-run', 'failed']),
+    scanner: z
+      .object({ name: z.string(), version: z.string().optional(), dbUpdatedAt: z.string().optional() })
+      .strict()
+      .optional(),
+    /** Image digest (or file sha256) that was scanned. */
+    target: z.string().optional(),
+    os: z.object({ family: z.string(), name: z.string() }).strict().optional(),
+    summary: z.object({ total: zSeverityCounts, fixable: zSeverityCounts }).strict().optional(),
+    findings: z.array(zFinding).optional(),
+    newSinceLast: z.array(z.string()).optional(),
+    fixedSinceLast: z.array(z.string()).optional(),
+    policy: z
+      .object({
+        blocked: z.boolean(),
+        reasons: z.array(z.string()).default([]),
+        waived: z.array(z.string()).default([]),
+        rebuildQueued: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    report: zBlobRef.optional(),
+    sbom: zBlobRef.optional(),
+  })
+  .strict();
+export type ScanRecord = z.infer<typeof zScanRecord>;
+
+export const zSignRecord = z
+  .object({
+    ...zRecordBase,
+    status: z.enum(['signed', 'failed', 'skipped', 'unchanged']),
+    /** Fingerprint (sha256 of the public key's DER), never the key. */
+    keyId: z.string().optional(),
+    signatures: z
+      .array(
+        z
+          .object({
+            target: z.string(),
+            ref: z.string(),
+            digest: zDigest,
+            signatureTag: z.string(),
+            signatureDigest: zDigest.optional(),
+            attestationTag: z.string().optional(),
+            attestationDigest: zDigest.optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+export const zPublishTarget = z
+  .object({
+    target: z.string(),
+    ref: z.string(),
+    status: z.enum(['ok', 'failed', 'unchanged']),
+    digest: zDigest.optional(),
+    aliases: z.array(z.string()).optional(),
+    error: z.string().optional(),
+    attempts: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+export const zPublishRecord = z
+  .object({
+    ...zRecordBase,
+    status: z.enum(['ok', 'partial', 'failed', 'blocked', 'unchanged']),
+    inputsDigest: zDigest.optional(),
+    /** Manifest (list) digest common to all registry targets. */
+    digest: zDigest.optional(),
+    targets: z.array(zPublishTarget).default([]),
+    /** Cloud and WSL artifacts: uploaded objects. */
+    objects: z
+      .array(z.object({ url: z.string(), sha256: z.string(), size: z.number().int() }).strict())
+      .optional(),
+    blockedBy: z.string().optional(),
+  })
+  .strict();
+
+export type BuildRecord = z.infer<typeof zBuildRecord>;
+export type VerifyRecord = z.infer<typeof zVerifyRecord>;
+export type SignRecord = z.infer<typeof zSignRecord>;
+export type PublishRecord = z.infer<typeof zPublishRecord>;
+
+export const zStageRecords = z
+  .object({
+    build: zBuildRecord.optional(),
+    verify: zVerifyRecord.optional(),
+    scan: zScanRecord.optional(),
+    sign: zSignRecord.optional(),
+    publish: zPublishRecord.optional(),
+  })
+  .strict();
+export type StageRecords = z.infer<typeof zStageRecords>;
+
+// ---------------------------------------------------------------- artifacts (apps/<id>/artifacts/<kind>/<id>.json)
+
+export const zArtifact = z
+  .object({
+    app: zAppId,
+    kind: zImageKind,
+    id: z.string().regex(TAG_RE),
+    version: zVersion,
+    osVersion: zOsVersion,
+    arches: z.array(zArch),
+    /** Work waiting for the pipeline: set by watch/trigger/rescan, cleared when publish succeeds. */
+    pending: z.object({ reason: z.string(), since: zIsoTime, runId: zRunId.optional() }).strict().optional(),
+    records: zStageRecords.default({}),
+  })
+  .strict();
+export type Artifact = z.infer<typeof zArtifact>;
+
+// ---------------------------------------------------------------- catalog configuration (wharf.yml)
+
+export const zRegistryTarget = z
+  .object({
+    name: z.string().regex(/^[a-z0-9-]+$/),
+    /** host[:port]/namespace, e.g. docker.io/openeuler or 127.0.0.1:5000/openeuler */
+    repository: z.string().regex(/^[a-z0-9.-]+(?::[0-9]+)?(?:\/[a-z0-9._-]+)*$/),
+    insecure: z.boolean().default(false),
+    /** Names of environment variables holding credentials: never the credentials themselves. */
+    usernameEnv: z.string().optional(),
+    passwordEnv: z.string().optional(),
+  })
+  .strict();
+
+export const zWaiver = z
+  .object({
+    id: z.string().min(1),
+    app: zAppId.optional(),
+    expires: z.iso.date(),
+    reason: z.string().min(1),
+  })
+  .strict();
+
+export const zCatalogConfig = z
+  .object({
+    name: z.string().default('wharf'),
+    /** Public URL of the marketplace, used in feeds and events. */
+    siteUrl: z.string().url().optional(),
+    /** OS version → base image reference. */
+    baseImages: z.record(z.string(), z.string()).default({}),
+    /** Recipe tree: a git URL or local path, and the ref to build. */
+    recipes: z
+      .object({ url: z.string(), ref: z.string().default('HEAD') })
+      .strict()
+      .optional(),
+    registries: z.array(zRegistryTarget).default([]),
+    /** Alias tag rules: the newest build for an OS line also gets these tags. */
+    aliases: z
+      .array(
+        z
+          .object({
+            /** Regex over osVersion, e.g. ^24\.03-lts-sp[0-9]+$ */
+            osVersion: z.string(),
+            tags: z.array(z.string()),
+          })
+          .strict(),
+      )
+      .default([]),
+    scanPolicy: z
+      .object({
+        block: z.array(zSeverity).default(['CRITICAL']),
+        fixableOnly: z.boolean().default(true),
+        waivers: z.array(zWaiver).default([]),
+        rescanHours: z.number().positive().default(24),
+        rebuildOnFixable: z.array(zSeverity).default(['CRITICAL', 'HIGH']),
+      })
+      .strict()
+      .default({
+        block: ['CRITICAL'],
+        fixableOnly: true,
+        waivers: [],
+        rescanHours: 24,
+        rebuildOnFixable: ['CRITICAL', 'HIGH'],
+      }),
+    /** Free-form sections owned by later subsystems (watch, events, daemon, blobs); each validates its own. */
+    watch: z.record(z.string(), z.unknown()).optional(),
+    events: z.record(z.string(), z.unknown()).optional(),
+    daemon: z.record(z.string(), z.unknown()).optional(),
+    blobs: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type CatalogConfig = z.infer<typeof zCatalogConfig>;

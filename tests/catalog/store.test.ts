@@ -1,0 +1,100 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { CatalogStore } from '../../catalog/store.ts';
+import { CatalogFileError } from '../../catalog/format.ts';
+import { newRunId } from '../../catalog/run-id.ts';
+
+async function fresh() {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-store-'));
+  return CatalogStore.init(join(dir, 'catalog'));
+}
+
+const app = {
+  id: 'redis',
+  name: 'redis',
+  title: { en: 'Redis' },
+  category: 'database',
+  recipes: {
+    container: [
+      {
+        kind: 'container' as const,
+        tag: '8.6.4-oe2403sp4',
+        dockerfile: '8.6.4/24.03-lts-sp4/Dockerfile',
+        version: '8.6.4',
+        osVersion: '24.03-lts-sp4',
+      },
+    ],
+  },
+};
+
+describe('CatalogStore', () => {
+  it('writes one commit per transaction with trailers, and nothing when nothing changed', async () => {
+    const s = await fresh();
+    const runId = newRunId();
+    const r1 = await s.commit(
+      { subject: 'redis: add', trailers: { App: 'redis', Stage: 'import', 'Run-Id': runId } },
+      (tx) => {
+        tx.putApp(app);
+      },
+    );
+    expect(r1.changed).toBe(true);
+    const r2 = await s.commit({ subject: 'redis: add again', trailers: { App: 'redis' } }, (tx) => {
+      tx.putApp(app);
+    });
+    expect(r2.changed).toBe(false);
+    const log = await s.log('redis');
+    expect(log).toHaveLength(1);
+    expect(log[0]!.trailers).toMatchObject({ App: 'redis', Stage: 'import', 'Run-Id': runId });
+    const text = await readFile(join(s.dir, 'apps/redis/app.yml'), 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.indexOf('id: redis')).toBe(0);
+  });
+
+  it('leaves the work tree clean when a mutation throws or a record is invalid', async () => {
+    const s = await fresh();
+    await expect(
+      s.commit({ subject: 'bad' }, (tx) => {
+        tx.putApp(app);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    await expect(
+      s.commit({ subject: 'bad' }, (tx) => void tx.putApp({ ...app, id: '../x' })),
+    ).rejects.toThrow();
+    const st = await execa('git', ['status', '--porcelain'], { cwd: s.dir });
+    expect(st.stdout).toBe('');
+    expect((await s.load()).apps.size).toBe(0);
+  });
+
+  it('records stage results on artifacts and reports bad files with file, line and field', async () => {
+    const s = await fresh();
+    await s.commit({ subject: 'add' }, (tx) => void tx.putApp(app));
+    await s.commit({ subject: 'build', trailers: { App: 'redis', Stage: 'build' } }, async (tx) => {
+      await tx.updateArtifact('redis', 'container', '8.6.4-oe2403sp4', (a) => ({
+        app: 'redis',
+        kind: 'container',
+        id: '8.6.4-oe2403sp4',
+        version: '8.6.4',
+        osVersion: '24.03-lts-sp4',
+        arches: ['amd64'],
+        ...a,
+        records: { ...a?.records, build: { runId: newRunId(), at: new Date().toISOString(), status: 'ok' } },
+      }));
+    });
+    const snap = await s.load();
+    expect(snap.apps.get('redis')!.artifacts[0]!.records.build!.status).toBe('ok');
+
+    await writeFile(
+      join(s.dir, 'apps/redis/app.yml'),
+      'id: redis\nname: redis\ntitle: {}\ncategory: Database Stuff\n',
+    );
+    const bad = await s.load();
+    expect(bad.problems).toEqual([
+      expect.objectContaining({ file: 'apps/redis/app.yml', line: 4, field: 'category' }),
+    ]);
+    await expect(s.loadApp('redis')).rejects.toBeInstanceOf(CatalogFileError);
+  });
+});
