@@ -279,6 +279,8 @@ export const zBuildRecord = z
     base: z.object({ ref: z.string(), digest: zDigest.optional() }).strict().optional(),
     /** Local image id and, per arch, what was built. */
     imageId: z.string().optional(),
+    /** Digest of the OCI manifest exported for scan/sign/publish (identical on every registry target). */
+    manifestDigest: zDigest.optional(),
     arches: z.array(zArch).optional(),
     labels: z.record(z.string(), z.string()).optional(),
     log: zBlobRef.optional(),
