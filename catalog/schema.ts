@@ -111,6 +111,8 @@ const zRecipeBase = {
   smoke: z.array(zSmokeTest).optional(),
   /** Set by the importer when the recipe could not be resolved; the pipeline skips it with a reason. */
   problem: z.string().optional(),
+  /** Fields the importer derived (guessed from a naming convention) instead of reading them from the source. */
+  derived: z.array(z.string()).optional(),
 };
 
 export const zContainerRecipe = z
