@@ -349,6 +349,9 @@ export const zScanRecord = z
       .optional(),
     /** Image digest (or file sha256) that was scanned. */
     target: z.string().optional(),
+    /** Set on rescans of published images: the registry reference that was scanned (never credentials). */
+    rescan: z.boolean().optional(),
+    ref: z.string().optional(),
     os: z.object({ family: z.string(), name: z.string() }).strict().optional(),
     summary: z.object({ total: zSeverityCounts, fixable: zSeverityCounts }).strict().optional(),
     findings: z.array(zFinding).optional(),
@@ -359,6 +362,8 @@ export const zScanRecord = z
         blocked: z.boolean(),
         reasons: z.array(z.string()).default([]),
         waived: z.array(z.string()).default([]),
+        /** Waivers that matched a finding but have expired (so no longer apply): "<id> (expired <date>)". */
+        expiredWaivers: z.array(z.string()).optional(),
         rebuildQueued: z.boolean().optional(),
       })
       .strict()
@@ -509,6 +514,8 @@ export const zCatalogConfig = z
         waivers: z.array(zWaiver).default([]),
         rescanHours: z.number().positive().default(24),
         rebuildOnFixable: z.array(zSeverity).default(['CRITICAL', 'HIGH']),
+        /** Block publishing when the scan could not run (scanner missing or failing); default: show only. */
+        requireScan: z.boolean().default(false),
       })
       .strict()
       .default({
@@ -517,6 +524,7 @@ export const zCatalogConfig = z
         waivers: [],
         rescanHours: 24,
         rebuildOnFixable: ['CRITICAL', 'HIGH'],
+        requireScan: false,
       }),
     /** Free-form sections owned by later subsystems (watch, events, daemon, blobs); each validates its own. */
     watch: z.record(z.string(), z.unknown()).optional(),
