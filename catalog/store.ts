@@ -192,7 +192,7 @@ export class CatalogStore {
     if (!(await exists(join(abs, CONFIG_FILE)))) {
       await s.commit({ subject: 'catalog: init', trailers: { Stage: 'init' } }, async (tx) => {
         tx.putConfig(config);
-        tx.putText('.gitignore', '.wharf-blobs/\n.wharf-lock\n');
+        tx.putText('.gitignore', '.wharf-blobs/\n.wharf-lock\n.wharf-events/\n');
         tx.putText('apps/.keep', '');
       });
     }
