@@ -13,7 +13,7 @@ import {
   printJson,
   progress,
 } from './common.ts';
-import { importOpenEuler } from '../../catalog/import/openeuler.ts';
+import { commitOpenEulerImport, planOpenEulerImport } from '../../catalog/import/openeuler.ts';
 
 export default function register(program: Command): void {
   const cat = program.command('catalog').description('create, import, check and read the git-backed catalog');
@@ -39,15 +39,16 @@ export default function register(program: Command): void {
     .addOption(catalogOption())
     .addOption(jsonOption())
     .action(async (dir: string, o: { catalog?: string; json?: boolean }) => {
-      const store = await CatalogStore.init(resolveCatalogDir(o.catalog));
       const bar = progress(!o.json);
-      const r = await importOpenEuler(store, dir, {
+      // Read everything first: unreadable input fails before the catalog is even created.
+      const plan = await planOpenEulerImport(dir, {
         onProgress: (done, total) => {
           if (done === 0) bar.start(total, 'apps');
           else bar.tick();
         },
-      });
-      bar.stop();
+      }).finally(() => bar.stop());
+      const store = await CatalogStore.init(resolveCatalogDir(o.catalog));
+      const r = await commitOpenEulerImport(store, plan);
       if (o.json) {
         printJson(r);
       } else {
