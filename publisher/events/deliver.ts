@@ -1,0 +1,140 @@
+// Delivery of outbox events to webhook subscriptions: CloudEvents structured mode
+// (Content-Type: application/cloudevents+json), signed with Wharf-Signature, in order per subscription.
+// A failed head-of-queue event blocks its subscription until its retry time (exponential backoff with
+// jitter) or until it goes to the dead-letter list after maxAttempts; other subscriptions carry on.
+// A delivery is marked done only after a 2xx answer, so a crash in between means a resend with the same id.
+import { SIGNATURE_HEADER, signPayload } from './signature.ts';
+import type { Outbox, Delivery } from './outbox.ts';
+import type { EventsConfig, Subscription, WharfEvent } from './types.ts';
+
+export interface DeliverOptions {
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+  /** Stop after this many deliveries per subscription in one call (keeps one loop turn bounded). */
+  maxPerSubscription?: number;
+  signal?: AbortSignal;
+  log?: (msg: string) => void;
+}
+
+export interface DeliverReport {
+  delivered: number;
+  failed: number;
+  dead: number;
+  /** Subscriptions whose queue head waits for a retry time. */
+  waiting: string[];
+}
+
+/** Exponential backoff with full jitter between 50% and 100% of the step. */
+export function backoffMs(attempts: number, baseMs: number, maxMs: number, rand = Math.random): number {
+  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
+  return Math.round(step * (0.5 + rand() / 2));
+}
+
+export async function deliverPending(
+  outbox: Outbox,
+  cfg: EventsConfig,
+  opts: DeliverOptions = {},
+): Promise<DeliverReport> {
+  const report: DeliverReport = { delivered: 0, failed: 0, dead: 0, waiting: [] };
+  await outbox.refresh();
+  await Promise.all(
+    cfg.subscriptions
+      .filter((s) => s.enabled)
+      .map((sub) => deliverSubscription(outbox, cfg, sub, opts, report)),
+  );
+  return report;
+}
+
+async function deliverSubscription(
+  outbox: Outbox,
+  cfg: EventsConfig,
+  sub: Subscription,
+  opts: DeliverOptions,
+  report: DeliverReport,
+): Promise<void> {
+  const now = opts.now ?? Date.now;
+  const max = opts.maxPerSubscription ?? 1000;
+  for (let n = 0; n < max; n++) {
+    if (opts.signal?.aborted) return;
+    const head: Delivery | undefined = outbox.pendingFor(sub.name)[0];
+    if (!head) return;
+    if (head.next > now()) {
+      report.waiting.push(sub.name);
+      return;
+    }
+    const event = outbox.snapshot.byId.get(head.id)!.event;
+    const res = await post(sub, event, head.attempts + 1, cfg, opts);
+    const at = new Date(now()).toISOString();
+    const maxAttempts = sub.maxAttempts ?? cfg.maxAttempts;
+    if (res.ok) {
+      await outbox.locked(() =>
+        outbox.append([{ op: 'delivered', sub: sub.name, id: head.id, at, status: res.status! }]),
+      );
+      report.delivered++;
+      continue;
+    }
+    const status = res.status !== undefined ? { status: res.status } : {};
+    if (head.attempts + 1 >= maxAttempts) {
+      await outbox.locked(() =>
+        outbox.append([{ op: 'dead', sub: sub.name, id: head.id, at, error: res.error, ...status }]),
+      );
+      opts.log?.(
+        `events: ${sub.name}: ${event.type} ${event.id.slice(0, 12)} dead after ${maxAttempts} attempts: ${res.error}`,
+      );
+      report.dead++;
+      continue;
+    }
+    const next = now() + backoffMs(head.attempts + 1, cfg.backoff.baseMs, cfg.backoff.maxMs);
+    await outbox.locked(() =>
+      outbox.append([{ op: 'attempt', sub: sub.name, id: head.id, at, error: res.error, next, ...status }]),
+    );
+    opts.log?.(
+      `events: ${sub.name}: delivery of ${event.id.slice(0, 12)} failed (${res.error}); retry at ${new Date(next).toISOString()}`,
+    );
+    report.failed++;
+    report.waiting.push(sub.name);
+    return;
+  }
+}
+
+interface PostResult {
+  ok: boolean;
+  status?: number;
+  error: string;
+}
+
+async function post(
+  sub: Subscription,
+  event: WharfEvent,
+  attempt: number,
+  cfg: EventsConfig,
+  opts: DeliverOptions,
+): Promise<PostResult> {
+  const env = opts.env ?? process.env;
+  const body = JSON.stringify(event);
+  const headers: Record<string, string> = {
+    'content-type': 'application/cloudevents+json; charset=utf-8',
+    'user-agent': 'wharf-events/0.1',
+    'wharf-event-id': event.id,
+    'wharf-delivery-attempt': String(attempt),
+  };
+  if (sub.secretEnv) {
+    const secret = env[sub.secretEnv];
+    if (!secret)
+      return { ok: false, error: `environment variable ${sub.secretEnv} (the signing secret) is not set` };
+    headers[SIGNATURE_HEADER] = signPayload(secret, body, Math.floor(Date.now() / 1000));
+  }
+  const timeout = AbortSignal.timeout(sub.timeoutMs ?? cfg.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  try {
+    const r = await fetch(sub.url, { method: 'POST', headers, body, redirect: 'manual', signal });
+    await r.body?.cancel().catch(() => {});
+    if (r.status >= 200 && r.status < 300) return { ok: true, status: r.status, error: '' };
+    return { ok: false, status: r.status, error: `HTTP ${r.status}` };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    const why =
+      err.name === 'TimeoutError' ? 'timed out' : (err.cause?.code ?? err.cause?.message ?? err.message);
+    return { ok: false, error: `request failed: ${why}` };
+  }
+}
