@@ -154,7 +154,7 @@ export function eventsOfCommit(
           ...(now.lines ? { lines: now.lines } : {}),
         },
       });
-    } else if ((m = ARTIFACT_RE.exec(ch.path))) {
+    } else if (ARTIFACT_RE.test(ch.path)) {
       if (ch.status === 'D') continue;
       const now = parseJson<Artifact>(`${c.sha}:${ch.path}`, zArtifact);
       if (!now) continue;
