@@ -1,0 +1,134 @@
+// The scan stage: Trivy over the OCI image layout the build stage left (the same bytes publish pushes),
+// one scan record per artifact. Rescans of published digests live in rescan.ts.
+import { createHash } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Artifact } from '../../catalog/schema.ts';
+import {
+  imageLayoutDir,
+  stageTrailers,
+  type StageContext,
+  type StageRunner,
+  type StageTarget,
+} from '../stage.ts';
+import { evaluatePolicy, samePolicy } from './policy.ts';
+import { recordNotRun, scanAndRecord, type ScanRunOptions } from './record.ts';
+
+export { rescanPublished, type RescanOptions, type RescanSelection } from './rescan.ts';
+export { evaluatePolicy, notRunPolicy, rebuildCandidates, expiredWaivers } from './policy.ts';
+export { parseTrivyReport, summarizeReport, TrivyReportError } from './report.ts';
+export { summaryText } from './record.ts';
+
+export interface ScanStageOptions extends ScanRunOptions {
+  /** Scan even when the last scan of the same digest is younger than scanPolicy.rescanHours. */
+  force?: boolean;
+}
+
+const LAYOUT_MISSING = 'scan: image layout missing; rebuild needed';
+
+/** Does the layout at dir hold the image with this digest (as a blob, or as its index.json itself)? */
+async function layoutHolds(dir: string, digest: string): Promise<boolean> {
+  const hex = digest.slice('sha256:'.length);
+  try {
+    await access(join(dir, 'oci-layout'));
+  } catch {
+    return false;
+  }
+  try {
+    await access(join(dir, 'blobs', 'sha256', hex));
+    return true;
+  } catch {
+    try {
+      const index = await readFile(join(dir, 'index.json'));
+      return createHash('sha256').update(index).digest('hex') === hex;
+    } catch {
+      return false;
+    }
+  }
+}
+
+async function currentArtifact(ctx: StageContext, t: StageTarget): Promise<Artifact | undefined> {
+  if (t.artifact) return t.artifact;
+  const entry = await ctx.store.loadApp(t.app.id);
+  return entry?.artifacts.find((a) => a.kind === t.kind && a.id === t.artifactId);
+}
+
+export function createScanRunner(opts: ScanStageOptions = {}): StageRunner {
+  return async (ctx, t) => {
+    const started = Date.now();
+    const now = (opts.now ?? (() => new Date()))();
+    const base = { target: t };
+    if (t.kind !== 'container')
+      return recordNotRun(ctx, base, `scanning ${t.kind} images is not supported yet`, {
+        startedAt: started,
+        now,
+      });
+
+    const artifact = await currentArtifact(ctx, t);
+    const build = artifact?.records.build;
+    const digest =
+      build && (build.status === 'ok' || build.status === 'unchanged') ? build.manifestDigest : undefined;
+    if (!digest)
+      return recordNotRun(ctx, base, 'no built image to scan (records.build has no manifestDigest)', {
+        startedAt: started,
+        now,
+      });
+
+    // Fresh scan of the same digest: re-apply the (possibly edited) policy to the stored findings
+    // instead of rescanning; commit only if the decision changed.
+    const prev = artifact?.records.scan;
+    const ageH = prev ? (now.getTime() - Date.parse(prev.at)) / 3_600_000 : Infinity;
+    if (
+      !opts.force &&
+      prev?.status === 'ok' &&
+      prev.target === digest &&
+      ageH < ctx.config.scanPolicy.rescanHours
+    ) {
+      const policy = {
+        ...evaluatePolicy(ctx.config.scanPolicy, t.app.id, prev.findings ?? [], now),
+        ...(prev.policy?.rebuildQueued ? { rebuildQueued: true } : {}),
+      };
+      let commit: string | null = null;
+      if (!samePolicy(prev.policy, policy)) {
+        const res = await ctx.store.commit(
+          {
+            subject: `scan: ${t.app.id}:${t.artifactId} policy re-applied`,
+            trailers: stageTrailers('scan', t, ctx.runId),
+          },
+          async (tx) => {
+            await tx.updateArtifact(t.app.id, t.kind, t.artifactId, (a) => {
+              if (!a?.records.scan) throw new Error(`${t.app.id}:${t.artifactId}: scan record vanished`);
+              return {
+                ...a,
+                records: { ...a.records, scan: { ...a.records.scan, runId: ctx.runId, policy } },
+              };
+            });
+          },
+        );
+        commit = res.sha;
+      }
+      return {
+        stage: 'scan',
+        app: t.app.id,
+        artifactId: t.artifactId,
+        status: commit ? (policy.blocked ? 'blocked' : 'ok') : 'unchanged',
+        commit,
+        durationMs: Date.now() - started,
+        message: policy.blocked ? `blocked: ${policy.reasons.join('; ')}` : 'scan of this digest is recent',
+      };
+    }
+
+    const dir = resolve(imageLayoutDir(ctx, t.app.id, t.artifactId));
+    if (!(await layoutHolds(dir, digest)))
+      return recordNotRun(
+        ctx,
+        { ...base, digest },
+        `image layout for ${digest} is not in this machine's work dir (images/${t.app.id}/${t.artifactId}); rebuild needed`,
+        { startedAt: started, now, rebuild: LAYOUT_MISSING },
+      );
+    return scanAndRecord(ctx, { target: t, digest, source: { kind: 'input', path: dir } }, opts);
+  };
+}
+
+/** The scan stage with options from the environment (WHARF_TRIVY, WHARF_TRIVY_CACHE_DIR, …). */
+export const runScan: StageRunner = createScanRunner();

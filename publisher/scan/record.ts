@@ -1,0 +1,258 @@
+// Scan one image and write its scan record as one catalog commit. Shared by the scan stage (the freshly
+// built OCI layout) and rescans (the published registry reference). Whatever goes wrong with the scanner
+// becomes a `not-run` record with the reason: never a clean one.
+import type { Artifact, BlobRef, Finding, ScanRecord } from '../../catalog/schema.ts';
+import { stageTrailers, type StageContext, type StageOutcome, type StageTarget } from '../stage.ts';
+import { evaluatePolicy, notRunPolicy, rebuildCandidates, type PolicyResult } from './policy.ts';
+import { findingKey, findingLabel, summarizeReport, type ReportSummary } from './report.ts';
+import {
+  trivyOptionsFromEnv,
+  trivySbom,
+  trivyScan,
+  trivyVersion,
+  type TrivyOptions,
+  type TrivySource,
+} from './trivy.ts';
+
+export const REPORT_MEDIA_TYPE = 'application/vnd.aquasec.trivy.report.v2+json';
+export const SBOM_MEDIA_TYPE = 'application/vnd.cyclonedx+json';
+/** Raw reports are JSON: a truncated one is useless, so the cap is far above any real report. */
+const MAX_REPORT_BYTES = 256 * 1024 * 1024;
+
+export interface ScanJob {
+  target: StageTarget;
+  /** Digest of what is scanned (the build's manifest digest = the published digest). */
+  digest: string;
+  source: TrivySource;
+  /** Set for rescans of published images: the reference scanned (no credentials in it). */
+  rescanRef?: string;
+}
+
+export interface ScanRunOptions {
+  /** Overrides of the environment-derived Trivy options (bin, cacheDir, timeoutMs, offline). */
+  trivy?: Partial<TrivyOptions>;
+  now?: () => Date;
+}
+
+export function trivyOptionsFor(ctx: StageContext, opts: ScanRunOptions): TrivyOptions {
+  return {
+    ...trivyOptionsFromEnv(ctx.env ?? process.env),
+    ...opts.trivy,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  };
+}
+
+const label = (t: StageTarget) => `${t.app.id}:${t.artifactId}`;
+
+export function summaryText(r: Pick<ScanRecord, 'status' | 'summary' | 'error'>): string {
+  if (r.status !== 'ok' || !r.summary) return `not scanned: ${r.error?.message ?? r.status}`;
+  const { total, fixable } = r.summary;
+  const parts = (['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const)
+    .filter((s) => total[s] > 0)
+    .map((s) => `${total[s]} ${s}${fixable[s] ? ` (${fixable[s]} fixable)` : ''}`);
+  return parts.length ? parts.join(', ') : 'no known vulnerabilities';
+}
+
+/** Commit one scan record; the mutation derives diffs and the rebuild decision from what tx reads. */
+async function commitRecord(
+  ctx: StageContext,
+  t: StageTarget,
+  base: Omit<ScanRecord, 'policy' | 'newSinceLast' | 'fixedSinceLast'>,
+  decide: (
+    prev: ScanRecord | undefined,
+    artifact: Artifact,
+  ) => {
+    policy: PolicyResult;
+    newSinceLast?: string[];
+    fixedSinceLast?: string[];
+    pending?: Artifact['pending'];
+  },
+  subject: string,
+): Promise<{ commit: string | null; record: ScanRecord }> {
+  let written: ScanRecord | undefined;
+  const res = await ctx.store.commit(
+    { subject, trailers: stageTrailers('scan', t, ctx.runId) },
+    async (tx) => {
+      await tx.updateArtifact(t.app.id, t.kind, t.artifactId, (a) => {
+        if (!a) throw new Error(`${label(t)}: no artifact record in the catalog (build it first)`);
+        const d = decide(a.records.scan, a);
+        const record: ScanRecord = {
+          ...base,
+          ...(d.newSinceLast ? { newSinceLast: d.newSinceLast } : {}),
+          ...(d.fixedSinceLast ? { fixedSinceLast: d.fixedSinceLast } : {}),
+          policy: d.policy,
+        };
+        written = record;
+        return {
+          ...a,
+          ...(d.pending ? { pending: d.pending } : {}),
+          records: { ...a.records, scan: record },
+        };
+      });
+    },
+  );
+  return { commit: res.sha, record: written! };
+}
+
+/** Record that the scan did not run (scanner missing/failing, nothing to scan), optionally asking for a rebuild. */
+export async function recordNotRun(
+  ctx: StageContext,
+  job: { target: StageTarget; digest?: string; rescanRef?: string },
+  reason: string,
+  extra: { tail?: string[]; scanner?: ScanRecord['scanner']; startedAt: number; now: Date; rebuild?: string },
+): Promise<StageOutcome> {
+  const t = job.target;
+  const base: Omit<ScanRecord, 'policy'> = {
+    runId: ctx.runId,
+    at: extra.now.toISOString(),
+    durationMs: Date.now() - extra.startedAt,
+    status: 'not-run',
+    ...(extra.scanner ? { scanner: extra.scanner } : {}),
+    ...(job.digest ? { target: job.digest } : {}),
+    ...(job.rescanRef ? { rescan: true, ref: job.rescanRef } : {}),
+    error: { message: reason, ...(extra.tail?.length ? { tail: extra.tail } : {}) },
+  };
+  const policy = notRunPolicy(ctx.config.scanPolicy, reason);
+  const { commit } = await commitRecord(
+    ctx,
+    t,
+    base,
+    (_prev, a) => ({
+      policy,
+      ...(extra.rebuild && !a.pending
+        ? { pending: { reason: extra.rebuild, since: extra.now.toISOString(), runId: ctx.runId } }
+        : {}),
+    }),
+    `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} not run`,
+  );
+  ctx.log.warn(`${label(t)}: scan not run: ${reason}`);
+  return {
+    stage: 'scan',
+    app: t.app.id,
+    artifactId: t.artifactId,
+    status: 'not-run',
+    commit,
+    durationMs: Date.now() - extra.startedAt,
+    message: reason,
+  };
+}
+
+/** Differences against the previous completed scan, as "<id> <pkg>" labels. */
+export function diffFindings(
+  prev: Finding[] | undefined,
+  now: Finding[],
+): { added: Finding[]; newSinceLast?: string[]; fixedSinceLast?: string[] } {
+  if (!prev) return { added: now };
+  const before = new Set(prev.map(findingKey));
+  const after = new Set(now.map(findingKey));
+  const added = now.filter((f) => !before.has(findingKey(f)));
+  const gone = prev.filter((f) => !after.has(findingKey(f)));
+  const labels = (fs: Finding[]) => [...new Set(fs.map(findingLabel))].sort();
+  return { added, newSinceLast: labels(added), fixedSinceLast: labels(gone) };
+}
+
+/** Run Trivy on the job's source and commit the result (ok or not-run). */
+export async function scanAndRecord(
+  ctx: StageContext,
+  job: ScanJob,
+  opts: ScanRunOptions = {},
+): Promise<StageOutcome> {
+  const started = Date.now();
+  const now = (opts.now ?? (() => new Date()))();
+  const t = job.target;
+  const trivy = trivyOptionsFor(ctx, opts);
+
+  const version = await trivyVersion(trivy);
+  if (!version.ok)
+    return recordNotRun(ctx, job, version.reason, {
+      ...(version.tail ? { tail: version.tail } : {}),
+      startedAt: started,
+      now,
+    });
+  const scanner: ScanRecord['scanner'] = {
+    name: 'trivy',
+    version: version.value.Version,
+    ...(version.value.VulnerabilityDB?.UpdatedAt
+      ? { dbUpdatedAt: version.value.VulnerabilityDB.UpdatedAt }
+      : {}),
+  };
+
+  ctx.log.progress?.(`${label(t)}: trivy ${job.source.kind === 'ref' ? job.rescanRef : 'image layout'}`);
+  const scan = await trivyScan(trivy, job.source);
+  if (!scan.ok)
+    return recordNotRun(ctx, job, scan.reason, {
+      ...(scan.tail ? { tail: scan.tail } : {}),
+      scanner,
+      startedAt: started,
+      now,
+    });
+  const summary: ReportSummary = summarizeReport(scan.value.report);
+
+  let sbom: BlobRef | undefined;
+  const sb = await trivySbom(trivy, job.source);
+  if (sb.ok) sbom = await ctx.blobs.put(sb.value.raw, SBOM_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES });
+  else ctx.log.warn(`${label(t)}: SBOM not produced: ${sb.reason}`);
+  const report = await ctx.blobs.put(scan.value.raw, REPORT_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES });
+
+  const base: Omit<ScanRecord, 'policy'> = {
+    runId: ctx.runId,
+    at: now.toISOString(),
+    durationMs: Date.now() - started,
+    status: 'ok',
+    scanner,
+    target: job.digest,
+    ...(job.rescanRef ? { rescan: true, ref: job.rescanRef } : {}),
+    ...(summary.os ? { os: summary.os } : {}),
+    summary: summary.summary,
+    findings: summary.findings,
+    report,
+    ...(sbom ? { sbom } : {}),
+  };
+  const policyCfg = ctx.config.scanPolicy;
+  let outcomeExtra = '';
+  const { commit, record } = await commitRecord(
+    ctx,
+    t,
+    base,
+    (prev, a) => {
+      const previous = prev?.status === 'ok' ? prev.findings : undefined;
+      const diff = diffFindings(previous, summary.findings);
+      const policy = evaluatePolicy(policyCfg, t.app.id, summary.findings, now);
+      let pending: Artifact['pending'] | undefined;
+      if (job.rescanRef) {
+        // Only rescans queue rebuilds: a fresh build already has whatever fixes its inputs offer.
+        const cands = rebuildCandidates(policyCfg, t.app.id, diff.added, now);
+        if (cands.length) {
+          policy.rebuildQueued = true;
+          const c = cands[0]!;
+          const reason = `rescan: fixable ${c.id} in ${c.pkg}${cands.length > 1 ? ` (+${cands.length - 1} more)` : ''}`;
+          if (!a.pending) pending = { reason, since: now.toISOString(), runId: ctx.runId };
+          outcomeExtra = `; rebuild queued (${reason})`;
+        }
+      }
+      return {
+        policy,
+        ...(diff.newSinceLast ? { newSinceLast: diff.newSinceLast } : {}),
+        ...(diff.fixedSinceLast ? { fixedSinceLast: diff.fixedSinceLast } : {}),
+        ...(pending ? { pending } : {}),
+      };
+    },
+    `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} ${summaryText(base)}`,
+  );
+  const blocked = record.policy?.blocked ?? false;
+  const message =
+    summaryText(record) +
+    (record.newSinceLast?.length ? `; new: ${record.newSinceLast.join(', ')}` : '') +
+    (blocked ? `; blocked: ${record.policy!.reasons.join('; ')}` : '') +
+    outcomeExtra;
+  ctx.log.info(`${label(t)}: ${message}`);
+  return {
+    stage: 'scan',
+    app: t.app.id,
+    artifactId: t.artifactId,
+    status: blocked ? 'blocked' : 'ok',
+    commit,
+    durationMs: Date.now() - started,
+    message,
+  };
+}

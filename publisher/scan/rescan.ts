@@ -1,0 +1,176 @@
+// Rescans of already published images: new CVEs appear in the vulnerability DB without any rebuild, so
+// every published digest is scanned again when its last scan is older than scanPolicy.rescanHours
+// (openEuler: 24 h). The registry copy is scanned by digest; each result is one commit that records what
+// is new and what disappeared since the previous scan, and may queue a rebuild (see record.ts).
+import pLimit from 'p-limit';
+import type { App, Artifact, CatalogConfig } from '../../catalog/schema.ts';
+import type { StageContext, StageOutcome, StageTarget } from '../stage.ts';
+import { scanAndRecord, type ScanRunOptions } from './record.ts';
+
+export interface RescanSelection {
+  app: string;
+  tag?: string;
+}
+
+export interface RescanOptions extends ScanRunOptions {
+  /** Only these apps / app:tags (default: everything published). */
+  select?: RescanSelection[];
+  /** Rescan regardless of the last scan's age. */
+  force?: boolean;
+  concurrency?: number;
+  onProgress?: (done: number, total: number, outcome?: StageOutcome) => void;
+}
+
+export interface RescanPlanItem {
+  target: StageTarget;
+  digest: string;
+  /** host/namespace/name@sha256:… */
+  ref: string;
+  registry?: CatalogConfig['registries'][number];
+}
+
+export interface RescanResult {
+  outcomes: StageOutcome[];
+  /** Published artifacts not rescanned, and why (fresh enough, no usable target, …). */
+  skipped: { app: string; artifactId: string; reason: string }[];
+}
+
+const PUBLISHED = new Set(['ok', 'partial', 'unchanged']);
+const REPO_RE = /^[a-z0-9.-]+(?::[0-9]+)?(?:\/[a-z0-9._-]+)+$/;
+
+/** The repository part of a pushed reference: drop @digest, then a :tag after the last slash. */
+export function repositoryOf(ref: string): string | undefined {
+  let r = ref.split('@')[0]!;
+  const slash = r.lastIndexOf('/');
+  const colon = r.lastIndexOf(':');
+  if (colon > slash) r = r.slice(0, colon);
+  return REPO_RE.test(r) ? r : undefined;
+}
+
+function selected(sel: RescanSelection[] | undefined, app: string, tag: string): boolean {
+  return !sel?.length || sel.some((s) => s.app === app && (s.tag === undefined || s.tag === tag));
+}
+
+/** Where a published artifact can be scanned from, or why it cannot. */
+export function rescanSource(
+  config: CatalogConfig,
+  app: App,
+  a: Artifact,
+): { digest: string; ref: string; registry?: CatalogConfig['registries'][number] } | { reason: string } {
+  const pub = a.records.publish;
+  if (!pub || !PUBLISHED.has(pub.status)) return { reason: 'not published' };
+  const targets = pub.targets.filter((t) => t.status === 'ok' || t.status === 'unchanged');
+  // Prefer a target still in the configuration (it names insecure/credentials).
+  const ordered = [
+    ...targets.filter((t) => config.registries.some((r) => r.name === t.target)),
+    ...targets.filter((t) => !config.registries.some((r) => r.name === t.target)),
+  ];
+  for (const t of ordered) {
+    const digest = t.digest ?? pub.digest;
+    if (!digest) continue;
+    const registry = config.registries.find((r) => r.name === t.target);
+    const repo = repositoryOf(t.ref) ?? (registry ? `${registry.repository}/${app.name}` : undefined);
+    if (!repo) continue;
+    return { digest, ref: `${repo}@${digest}`, ...(registry ? { registry } : {}) };
+  }
+  return { reason: 'no registry target with a digest to scan' };
+}
+
+/** Which published artifacts are due for a rescan. */
+export async function planRescans(
+  ctx: StageContext,
+  opts: Pick<RescanOptions, 'select' | 'force' | 'now'> = {},
+): Promise<{ due: RescanPlanItem[]; skipped: RescanResult['skipped'] }> {
+  const now = (opts.now ?? (() => new Date()))();
+  const snap = await ctx.store.load();
+  const due: RescanPlanItem[] = [];
+  const skipped: RescanResult['skipped'] = [];
+  const maxAgeMs = ctx.config.scanPolicy.rescanHours * 3_600_000;
+  for (const sel of opts.select ?? [])
+    if (!snap.apps.has(sel.app))
+      skipped.push({ app: sel.app, artifactId: sel.tag ?? '*', reason: 'no such app' });
+  for (const { app, artifacts } of snap.apps.values()) {
+    for (const a of artifacts) {
+      if (a.kind !== 'container' || !selected(opts.select, app.id, a.id)) continue;
+      if (!a.records.publish || !PUBLISHED.has(a.records.publish.status)) continue;
+      const recipe = app.recipes.container.find((r) => r.tag === a.id);
+      const src = rescanSource(ctx.config, app, a);
+      if ('reason' in src || !recipe) {
+        skipped.push({
+          app: app.id,
+          artifactId: a.id,
+          reason: 'reason' in src ? src.reason : 'recipe removed',
+        });
+        continue;
+      }
+      const last = a.records.scan;
+      const age = last ? now.getTime() - Date.parse(last.at) : Infinity;
+      if (!opts.force && last?.status === 'ok' && last.target === src.digest && age < maxAgeMs) {
+        skipped.push({
+          app: app.id,
+          artifactId: a.id,
+          reason: `scanned ${Math.round(age / 3_600_000)} h ago`,
+        });
+        continue;
+      }
+      due.push({ target: { app, kind: 'container', artifactId: a.id, recipe, artifact: a }, ...src });
+    }
+  }
+  return { due, skipped };
+}
+
+/** Rescan every due published digest; one commit per artifact; one failure never stops the sweep. */
+export async function rescanPublished(ctx: StageContext, opts: RescanOptions = {}): Promise<RescanResult> {
+  const { due, skipped } = await planRescans(ctx, opts);
+  const env = ctx.env ?? process.env;
+  const limit = pLimit(opts.concurrency ?? 2);
+  let done = 0;
+  opts.onProgress?.(0, due.length);
+  const outcomes = await Promise.all(
+    due.map((item) =>
+      limit(async (): Promise<StageOutcome> => {
+        const started = Date.now();
+        const reg = item.registry;
+        let outcome: StageOutcome;
+        try {
+          const username = reg?.usernameEnv ? env[reg.usernameEnv] : undefined;
+          const password = reg?.passwordEnv ? env[reg.passwordEnv] : undefined;
+          if (reg?.passwordEnv && !password)
+            ctx.log.warn(`${reg.name}: ${reg.passwordEnv} is not set; scanning ${item.ref} anonymously`);
+          outcome = await scanAndRecord(
+            ctx,
+            {
+              target: item.target,
+              digest: item.digest,
+              rescanRef: item.ref,
+              source: {
+                kind: 'ref',
+                ref: item.ref,
+                ...(reg?.insecure ? { insecure: true } : {}),
+                ...(username ? { username } : {}),
+                ...(password ? { password } : {}),
+              },
+            },
+            opts,
+          );
+        } catch (e) {
+          // A catalog or blob-store error for this artifact: say so, keep going with the others.
+          const message = e instanceof Error ? e.message : String(e);
+          ctx.log.warn(`${item.target.app.id}:${item.target.artifactId}: rescan failed: ${message}`);
+          outcome = {
+            stage: 'scan',
+            app: item.target.app.id,
+            artifactId: item.target.artifactId,
+            status: 'failed',
+            commit: null,
+            durationMs: Date.now() - started,
+            message,
+          };
+        }
+        opts.onProgress?.(++done, due.length, outcome);
+        return outcome;
+      }),
+    ),
+  );
+  return { outcomes, skipped };
+}
