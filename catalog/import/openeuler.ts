@@ -38,7 +38,11 @@ export interface ImportResult {
 export class ImportError extends Error {
   readonly problems: Problem[];
   constructor(message: string, problems: Problem[] = []) {
-    super(problems.length ? `${message}\n${problems.map((p) => `${p.file}:${p.line}: ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n')}` : message);
+    super(
+      problems.length
+        ? `${message}\n${problems.map((p) => `${p.file}:${p.line}: ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n')}`
+        : message,
+    );
     this.name = 'ImportError';
     this.problems = problems;
   }
@@ -76,7 +80,10 @@ export async function planOpenEulerImport(
   const csv = parseCsv(csvText);
   const fatal = csv.errors.filter((e) => /unterminated/.test(e.message));
   if (fatal.length)
-    throw new ImportError(`${INDEX} cannot be read`, fatal.map((e) => ({ file: INDEX, line: e.line, field: '', message: e.message })));
+    throw new ImportError(
+      `${INDEX} cannot be read`,
+      fatal.map((e) => ({ file: INDEX, line: e.line, field: '', message: e.message })),
+    );
   for (const e of csv.errors) report(INDEX, e.line, '', e.message);
   const [header, ...records] = csv.records;
   if (!header) throw new ImportError(`${INDEX} is empty`);
@@ -85,7 +92,12 @@ export async function planOpenEulerImport(
   if (missing.length) throw new ImportError(`${INDEX} lacks the columns ${missing.join(', ')}`);
   const rows: Row[] = records.map((r) => {
     if (r.fields.length !== cols.length)
-      report(INDEX, r.line, '', `row has ${r.fields.length} fields, the header ${cols.length}; fields are read by position`);
+      report(
+        INDEX,
+        r.line,
+        '',
+        `row has ${r.fields.length} fields, the header ${cols.length}; fields are read by position`,
+      );
     return { line: r.line, get: (c: string) => (r.fields[cols.indexOf(c)] ?? '').trim() };
   });
 
@@ -103,7 +115,12 @@ export async function planOpenEulerImport(
       // understand. Never drop the app silently; fail the whole import instead.
       throw new ImportError(
         `app ${app.id} (${INDEX}:${row.line}) does not validate`,
-        check.error.issues.map((is) => ({ file: INDEX, line: row.line, field: is.path.join('.'), message: is.message })),
+        check.error.issues.map((is) => ({
+          file: INDEX,
+          line: row.line,
+          field: is.path.join('.'),
+          message: is.message,
+        })),
       );
     }
     apps.push(app);
@@ -159,14 +176,18 @@ async function readSourceCommit(dir: string): Promise<string | undefined> {
 /** image name → app directory (repo-relative), from every <Scene>/image-list.yml. */
 async function readImageLists(dir: string, report: Report): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  const scenes = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const scenes = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   for (const scene of scenes) {
     const file = `${scene}/image-list.yml`;
     const text = await readFile(join(dir, file), 'utf8').catch(() => null);
     if (text === null) continue;
     const lc = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
-    for (const e of doc.errors) report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
+    for (const e of doc.errors)
+      report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
     const images = doc.get('images', true);
     if (!isMap(images)) {
       report(file, 1, 'images', 'no images map');
@@ -195,12 +216,21 @@ function assignIds(rows: Row[], report: Report): string[] {
     const name = row.get('image_name');
     const dirName = row.get('dir').split('/').slice(1).join('-');
     const base = toAppId(name) ?? toAppId(dirName);
-    if (!base) throw new ImportError(`${INDEX}:${row.line}: no usable app id from image_name ${JSON.stringify(name)} or dir ${JSON.stringify(row.get('dir'))}`);
-    if (base !== name) report(INDEX, row.line, 'image_name', `image name "${name}" is not a valid app id; using "${base}"`);
+    if (!base)
+      throw new ImportError(
+        `${INDEX}:${row.line}: no usable app id from image_name ${JSON.stringify(name)} or dir ${JSON.stringify(row.get('dir'))}`,
+      );
+    if (base !== name)
+      report(INDEX, row.line, 'image_name', `image name "${name}" is not a valid app id; using "${base}"`);
     let id = base;
     if (used.has(id)) {
       id = toAppId(`${row.get('scene')}-${base}`) ?? `${base}-${row.line}`;
-      report(INDEX, row.line, 'image_name', `image name "${name}" is used by another app too; this one (${row.get('dir')}) gets the id "${id}"`);
+      report(
+        INDEX,
+        row.line,
+        'image_name',
+        `image name "${name}" is used by another app too; this one (${row.get('dir')}) gets the id "${id}"`,
+      );
     }
     used.add(id);
     return id;
@@ -231,7 +261,6 @@ const zImageInfo = z
     upstream: z.record(z.string(), z.unknown()).nullish(),
   })
   .loose();
-type ImageInfo = z.infer<typeof zImageInfo>;
 
 interface Located<T> {
   value: T;
@@ -239,11 +268,17 @@ interface Located<T> {
   raw: string;
 }
 
-function parseYamlFile<T>(file: string, text: string, schema: z.ZodType<T>, report: Report): Located<T> | null {
+function parseYamlFile<T>(
+  file: string,
+  text: string,
+  schema: z.ZodType<T>,
+  report: Report,
+): Located<T> | null {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
   if (doc.errors.length) {
-    for (const e of doc.errors) report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
+    for (const e of doc.errors)
+      report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
     return null;
   }
   const line = (key: string) => {
@@ -254,7 +289,8 @@ function parseYamlFile<T>(file: string, text: string, schema: z.ZodType<T>, repo
   };
   const r = schema.safeParse(doc.toJS());
   if (!r.success) {
-    for (const is of r.error.issues) report(file, line(String(is.path[0] ?? '')), is.path.join('.'), is.message);
+    for (const is of r.error.issues)
+      report(file, line(String(is.path[0] ?? '')), is.path.join('.'), is.message);
     return null;
   }
   return { value: r.data, line, raw: text };
@@ -268,6 +304,8 @@ export function isEnglish(s: string): boolean {
     .replace(/https?:\/\/\S+/g, ' ')
     .replace(/\s+/g, '');
   if (!prose.length) return true;
+  // A few Han characters anywhere (e.g. one intro line above a long ASCII table) make it Chinese.
+  if ((prose.match(/\p{Script=Han}/gu) ?? []).length >= 3) return false;
   const nonAscii = [...prose].filter((c) => c.charCodeAt(0) > 0x7f).length;
   return nonAscii / prose.length < 0.02;
 }
@@ -313,7 +351,8 @@ const DEFAULT_CATEGORY: Record<string, string> = {
 
 function normaliseCategory(raw: string, scene: string, file: string, line: number, report: Report): string {
   const c = raw.trim().toLowerCase();
-  const fallback = DEFAULT_CATEGORY[scene.toLowerCase()] ?? (toAppId(scene) ?? 'others').replace(/[._]/g, '-');
+  const fallback =
+    DEFAULT_CATEGORY[scene.toLowerCase()] ?? (toAppId(scene) ?? 'others').replace(/[._]/g, '-');
   if (!c) {
     report(file, line, 'category', `no category; using "${fallback}" from scene ${scene}`);
     return fallback;
@@ -357,7 +396,8 @@ function listOfStrings(v: unknown[] | null | undefined): string[] | undefined {
 function fixTagsTable(text: string, file: string, fileText: string, report: Report): string {
   const lines = fileText.split('\n');
   lines.forEach((l, i) => {
-    if (/^\s*\|.*\|\s*\\\s*$/.test(l)) report(file, i + 1, 'tags', 'stray backslash after a Markdown table row; removed');
+    if (/^\s*\|.*\|\s*\\\s*$/.test(l))
+      report(file, i + 1, 'tags', 'stray backslash after a Markdown table row; removed');
   });
   return text.replace(/^(\s*\|.*\|)\s*\\\s*$/gm, '$1');
 }
@@ -365,7 +405,10 @@ function fixTagsTable(text: string, file: string, fileText: string, report: Repo
 const DEFAULT_ARCHES = ['amd64', 'arm64'] as const;
 
 /** Normalise a meta.yml Dockerfile path to app-relative; returns the path and what was wrong. */
-function normalisePath(raw: string, appDirPath: string): { path: string | null; notes: string[]; error?: string } {
+function normalisePath(
+  raw: string,
+  appDirPath: string,
+): { path: string | null; notes: string[]; error?: string } {
   const notes: string[] = [];
   let p = raw.trim();
   if (p.startsWith('/')) {
@@ -400,22 +443,37 @@ async function mapApp(
   let safeDir: string | null = null;
   try {
     safeDir = assertRelativePath('app dir', appDirPath);
-    if (!safeDir.startsWith(`${scene}/`)) report(INDEX, row.line, 'dir', `dir "${appDirPath}" is not under scene ${scene}`);
+    if (!safeDir.startsWith(`${scene}/`))
+      report(INDEX, row.line, 'dir', `dir "${appDirPath}" is not under scene ${scene}`);
   } catch (e) {
     report(INDEX, row.line, 'dir', (e as Error).message);
   }
 
   const listed = imageLists.get(imageName);
-  if (imageLists.size && !listed) report(INDEX, row.line, 'image_name', `image "${imageName}" is not in any image-list.yml`);
+  if (imageLists.size && !listed)
+    report(INDEX, row.line, 'image_name', `image "${imageName}" is not in any image-list.yml`);
   else if (listed && safeDir && !listed.includes(safeDir))
-    report(INDEX, row.line, 'image_name', `image-list.yml maps "${imageName}" to ${listed.join(', ')}, the index to ${safeDir}`);
+    report(
+      INDEX,
+      row.line,
+      'image_name',
+      `image-list.yml maps "${imageName}" to ${listed.join(', ')}, the index to ${safeDir}`,
+    );
 
   const metaFile = `${safeDir}/meta.yml`;
   const infoFile = `${safeDir}/doc/image-info.yml`;
   const metaText = safeDir ? await readOptional(join(root, metaFile)) : null;
   const infoText = safeDir ? await readOptional(join(root, infoFile)) : null;
   const filesText = safeDir ? await readOptional(join(root, safeDir, '_files.txt')) : null;
-  const files = filesText === null ? null : new Set(filesText.split('\n').map((l) => l.trim()).filter(Boolean));
+  const files =
+    filesText === null
+      ? null
+      : new Set(
+          filesText
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean),
+        );
   const info = infoText === null ? null : parseYamlFile(infoFile, infoText, zImageInfo, report);
 
   // ---------------------------------------------------------------- recipes
@@ -426,14 +484,29 @@ async function mapApp(
     recipes = recipesFromIndex(row, report);
   }
   const tagCount = Number(row.get('tag_count'));
-  if (row.get('tag_count') && Number.isInteger(tagCount) && tagCount !== row.get('tags').split(/\s+/).filter(Boolean).length)
-    report(INDEX, row.line, 'tag_count', `tag_count ${tagCount} differs from the ${row.get('tags').split(/\s+/).filter(Boolean).length} tags listed`);
+  if (
+    row.get('tag_count') &&
+    Number.isInteger(tagCount) &&
+    tagCount !== row.get('tags').split(/\s+/).filter(Boolean).length
+  )
+    report(
+      INDEX,
+      row.line,
+      'tag_count',
+      `tag_count ${tagCount} differs from the ${row.get('tags').split(/\s+/).filter(Boolean).length} tags listed`,
+    );
 
   // ---------------------------------------------------------------- the card
   const v = info?.value;
   const fromInfo = (key: string) => (v ? info.line(key) : row.line);
   const cardFile = v ? infoFile : INDEX;
-  const category = normaliseCategory(v?.category ?? row.get('category'), scene, cardFile, v ? info.line('category') : row.line, report);
+  const category = normaliseCategory(
+    v?.category ?? row.get('category'),
+    scene,
+    cardFile,
+    v ? info.line('category') : row.line,
+    report,
+  );
 
   const hidden = isHidden(v?.['show-on-appstore']) || isHidden(row.get('show_on_appstore'));
 
@@ -444,10 +517,13 @@ async function mapApp(
 
   const homepageRaw = v?.homepage ?? row.get('homepage');
   const homepage = validUrl(homepageRaw);
-  if (homepageRaw?.trim() && !homepage) report(cardFile, fromInfo('homepage'), 'homepage', `"${homepageRaw}" is not an http(s) URL`);
+  if (homepageRaw?.trim() && !homepage)
+    report(cardFile, fromInfo('homepage'), 'homepage', `"${homepageRaw}" is not an http(s) URL`);
 
   const rawUp: RawUpstream = v?.upstream
-    ? Object.fromEntries(Object.entries(v.upstream).map(([k, x]) => [k, x === null || x === undefined ? '' : String(x)]))
+    ? Object.fromEntries(
+        Object.entries(v.upstream).map(([k, x]) => [k, x === null || x === undefined ? '' : String(x)]),
+      )
     : {
         backend: row.get('upstream_backend'),
         version_url: row.get('upstream_version_url'),
@@ -472,7 +548,8 @@ async function mapApp(
     ).filter(([, t]) => t),
   );
   if (summary) for (const k of Object.keys(summary) as ('zh' | 'en')[]) summary[k] = summary[k]!.trim();
-  if (description) for (const k of Object.keys(description) as ('zh' | 'en')[]) description[k] = description[k]!.trim();
+  if (description)
+    for (const k of Object.keys(description) as ('zh' | 'en')[]) description[k] = description[k]!.trim();
 
   return {
     id,
@@ -501,11 +578,21 @@ function checkTag(tag: string, file: string, line: number, field: string, report
   }
   const parsed = parseTag(tag);
   if (!parsed) {
-    report(file, line, field, `tag "${tag}" does not match <version>-oe<YYMM>(lts|spN) and cannot be read; skipped`);
+    report(
+      file,
+      line,
+      field,
+      `tag "${tag}" does not match <version>-oe<YYMM>(lts|spN) and cannot be read; skipped`,
+    );
     return null;
   }
   if (!parsed.strict)
-    report(file, line, field, `tag "${tag}" does not match <version>-oe<YYMM>(lts|spN); read as ${parsed.version} on ${parsed.osVersion}`);
+    report(
+      file,
+      line,
+      field,
+      `tag "${tag}" does not match <version>-oe<YYMM>(lts|spN); read as ${parsed.version} on ${parsed.osVersion}`,
+    );
   if (!isVersion(parsed.version)) {
     report(file, line, field, `version "${parsed.version}" has unsafe characters; skipped`);
     return null;
@@ -516,10 +603,16 @@ function checkTag(tag: string, file: string, line: number, field: string, report
 function recipesFromIndex(row: Row, report: Report): ContainerRecipe[] {
   const archRaw = row.get('arch_restricted');
   const arch = archRaw ? ociArch(archRaw) : null;
-  if (archRaw && !arch) report(INDEX, row.line, 'arch_restricted', `unknown architecture "${archRaw}"; using the defaults`);
+  if (archRaw && !arch)
+    report(INDEX, row.line, 'arch_restricted', `unknown architecture "${archRaw}"; using the defaults`);
   const unresolved = Number(row.get('meta_paths_unresolved') || 0);
   if (unresolved > 0)
-    report(INDEX, row.line, 'meta_paths_unresolved', `${unresolved} meta.yml path(s) of this app do not resolve upstream; derived Dockerfile paths are unverified`);
+    report(
+      INDEX,
+      row.line,
+      'meta_paths_unresolved',
+      `${unresolved} meta.yml path(s) of this app do not resolve upstream; derived Dockerfile paths are unverified`,
+    );
   const out: ContainerRecipe[] = [];
   const seen = new Set<string>();
   for (const tag of row.get('tags').split(/\s+/).filter(Boolean)) {
@@ -554,7 +647,8 @@ function recipesFromMeta(
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
   if (doc.errors.length) {
-    for (const e of doc.errors) report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
+    for (const e of doc.errors)
+      report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
     return null;
   }
   if (!isMap(doc.contents)) {
@@ -596,7 +690,8 @@ function recipesFromMeta(
       problems.push('meta.yml gives no Dockerfile path');
     } else {
       const n = normalisePath(rawPath, appDirPath);
-      for (const note of n.notes) report(file, line + 1, `${tag}.path`, `${note}; normalised to "${n.path ?? '?'}"`);
+      for (const note of n.notes)
+        report(file, line + 1, `${tag}.path`, `${note}; normalised to "${n.path ?? '?'}"`);
       if (!n.path) {
         report(file, line + 1, `${tag}.path`, `${n.error}; recipe marked broken`);
         problems.push(`Dockerfile path "${rawPath}" is not usable: ${n.error}`);
@@ -607,19 +702,42 @@ function recipesFromMeta(
         if (verDir !== parsed.version) {
           if (verDir!.replace(/\+/g, '_') === parsed.version) {
             // OCI tags cannot hold '+': 23_13 in the tag is version 23+13 (the directory name).
-            report(file, line, tag, `tag version "${parsed.version}" spells "+" as "_"; version read as "${verDir}"`);
+            report(
+              file,
+              line,
+              tag,
+              `tag version "${parsed.version}" spells "+" as "_"; version read as "${verDir}"`,
+            );
             recipe.version = verDir!;
-          } else if (parsed.version.endsWith(verDir!) && /^[a-z]+$/i.test(parsed.version.slice(0, -verDir!.length))) {
+          } else if (
+            parsed.version.endsWith(verDir!) &&
+            /^[a-z]+$/i.test(parsed.version.slice(0, -verDir!.length))
+          ) {
             // e.g. pytorch2.1.0.a1-… → directory 2.1.0.a1-…: the tag carries the image name as prefix.
-            report(file, line, tag, `tag version "${parsed.version}" carries a name prefix; version read as "${verDir}"`);
+            report(
+              file,
+              line,
+              tag,
+              `tag version "${parsed.version}" carries a name prefix; version read as "${verDir}"`,
+            );
             recipe.version = verDir!;
           } else {
-            report(file, line + 1, `${tag}.path`, `tag version ${parsed.version} but the Dockerfile is under version dir ${verDir}`);
+            report(
+              file,
+              line + 1,
+              `${tag}.path`,
+              `tag version ${parsed.version} but the Dockerfile is under version dir ${verDir}`,
+            );
             problems.push(`tag version ${parsed.version} but Dockerfile ${n.path} is for version ${verDir}`);
           }
         }
         if (osDir && osDir !== parsed.osVersion) {
-          report(file, line + 1, `${tag}.path`, `tag OS ${parsed.osVersion} but the Dockerfile is under OS dir ${osDir}`);
+          report(
+            file,
+            line + 1,
+            `${tag}.path`,
+            `tag OS ${parsed.osVersion} but the Dockerfile is under OS dir ${osDir}`,
+          );
           problems.push(`tag OS ${parsed.osVersion} but Dockerfile ${n.path} is for ${osDir}`);
         }
         if (files && !files.has(`${appDirPath}/${n.path}`)) {
@@ -631,7 +749,8 @@ function recipesFromMeta(
     if (entry && entry.arch !== undefined && entry.arch !== null) {
       const a = ociArch(String(entry.arch));
       if (a) recipe.arches = [a];
-      else report(file, line, `${tag}.arch`, `unknown architecture "${String(entry.arch)}"; using the defaults`);
+      else
+        report(file, line, `${tag}.arch`, `unknown architecture "${String(entry.arch)}"; using the defaults`);
     }
     for (const k of Object.keys(entry ?? {}))
       if (k !== 'path' && k !== 'arch') report(file, line, `${tag}.${k}`, `unknown key "${k}" ignored`);

@@ -32,7 +32,8 @@ const ANITYA_BACKENDS = ['GitHub', 'GitLab', 'Gitee'];
 const ANITYA_SCHEMES = ['RPM', 'Semantic', 'Calendar'];
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const FORGE_URL = /^https?:\/\/(github\.com|gitlab\.com|gitee\.com)\/([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?(?:\/.*)?$/;
+const FORGE_URL =
+  /^https?:\/\/(github\.com|gitlab\.com|gitee\.com)\/([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?(?:\/.*)?$/;
 const OWNER_REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 function isUrl(s: string): boolean {
@@ -60,7 +61,8 @@ export function mapUpstream(raw: RawUpstream): UpstreamMapping {
       scheme = s;
       if (!ANITYA_SCHEMES.includes(schemeRaw))
         notes.push({ field: 'version_scheme', message: `version_scheme "${schemeRaw}" read as ${s}` });
-    } else notes.push({ field: 'version_scheme', message: `unknown version_scheme "${schemeRaw}"; using loose` });
+    } else
+      notes.push({ field: 'version_scheme', message: `unknown version_scheme "${schemeRaw}"; using loose` });
   }
   const prefixes = original.version_prefix ? [original.version_prefix] : undefined;
   const exclude = original.version_filter
@@ -80,7 +82,8 @@ export function mapUpstream(raw: RawUpstream): UpstreamMapping {
   const b = backendRaw.toLowerCase();
   const forge = FORGE_URL.exec(url);
   if (b === 'github' || b === 'gitlab' || b === 'gitee') {
-    if (!ANITYA_BACKENDS.includes(backendRaw)) notes.push({ field: 'backend', message: `backend "${backendRaw}" read as ${b}` });
+    if (!ANITYA_BACKENDS.includes(backendRaw))
+      notes.push({ field: 'backend', message: `backend "${backendRaw}" read as ${b}` });
     const repo = forge ? `${forge[2]}/${forge[3]}` : url;
     if (!OWNER_REPO.test(repo)) {
       notes.push({ field: 'version_url', message: `"${url}" is not an owner/name for ${b}` });
