@@ -228,6 +228,8 @@ export const zUpstreamState = z
       .object({ message: z.string(), at: zIsoTime, count: z.number().int().min(1) })
       .strict()
       .optional(),
+    /** Fingerprint of the upstream entry `known` was computed with; a policy edit forces a full re-fetch. */
+    policy: z.string().optional(),
     /** Conditional-request validators per URL. */
     validators: z
       .record(
