@@ -1,0 +1,349 @@
+// The build stage: recipe → image → OCI layout, recorded as one catalog commit.
+//
+// 1. check out the recipe commit and resolve the app's Dockerfile and context inside it;
+// 2. resolve the base image (wharf.yml baseImages[osVersion]) to a digest through the engine;
+// 3. compute the inputs digest (context files' paths, modes and contents, the Dockerfile, build args,
+//    the base digest); if that digest was already built and published (or its layout is still here),
+//    record "unchanged" and stop: no build, no export;
+// 4. otherwise stream the context as a tar to the engine, keep the log (capped, compressed, in the blob
+//    store), export the image as an OCI layout at imageLayoutDir() and record its manifest digest.
+// Every failure becomes a "failed" record naming app, tag and stage, with the log's last lines.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type Docker from 'dockerode';
+import type { BuildRecord } from '../../catalog/schema.ts';
+import type { Arch } from '../../catalog/names.ts';
+import { explainEngineError, followStream } from '../engine/index.ts';
+import {
+  baseImageFor,
+  checkoutRecipes,
+  RecipeError,
+  resolveRecipe,
+  type RecipeCheckout,
+} from '../recipes/index.ts';
+import {
+  imageLayoutDir,
+  type StageContext,
+  type StageOutcome,
+  type StageRunner,
+  type StageTarget,
+} from '../stage.ts';
+import { commitStageRecord, tailLines } from './artifact.ts';
+import { resolveBaseDigest, type ResolvedBase } from './base.ts';
+import { contextTar, hashContext, listContext, OUTSIDE_DOCKERFILE } from './context.ts';
+import { exportOciLayout, layoutManifestDigest } from './export.ts';
+import { LogBuffer } from './log.ts';
+
+export interface BuildStageOptions {
+  /** Recipe source overriding wharf.yml `recipes` (CLI --recipes): a path or git URL, and a ref. */
+  recipes?: { url: string; ref?: string };
+  /** Cap of the stored build log (its end is kept). Default 1 MiB. */
+  maxLogBytes?: number;
+}
+
+const LOG_MEDIA_TYPE = 'text/plain; charset=utf-8';
+
+/** Local image name of a build (the engine's tag; never pushed under this name). */
+export const localImageRef = (app: string, tag: string) => `localhost/wharf/${app}:${tag}`;
+
+const ENGINE_ARCH: Record<string, Arch> = {
+  amd64: 'amd64',
+  x86_64: 'amd64',
+  arm64: 'arm64',
+  aarch64: 'arm64',
+};
+
+/**
+ * A build stage whose recipe checkouts, base digests and engine architecture are resolved once and
+ * shared by every artifact of one run (that is what keeps "unchanged" checks fast).
+ */
+export function makeBuildStage(opts: BuildStageOptions = {}): StageRunner {
+  const checkouts = new Map<string, Promise<RecipeCheckout>>();
+  const bases = new Map<string, Promise<ResolvedBase>>();
+  let arch: Promise<Arch> | undefined;
+  const memo = <T>(m: Map<string, Promise<T>>, k: string, f: () => Promise<T>): Promise<T> => {
+    let p = m.get(k);
+    if (!p) m.set(k, (p = f()));
+    return p;
+  };
+  return (ctx, t) =>
+    buildOne(ctx, t, opts, {
+      checkout: (url, ref) => memo(checkouts, `${ref}\0${url}`, () => checkoutRecipes(url, ref, ctx.workDir)),
+      base: (engine, ref) => memo(bases, ref, () => resolveBaseDigest(engine, ref)),
+      arch: (engine) =>
+        (arch ??= engine.version().then((v) => {
+          const a = ENGINE_ARCH[v.Arch];
+          if (!a) throw new Error(`unsupported engine architecture ${v.Arch}`);
+          return a;
+        })),
+    });
+}
+
+/** The build stage with per-call caches (for running one artifact alone). */
+export const runBuild: StageRunner = (ctx, t) => makeBuildStage()(ctx, t);
+
+interface Resolvers {
+  checkout(url: string, ref: string): Promise<RecipeCheckout>;
+  base(engine: Docker, ref: string): Promise<ResolvedBase>;
+  arch(engine: Docker): Promise<Arch>;
+}
+
+class BuildFailure extends Error {
+  readonly partial: Partial<BuildRecord>;
+  readonly tail: string[] | undefined;
+  constructor(message: string, partial: Partial<BuildRecord> = {}, tail?: string[]) {
+    super(message);
+    this.partial = partial;
+    this.tail = tail;
+  }
+}
+
+async function buildOne(
+  ctx: StageContext,
+  t: StageTarget,
+  opts: BuildStageOptions,
+  r: Resolvers,
+): Promise<StageOutcome> {
+  const started = Date.now();
+  const at = new Date(started).toISOString();
+  const name = `${t.app.id}:${t.artifactId}`;
+  const outcome = (status: string, commit: string | null, message?: string): StageOutcome => ({
+    stage: 'build',
+    app: t.app.id,
+    artifactId: t.artifactId,
+    status,
+    commit,
+    durationMs: Date.now() - started,
+    ...(message ? { message } : {}),
+  });
+
+  if (t.recipe.kind === 'container' && t.recipe.problem) {
+    const message = `build ${name} skipped: ${t.recipe.problem}`;
+    const commit = await commitStageRecord(ctx, t, {
+      stage: 'build',
+      subject: `build ${name}: skipped`,
+      record: {
+        runId: ctx.runId,
+        at,
+        durationMs: Date.now() - started,
+        status: 'skipped',
+        error: { message },
+      },
+    });
+    return outcome('skipped', commit, message);
+  }
+
+  let partial: Partial<BuildRecord> = {};
+  try {
+    const res = await prepareAndBuild(ctx, t, opts, r, (p) => (partial = { ...partial, ...p }));
+    const record: BuildRecord = { ...res.record, runId: ctx.runId, at, durationMs: Date.now() - started };
+    const commit = await commitStageRecord(ctx, t, {
+      stage: 'build',
+      subject: `build ${name}: ${record.status}`,
+      record,
+      ...(res.pendingReason ? { pendingReason: res.pendingReason } : {}),
+    });
+    return outcome(record.status, commit, res.message);
+  } catch (e) {
+    const f = e instanceof BuildFailure ? e : null;
+    const cause = f ? f.message : explainEngineError(ctx.engine!, e).message;
+    const message = `build ${name} failed: ${cause}`;
+    const tail = f?.tail;
+    const record: BuildRecord = {
+      ...partial,
+      ...(f?.partial ?? {}),
+      runId: ctx.runId,
+      at,
+      durationMs: Date.now() - started,
+      status: 'failed',
+      error: { message, ...(tail && tail.length ? { tail } : {}) },
+    };
+    const commit = await commitStageRecord(ctx, t, {
+      stage: 'build',
+      subject: `build ${name}: failed`,
+      record,
+      pendingReason: 'build failed',
+    });
+    ctx.log.warn(message);
+    return outcome('failed', commit, message);
+  }
+}
+
+type BuildResult = { record: Omit<BuildRecord, 'runId' | 'at'>; pendingReason?: string; message?: string };
+
+async function prepareAndBuild(
+  ctx: StageContext,
+  t: StageTarget,
+  opts: BuildStageOptions,
+  r: Resolvers,
+  note: (p: Partial<BuildRecord>) => void,
+): Promise<BuildResult> {
+  const recipe = t.recipe;
+  if (t.kind !== 'container' || recipe.kind !== 'container')
+    throw new BuildFailure('only container recipes are built by this stage');
+  const engine = ctx.engine;
+  if (!engine) throw new BuildFailure('no container engine configured (DOCKER_HOST, --engine)');
+  const src = opts.recipes ?? ctx.config.recipes;
+  if (!src) throw new BuildFailure('no recipe source: set recipes.url in wharf.yml or pass --recipes');
+
+  const checkout = await r.checkout(src.url, src.ref ?? 'HEAD').catch((e: Error) => {
+    throw new BuildFailure(e.message);
+  });
+  note({ recipeCommit: checkout.commit });
+  const resolved = await resolveRecipe(checkout, t.app, recipe).catch((e: Error) => {
+    throw new BuildFailure(
+      e instanceof RecipeError ? `${e.message} (recipe commit ${checkout.commit.slice(0, 12)})` : e.message,
+    );
+  });
+  let baseRef: string;
+  try {
+    baseRef = baseImageFor(ctx.config, recipe.osVersion);
+  } catch (e) {
+    throw new BuildFailure((e as Error).message);
+  }
+  note({ base: { ref: baseRef } });
+  const base = await r.base(engine, baseRef).catch((e: unknown) => {
+    throw new BuildFailure(explainEngineError(engine, e).message);
+  });
+  note({ base: { ref: baseRef, digest: base.digest } });
+  const arch = await r.arch(engine).catch((e: unknown) => {
+    throw new BuildFailure(explainEngineError(engine, e).message);
+  });
+
+  // ---- inputs digest
+  const entries = await listContext(
+    resolved.contextDir,
+    resolved.dockerfileInContext ? [resolved.dockerfileInContext] : [],
+  );
+  const dockerfileBytes = await readFile(resolved.dockerfile);
+  const buildArgs: Record<string, string> = {
+    ...(recipe.buildArgs ?? {}),
+    BASE: base.ref,
+    VERSION: recipe.version,
+    TARGETARCH: arch,
+  };
+  const inputsDigest =
+    'sha256:' +
+    createHash('sha256')
+      .update(
+        JSON.stringify({
+          v: 1,
+          context: await hashContext(entries),
+          dockerfile: createHash('sha256').update(dockerfileBytes).digest('hex'),
+          dockerfilePath: resolved.dockerfileInContext ?? OUTSIDE_DOCKERFILE,
+          buildArgs: Object.entries(buildArgs).sort(([a], [b]) => (a < b ? -1 : 1)),
+          base: base.digest,
+        }),
+      )
+      .digest('hex');
+  note({ inputsDigest, arches: [arch] });
+
+  // ---- unchanged?
+  const prev = t.artifact?.records.build;
+  const layoutDir = imageLayoutDir(ctx, t.app.id, t.artifactId);
+  if (
+    prev &&
+    prev.inputsDigest === inputsDigest &&
+    (prev.status === 'ok' || prev.status === 'unchanged') &&
+    prev.manifestDigest
+  ) {
+    const pub = t.artifact?.records.publish;
+    const published =
+      !!pub && (pub.status === 'ok' || pub.status === 'unchanged') && pub.digest === prev.manifestDigest;
+    const layoutHere =
+      published ||
+      (await layoutManifestDigest(layoutDir).then(
+        (d) => d === prev.manifestDigest,
+        () => false,
+      ));
+    if (layoutHere) {
+      const { runId: _r, at: _a, durationMs: _d, error: _e, ...kept } = prev;
+      return {
+        record: { ...kept, status: 'unchanged' },
+        message: published
+          ? 'inputs unchanged and already published'
+          : 'inputs unchanged; image layout present',
+      };
+    }
+  }
+
+  // ---- build
+  const name = `${t.app.id}:${t.artifactId}`;
+  const labels: Record<string, string> = {
+    'org.opencontainers.image.source': checkout.source,
+    'org.opencontainers.image.revision': checkout.commit,
+    'org.opencontainers.image.version': recipe.version,
+    'org.opencontainers.image.created': new Date().toISOString(),
+    'org.opencontainers.image.title': t.app.title.en ?? t.app.title.zh ?? t.app.name,
+    ...(t.app.license.spdx ? { 'org.opencontainers.image.licenses': t.app.license.spdx } : {}),
+  };
+  note({ labels });
+  const log = new LogBuffer(opts.maxLogBytes ?? 1024 * 1024);
+  const storeLog = async () =>
+    log.size ? ctx.blobs.put(log.text(), LOG_MEDIA_TYPE, { maxBytes: log.cap }) : undefined;
+  const localRef = localImageRef(t.app.id, t.artifactId);
+  const extra = resolved.dockerfileInContext ? [] : [{ name: OUTSIDE_DOCKERFILE, data: dockerfileBytes }];
+  ctx.log.progress?.(`${name}: building (${entries.length} context entries, base ${base.ref})`);
+  let buildError: string | undefined;
+  try {
+    const stream = await engine.buildImage(contextTar(entries, extra) as unknown as NodeJS.ReadableStream, {
+      t: localRef,
+      dockerfile: resolved.dockerfileInContext ?? OUTSIDE_DOCKERFILE,
+      buildargs: buildArgs,
+      labels,
+      rm: true,
+      forcerm: true,
+      ...(ctx.signal ? { abortSignal: ctx.signal } : {}),
+    });
+    await followStream<{ stream?: string; error?: string; errorDetail?: { message?: string } }>(
+      engine,
+      stream,
+      (ev) => {
+        if (ev.stream) {
+          log.push(ev.stream);
+          const line = ev.stream.trim();
+          if (line) ctx.log.progress?.(`${name}: ${line}`);
+        }
+        if (ev.error) {
+          buildError ??= ev.error;
+          log.push(`ERROR: ${ev.error}\n`);
+        }
+      },
+    );
+  } catch (e) {
+    buildError ??= explainEngineError(engine, e).message;
+  }
+  if (buildError) {
+    const ref = await storeLog();
+    throw new BuildFailure(buildError.trim(), ref ? { log: ref } : {}, tailLines(log.text(), 30));
+  }
+  const logRef = await storeLog();
+  if (logRef) note({ log: logRef });
+  const info = await engine.getImage(localRef).inspect();
+  ctx.log.progress?.(`${name}: exporting OCI layout`);
+  const manifestDigest = await exportOciLayout(engine, localRef, layoutDir, t.artifactId, {
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  }).catch((e: Error) => {
+    throw new BuildFailure(`export failed: ${e.message}`);
+  });
+  const pendingReason = !prev
+    ? 'first build'
+    : prev.base?.digest && prev.base.digest !== base.digest
+      ? `base image ${base.ref} changed`
+      : 'recipe inputs changed';
+  return {
+    record: {
+      status: 'ok',
+      inputsDigest,
+      recipeCommit: checkout.commit,
+      base: { ref: base.ref, digest: base.digest },
+      imageId: info.Id,
+      manifestDigest,
+      arches: [arch],
+      labels,
+      ...(logRef ? { log: logRef } : {}),
+    },
+    pendingReason,
+    message: `built ${manifestDigest}`,
+  };
+}
