@@ -6,9 +6,10 @@ import { NameError } from '../../catalog/names.ts';
 import { CommandFailed, EXIT_FAIL, EXIT_USAGE, UsageError, printJson, type CommandModule } from './common.ts';
 import catalogCommands from './catalog.ts';
 import doctorCommand from './doctor.ts';
+import scanCommands from './scan.ts';
 import eventsCommands from './events.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, eventsCommands];
+const modules: CommandModule[] = [catalogCommands, doctorCommand, eventsCommands, scanCommands];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')
