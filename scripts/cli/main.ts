@@ -8,8 +8,10 @@ import catalogCommands from './catalog.ts';
 import doctorCommand from './doctor.ts';
 import scanCommands from './scan.ts';
 import eventsCommands from './events.ts';
+import watchCommands from './watch.ts';
+import siteCommands from './site.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, eventsCommands, scanCommands];
+const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')

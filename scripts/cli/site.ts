@@ -1,0 +1,52 @@
+// `wharf site …`: build the static marketplace from the catalog, and serve a built site locally.
+import type { Command } from 'commander';
+import { resolveCatalogDir } from '../../catalog/store.ts';
+import { buildSite, DEFAULT_OUT, relativeOut } from '../../site/node/build.ts';
+import { serveSite } from '../../site/node/serve.ts';
+import { UsageError, catalogOption, jsonOption, printJson } from './common.ts';
+
+const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+
+export default function register(program: Command): void {
+  const site = program.command('site').description('generate and serve the marketplace (Astro + Pagefind)');
+
+  site
+    .command('build')
+    .description('render the site from the catalog and index it for search; skipped when nothing changed')
+    .addOption(catalogOption())
+    .option('--out <dir>', `output directory (default: ${relativeOut(DEFAULT_OUT)})`)
+    .option('--force', 'rebuild even when the catalog and site sources are unchanged')
+    .addOption(jsonOption())
+    .action(async (o: { catalog?: string; out?: string; force?: boolean; json?: boolean }) => {
+      const r = await buildSite({
+        catalog: resolveCatalogDir(o.catalog),
+        ...(o.out ? { out: o.out } : {}),
+        force: !!o.force,
+        logLevel: o.json ? 'silent' : process.stderr.isTTY ? 'info' : 'warn',
+      });
+      if (o.json) return printJson(r);
+      const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      if (r.skipped) {
+        console.log(`site up to date (catalog ${r.catalogHead?.slice(0, 12) ?? 'empty'}); nothing rebuilt in ${s(r.timings.totalMs)}`);
+        return;
+      }
+      console.log(
+        `built ${r.pages} pages into ${relativeOut(r.out)} in ${s(r.timings.totalMs)} ` +
+          `(astro ${s(r.timings.astroMs)}, pagefind ${s(r.timings.pagefindMs)}: ${r.indexedPages} pages indexed, ` +
+          `${r.languages.join('+')}, ${kb(r.pagefindBytes)})`,
+      );
+    });
+
+  site
+    .command('serve')
+    .description('serve a built site on 127.0.0.1')
+    .option('--port <n>', 'port (default 4321; 0 picks a free one)', '4321')
+    .option('--out <dir>', `the built site (default: ${relativeOut(DEFAULT_OUT)})`)
+    .action(async (o: { port: string; out?: string }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${o.port}`);
+      const { url } = await serveSite({ dir: o.out ?? DEFAULT_OUT, port });
+      console.log(`serving ${relativeOut(o.out ?? DEFAULT_OUT)} at ${url} (Ctrl-C to stop)`);
+      await new Promise(() => {});
+    });
+}

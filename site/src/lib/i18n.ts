@@ -1,0 +1,173 @@
+// The two portal languages: zh (default, at /) and en (under /en/). UI strings, category labels,
+// and the fallback rule for catalog text: a text missing in one language is shown in the other,
+// marked as not translated.
+export const LANGS = ['zh', 'en'] as const;
+export type Lang = (typeof LANGS)[number];
+
+/** The `<html lang>` per language; Pagefind builds one index per value. */
+export const HTML_LANG: Record<Lang, string> = { zh: 'zh-CN', en: 'en' };
+
+export interface I18n {
+  zh?: string | undefined;
+  en?: string | undefined;
+}
+
+export interface Picked {
+  text: string;
+  /** The language the text is really in (differs from the page language when it fell back). */
+  lang: Lang;
+  fallback: boolean;
+}
+
+const other = (l: Lang): Lang => (l === 'zh' ? 'en' : 'zh');
+
+/** The text in `lang`, else in the other language (marked as fallback), else undefined. */
+export function pick(t: I18n | undefined, lang: Lang): Picked | undefined {
+  const own = t?.[lang]?.trim();
+  if (own) return { text: own, lang, fallback: false };
+  const alt = t?.[other(lang)]?.trim();
+  if (alt) return { text: alt, lang: other(lang), fallback: true };
+  return undefined;
+}
+
+/** Plain string form of pick(), for attributes and feeds. */
+export function pickText(t: I18n | undefined, lang: Lang, dflt = ''): string {
+  return pick(t, lang)?.text ?? dflt;
+}
+
+/** A site path in a language: zh lives at the root, en under /en/. `path` starts with '/'. */
+export function href(lang: Lang, path: string): string {
+  return lang === 'zh' ? path : `/en${path === '/' ? '/' : path}`;
+}
+
+/** getStaticPaths helper for `[...lang]` routes: zh has no prefix. */
+export const langParams = () => LANGS.map((l) => ({ lang: l === 'zh' ? undefined : l }));
+export const langOf = (param: string | undefined): Lang => (param === 'en' ? 'en' : 'zh');
+
+const CATEGORY: Record<string, I18n> = {
+  ai: { zh: '人工智能', en: 'AI' },
+  base: { zh: '基础镜像', en: 'Base' },
+  bigdata: { zh: '大数据', en: 'Big data' },
+  cloud: { zh: '云原生', en: 'Cloud native' },
+  database: { zh: '数据库', en: 'Databases' },
+  distroless: { zh: '精简镜像', en: 'Distroless' },
+  hpc: { zh: '高性能计算', en: 'HPC' },
+  others: { zh: '其他', en: 'Others' },
+  other: { zh: '其他', en: 'Others' },
+  security: { zh: '安全', en: 'Security' },
+  storage: { zh: '存储', en: 'Storage' },
+  web: { zh: 'Web 服务', en: 'Web' },
+  devops: { zh: '开发运维', en: 'DevOps' },
+  middleware: { zh: '中间件', en: 'Middleware' },
+  monitoring: { zh: '监控', en: 'Monitoring' },
+  network: { zh: '网络', en: 'Networking' },
+  language: { zh: '编程语言', en: 'Languages' },
+  tools: { zh: '工具', en: 'Tools' },
+};
+
+export function categoryLabel(id: string, lang: Lang): string {
+  return CATEGORY[id]?.[lang] ?? id.replace(/-/g, ' ').replace(/^./, (c) => c.toUpperCase());
+}
+
+const UI = {
+  siteName: { zh: '软件市场', en: 'Software Market' },
+  tagline: {
+    zh: '为 openEuler 构建、扫描、签名并发布的应用镜像',
+    en: 'Application images built, scanned, signed and published for openEuler',
+  },
+  searchPlaceholder: { zh: '搜索应用，例如 redis、数据库', en: 'Search apps, e.g. redis, database' },
+  search: { zh: '搜索', en: 'Search' },
+  categories: { zh: '分类', en: 'Categories' },
+  newest: { zh: '最新上架', en: 'Newest images' },
+  updated: { zh: '最近更新', en: 'Recently updated' },
+  allApps: { zh: '全部应用', en: 'All apps' },
+  apps: { zh: '个应用', en: 'apps' },
+  images: { zh: '个镜像', en: 'images' },
+  homepage: { zh: '主页', en: 'Homepage' },
+  license: { zh: '许可证', en: 'License' },
+  upstream: { zh: '上游', en: 'Upstream' },
+  latestVersion: { zh: '上游最新版本', en: 'Latest upstream version' },
+  lastChecked: { zh: '最后检查', en: 'last checked' },
+  category: { zh: '分类', en: 'Category' },
+  tags: { zh: '镜像标签', en: 'Tags' },
+  tag: { zh: '标签', en: 'Tag' },
+  appVersion: { zh: '应用版本', en: 'App version' },
+  osVersion: { zh: '操作系统版本', en: 'OS version' },
+  arch: { zh: '架构', en: 'Architectures' },
+  lastBuilt: { zh: '最近构建', en: 'Last built' },
+  digest: { zh: '摘要', en: 'Digest' },
+  pull: { zh: '拉取命令', en: 'Pull command' },
+  scan: { zh: '漏洞扫描', en: 'Scan' },
+  signed: { zh: '签名', en: 'Signed' },
+  yes: { zh: '已签名', en: 'signed' },
+  notSigned: { zh: '未签名', en: 'not signed' },
+  signFailed: { zh: '签名失败', en: 'signing failed' },
+  notBuilt: { zh: '尚未构建', en: 'not built yet' },
+  notScanned: { zh: '未扫描', en: 'not scanned' },
+  scanNotRun: { zh: '未扫描（扫描器未运行）', en: 'not scanned (scanner did not run)' },
+  scanFailed: { zh: '扫描失败', en: 'scan failed' },
+  noVulns: { zh: '未发现漏洞', en: 'no known vulnerabilities' },
+  notPublished: { zh: '尚未发布', en: 'not published yet' },
+  noRegistry: { zh: '未配置镜像仓库', en: 'no registry configured' },
+  environment: { zh: '运行环境', en: 'Environment' },
+  download: { zh: '下载', en: 'Download' },
+  usage: { zh: '使用方法', en: 'Usage' },
+  history: { zh: '变更历史', en: 'History' },
+  security: { zh: '安全', en: 'Security' },
+  details: { zh: '详情', en: 'Details' },
+  lastScan: { zh: '最近扫描', en: 'Last scan' },
+  cveTable: { zh: '漏洞列表', en: 'Vulnerabilities' },
+  package: { zh: '软件包', en: 'Package' },
+  installed: { zh: '已安装版本', en: 'Installed' },
+  fixed: { zh: '修复版本', en: 'Fixed in' },
+  status: { zh: '状态', en: 'Status' },
+  severity: { zh: '级别', en: 'Severity' },
+  verifyCmd: { zh: '验证签名', en: 'Verify the signature' },
+  copy: { zh: '复制', en: 'Copy' },
+  copied: { zh: '已复制', en: 'Copied' },
+  pipeline: { zh: '流水线记录', en: 'Pipeline records' },
+  stageNotRun: { zh: '该阶段尚未运行', en: 'this stage has not run yet' },
+  noResults: { zh: '没有找到匹配的应用', en: 'No matching apps' },
+  results: { zh: '个结果', en: 'results' },
+  filters: { zh: '筛选', en: 'Filters' },
+  clear: { zh: '清除', en: 'Clear' },
+  notTranslated: { zh: '未翻译', en: 'not translated' },
+  noDescription: { zh: '暂无介绍', en: 'No description yet' },
+  backToApp: { zh: '返回应用', en: 'Back to app' },
+  checks: { zh: '检查', en: 'Checks' },
+  scanner: { zh: '扫描器', en: 'Scanner' },
+  fixable: { zh: '可修复', en: 'fixable' },
+  feed: { zh: '订阅', en: 'Feed' },
+  api: { zh: '接口', en: 'API' },
+  keywords: { zh: '关键词', en: 'Keywords' },
+  kind: { zh: '类型', en: 'Kind' },
+  problem: { zh: '配方问题', en: 'Recipe problem' },
+  pending: { zh: '等待处理', en: 'pending' },
+  targets: { zh: '发布目标', en: 'Targets' },
+  files: { zh: '文件', en: 'Files' },
+  blocked: { zh: '已阻止发布', en: 'publishing blocked' },
+  jsOff: { zh: '搜索需要启用 JavaScript。', en: 'Search needs JavaScript.' },
+  noHistory: { zh: '暂无记录', en: 'No history yet' },
+  duration: { zh: '耗时', en: 'took' },
+  language: { zh: 'English', en: '中文' },
+  catalogProblems: { zh: '目录中有文件无法读取', en: 'catalog files could not be read' },
+} as const satisfies Record<string, Required<I18n>>;
+
+export type UiKey = keyof typeof UI;
+export const t = (key: UiKey, lang: Lang): string => UI[key][lang];
+
+/** A label for the language a fallback text is in, shown as a badge. */
+export const fallbackBadge = (textLang: Lang, pageLang: Lang): string =>
+  `${textLang === 'zh' ? '中文' : 'English'} · ${t('notTranslated', pageLang)}`;
+
+export function formatDate(iso: string | undefined, lang: Lang): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleDateString(lang === 'zh' ? 'zh-CN' : 'en-GB', {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    timeZone: 'UTC',
+  });
+}

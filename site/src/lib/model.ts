@@ -1,0 +1,283 @@
+// The site's view of the catalog. Everything the pages show is derived here from one catalog
+// snapshot (CatalogStore.load) plus each visible app's git history (store.log); pages never read
+// catalog files themselves. Hidden apps are dropped here, so no page, search record, API document or
+// feed entry can mention them.
+import pLimit from 'p-limit';
+import { CatalogStore, resolveCatalogDir, type AppEntry, type LogEntry } from '../../../catalog/store.ts';
+import {
+  SEVERITIES,
+  type App,
+  type Artifact,
+  type CatalogConfig,
+  type Finding,
+  type ImageKind,
+  type Recipe,
+  type ScanRecord,
+  type Severity,
+  type StageRecords,
+} from '../../../catalog/schema.ts';
+import { safeUrl } from './markdown.ts';
+
+export type SeverityCounts = Record<Severity, number>;
+
+/** What the scan column says; 'none' and 'not-run' are never shown as clean. */
+export type ScanState =
+  | { state: 'none' }
+  | { state: 'not-run'; at: string; message?: string | undefined }
+  | { state: 'failed'; at: string; message?: string | undefined }
+  | {
+      state: 'ok';
+      at: string;
+      total: SeverityCounts;
+      fixable: SeverityCounts;
+      findings: Finding[];
+      scanner?: string | undefined;
+    };
+
+export type SignState = 'signed' | 'failed' | 'skipped' | 'none';
+
+export interface PullCommand {
+  registry: string;
+  ref: string;
+  command: string;
+  /** The publish record lists this target as pushed (ok/unchanged). */
+  published: boolean;
+}
+
+export interface TagView {
+  kind: ImageKind;
+  id: string;
+  version: string;
+  osVersion: string;
+  arches: string[];
+  problem?: string | undefined;
+  lastBuilt?: string | undefined;
+  digest?: string | undefined;
+  pulls: PullCommand[];
+  scan: ScanState;
+  sign: SignState;
+  /** `cosign verify` for the first registry target, when a digest is known. */
+  verifyCommand?: string | undefined;
+  records: StageRecords;
+  pending?: string | undefined;
+  /** Newest record time of any stage. */
+  updatedAt?: string | undefined;
+}
+
+export interface AppView {
+  id: string;
+  app: App;
+  entry: AppEntry;
+  homepage?: string | undefined;
+  latest?: string | undefined;
+  lastChecked?: string | undefined;
+  upstreamLabel?: string | undefined;
+  upstreamUrl?: string | undefined;
+  tags: TagView[];
+  arches: string[];
+  osVersions: string[];
+  license: string;
+  history: LogEntry[];
+  createdAt?: string | undefined;
+  updatedAt?: string | undefined;
+}
+
+export interface SiteModel {
+  catalogDir: string;
+  head: string | null;
+  config: Pick<CatalogConfig, 'name' | 'siteUrl' | 'registries'>;
+  apps: AppView[];
+  byId: Map<string, AppView>;
+  categories: { id: string; count: number }[];
+  problems: number;
+}
+
+const HISTORY_SHOWN = 20;
+
+const zeroCounts = (): SeverityCounts => ({ CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 });
+
+export function scanState(rec: ScanRecord | undefined): ScanState {
+  if (!rec) return { state: 'none' };
+  if (rec.status === 'not-run') return { state: 'not-run', at: rec.at, message: rec.error?.message };
+  if (rec.status === 'failed') return { state: 'failed', at: rec.at, message: rec.error?.message };
+  const findings = [...(rec.findings ?? [])].sort(
+    (a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || a.id.localeCompare(b.id),
+  );
+  let total = rec.summary?.total;
+  let fixable = rec.summary?.fixable;
+  if (!total || !fixable) {
+    total = zeroCounts();
+    fixable = zeroCounts();
+    for (const f of findings) {
+      total[f.severity]++;
+      if (f.fixed) fixable[f.severity]++;
+    }
+  }
+  const scanner = rec.scanner ? `${rec.scanner.name}${rec.scanner.version ? ` ${rec.scanner.version}` : ''}` : undefined;
+  return { state: 'ok', at: rec.at, total, fixable, findings, scanner };
+}
+
+function signState(r: StageRecords): SignState {
+  const s = r.sign?.status;
+  if (s === 'signed' || s === 'unchanged') return 'signed';
+  if (s === 'failed') return 'failed';
+  if (s === 'skipped') return 'skipped';
+  return 'none';
+}
+
+const artifactIdOfRecipe = (r: Recipe) => (r.kind === 'container' ? r.tag : r.id);
+
+function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
+  const { app } = entry;
+  const byKey = new Map<string, Artifact>(entry.artifacts.map((a) => [`${a.kind}/${a.id}`, a]));
+  const seen = new Set<string>();
+  const rows: TagView[] = [];
+  const recipes: Recipe[] = [...app.recipes.container, ...app.recipes.cloud, ...app.recipes.wsl];
+  const add = (kind: ImageKind, id: string, base: { version: string; osVersion: string; arches: string[] }, problem?: string) => {
+    const key = `${kind}/${id}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const art = byKey.get(key);
+    const records = art?.records ?? {};
+    const build = records.build && ['ok', 'unchanged'].includes(records.build.status) ? records.build : undefined;
+    const digest = records.publish?.digest ?? records.build?.manifestDigest;
+    const publishedTargets = new Set(
+      (records.publish?.targets ?? []).filter((t) => t.status !== 'failed').map((t) => t.target),
+    );
+    const pulls: PullCommand[] =
+      kind === 'container'
+        ? config.registries.map((reg) => {
+            const ref = `${reg.repository}/${app.name}:${id}`;
+            return { registry: reg.name, ref, command: `docker pull ${ref}`, published: publishedTargets.has(reg.name) };
+          })
+        : [];
+    const firstReg = config.registries[0];
+    const verifyCommand =
+      kind === 'container' && digest && firstReg
+        ? `cosign verify --key cosign.pub ${firstReg.repository}/${app.name}@${digest}`
+        : undefined;
+    const times = Object.values(records)
+      .map((r) => (r as { at: string }).at)
+      .sort();
+    rows.push({
+      kind,
+      id,
+      version: art?.version ?? base.version,
+      osVersion: art?.osVersion ?? base.osVersion,
+      arches: records.build?.arches ?? art?.arches ?? base.arches,
+      problem,
+      lastBuilt: build?.at,
+      digest,
+      pulls,
+      scan: scanState(records.scan),
+      sign: signState(records),
+      verifyCommand,
+      records,
+      pending: art?.pending?.reason,
+      updatedAt: times.at(-1),
+    });
+  };
+  for (const r of recipes) add(r.kind, artifactIdOfRecipe(r), r, r.problem);
+  // Artifacts whose recipe is gone still have records worth showing.
+  for (const a of entry.artifacts) add(a.kind, a.id, a);
+  // Newest OS line and version first, then by tag.
+  return rows.sort(
+    (a, b) =>
+      b.osVersion.localeCompare(a.osVersion, 'en', { numeric: true }) ||
+      b.version.localeCompare(a.version, 'en', { numeric: true }) ||
+      a.id.localeCompare(b.id),
+  );
+}
+
+function upstreamLink(app: App): { label?: string; url?: string } {
+  const u = app.upstream;
+  if (!u) return {};
+  const repo = u.repo ?? u.package;
+  const forge: Record<string, string> = {
+    github: 'https://github.com/',
+    gitlab: 'https://gitlab.com/',
+    gitee: 'https://gitee.com/',
+    pypi: 'https://pypi.org/project/',
+    npm: 'https://www.npmjs.com/package/',
+  };
+  const base = forge[u.backend];
+  const url = safeUrl(base && repo ? `${base}${repo}` : u.url);
+  return { label: `${u.backend}${repo ? `: ${repo}` : u.url ? `: ${u.url}` : ''}`, ...(url ? { url } : {}) };
+}
+
+export function licenseOf(app: App): string {
+  return app.license.spdx ?? app.license.text?.trim() ?? '';
+}
+
+async function appView(store: CatalogStore, entry: AppEntry, config: CatalogConfig): Promise<AppView> {
+  const { app } = entry;
+  const tags = tagViews(entry, config);
+  const log = await store.log(app.id);
+  const recordTimes = tags.map((t) => t.updatedAt).filter((x): x is string => !!x);
+  const up = upstreamLink(app);
+  const updated = [log[0]?.date, ...recordTimes].filter((x): x is string => !!x).sort();
+  return {
+    id: app.id,
+    app,
+    entry,
+    homepage: safeUrl(app.homepage),
+    latest: entry.upstream?.latest,
+    lastChecked: entry.upstream?.lastChecked,
+    upstreamLabel: up.label,
+    upstreamUrl: up.url,
+    tags,
+    arches: [...new Set(tags.flatMap((t) => t.arches))].sort(),
+    osVersions: [...new Set(tags.map((t) => t.osVersion))].sort().reverse(),
+    license: licenseOf(app),
+    history: log.slice(0, HISTORY_SHOWN),
+    createdAt: log.at(-1)?.date,
+    updatedAt: updated.at(-1),
+  };
+}
+
+/** Build the model from a catalog directory (visible apps only). */
+export async function buildModel(dir: string): Promise<SiteModel> {
+  const store = await CatalogStore.open(dir);
+  const snap = await store.load();
+  const visible = [...snap.apps.values()].filter((e) => e.app.visibility !== 'hidden');
+  const limit = pLimit(8);
+  const apps = await Promise.all(visible.map((e) => limit(() => appView(store, e, snap.config))));
+  apps.sort((a, b) => a.id.localeCompare(b.id));
+  const counts = new Map<string, number>();
+  for (const a of apps) counts.set(a.app.category, (counts.get(a.app.category) ?? 0) + 1);
+  return {
+    catalogDir: snap.dir,
+    head: snap.head,
+    config: {
+      name: snap.config.name,
+      siteUrl: snap.config.siteUrl,
+      // Only what the pages need: names and public repositories, never credential variable names.
+      registries: snap.config.registries.map((r) => ({ ...r, usernameEnv: undefined, passwordEnv: undefined })),
+    },
+    apps,
+    byId: new Map(apps.map((a) => [a.id, a])),
+    categories: [...counts.entries()]
+      .map(([id, count]) => ({ id, count }))
+      .sort((a, b) => b.count - a.count || a.id.localeCompare(b.id)),
+    problems: snap.problems.length,
+  };
+}
+
+let cached: Promise<SiteModel> | undefined;
+
+/** The model for this build, loaded once per process from $WHARF_CATALOG. */
+export function siteModel(): Promise<SiteModel> {
+  cached ??= buildModel(resolveCatalogDir(process.env.WHARF_CATALOG));
+  return cached;
+}
+
+/** Newest apps first by first appearance in the catalog. */
+export const newest = (m: SiteModel, n: number) =>
+  [...m.apps].sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.id.localeCompare(b.id)).slice(0, n);
+
+/** Apps with the most recent change (commit or stage record) first. */
+export const recentlyUpdated = (m: SiteModel, n: number) =>
+  [...m.apps].sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? '') || a.id.localeCompare(b.id)).slice(0, n);
+
+export const severityTotal = (c: SeverityCounts) => SEVERITIES.reduce((s, k) => s + c[k], 0);
+export { SEVERITIES };

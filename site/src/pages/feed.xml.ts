@@ -1,0 +1,7 @@
+// GET /feed.xml: Atom feed of new and updated images.
+import { atomFeed } from '../lib/machine.ts';
+import { siteModel } from '../lib/model.ts';
+
+export async function GET(): Promise<Response> {
+  return new Response(atomFeed(await siteModel()), { headers: { 'content-type': 'application/atom+xml' } });
+}

@@ -1,0 +1,258 @@
+// Test catalogs for the site, written through the store API: a small hand-made catalog with every
+// record kind, zh/en/fallback texts, a hidden app and a hostile one; and a synthetic catalog of any
+// size for the benchmark.
+import { createHash } from 'node:crypto';
+import { CatalogStore } from '../../catalog/store.ts';
+import type { AppInput, Artifact, Finding } from '../../catalog/schema.ts';
+
+const digest = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+const runId = (n: number) => `20261120T10${String(n % 60).padStart(2, '0')}00Z-${createHash('sha1').update(String(n)).digest('hex').slice(0, 6)}`;
+const at = (day: number, h = 10) => `2026-11-${String(day).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00Z`;
+
+export const REGISTRIES = [
+  { name: 'dockerhub', repository: 'docker.io/openeuler' },
+  { name: 'quay', repository: 'quay.io/openeuler' },
+];
+
+export const HOSTILE_MD = [
+  '# Usage',
+  '',
+  '<script>window.__pwned = 1</script>',
+  '',
+  '<img src="x" onerror="window.__pwned = 2">',
+  '',
+  '[click me](javascript:window.__pwned=3) and <a href="javascript:window.__pwned=4">raw</a>',
+  '',
+  '<iframe src="https://example.invalid/"></iframe><style>body{display:none}</style>',
+  '',
+  '<div onclick="window.__pwned=5">div</div>',
+  '',
+  '```',
+  'docker run hostile',
+  '```',
+].join('\n');
+
+function container(tag: string, version: string, osVersion: string) {
+  return { kind: 'container' as const, tag, dockerfile: `${version}/${osVersion}/Dockerfile`, version, osVersion };
+}
+
+const findings: Finding[] = [
+  { id: 'CVE-2024-0001', pkg: 'openssl', installed: '3.0.12-1', fixed: '3.0.12-5', severity: 'CRITICAL', status: 'fixed' },
+  { id: 'CVE-2024-0002', pkg: 'glibc', installed: '2.38-1', fixed: '2.38-9', severity: 'HIGH', status: 'fixed' },
+  { id: 'openEuler-SA-2024-2388', pkg: 'zlib', installed: '1.2.13-1', severity: 'MEDIUM', status: 'affected' },
+  { id: 'CVE-2024-0004', pkg: 'bash', installed: '5.2-1', severity: 'LOW', status: 'will_not_fix' },
+];
+
+/** An artifact that went through every stage. */
+function fullArtifact(app: string, tag: string, version: string, osVersion: string, day: number): Artifact {
+  const d = digest(`${app}:${tag}`);
+  return {
+    app,
+    kind: 'container',
+    id: tag,
+    version,
+    osVersion,
+    arches: ['amd64', 'arm64'],
+    records: {
+      build: { runId: runId(day), at: at(day, 10), status: 'ok', durationMs: 61_000, manifestDigest: d, arches: ['amd64', 'arm64'], base: { ref: `openeuler/openeuler:${osVersion}` } },
+      verify: { runId: runId(day), at: at(day, 11), status: 'passed', checks: [{ name: 'starts', status: 'passed', durationMs: 900 }] },
+      scan: {
+        runId: runId(day),
+        at: at(day, 12),
+        status: 'ok',
+        scanner: { name: 'trivy', version: '0.58.0' },
+        target: d,
+        findings,
+      },
+      sign: {
+        runId: runId(day),
+        at: at(day, 13),
+        status: 'signed',
+        keyId: 'a1b2c3d4',
+        signatures: REGISTRIES.map((r) => ({ target: r.name, ref: `${r.repository}/${app}:${tag}`, digest: d, signatureTag: `sha256-${d.slice(7)}.sig` })),
+      },
+      publish: {
+        runId: runId(day),
+        at: at(day, 14),
+        status: 'ok',
+        digest: d,
+        targets: REGISTRIES.map((r) => ({ target: r.name, ref: `${r.repository}/${app}:${tag}`, status: 'ok' as const, digest: d })),
+      },
+    },
+  };
+}
+
+interface Spec {
+  id: string;
+  category: string;
+  title: { zh?: string; en?: string };
+  summary?: { zh?: string; en?: string };
+  description?: { zh?: string; en?: string };
+  license?: string;
+  hidden?: boolean;
+  usage?: { zh?: string; en?: string };
+}
+
+const SPECS: Spec[] = [
+  {
+    id: 'redis',
+    category: 'database',
+    title: { zh: 'Redis', en: 'Redis' },
+    summary: { zh: '基于内存的键值数据库', en: 'In-memory key-value database' },
+    description: {
+      zh: 'Redis 是一个开源的、基于内存的键值对存储数据库，可用作缓存和消息代理。',
+      en: 'Redis is an open source, in-memory key-value data store used as a database, cache and message broker.',
+    },
+    license: 'BSD-3-Clause',
+    usage: { zh: '启动容器：\n\n```\ndocker run -d -p 6379:6379 openeuler/redis:{Tag}\n```', en: 'Start a container:\n\n```\ndocker run -d -p 6379:6379 openeuler/redis:{Tag}\n```' },
+  },
+  {
+    id: 'postgres',
+    category: 'database',
+    title: { zh: 'PostgreSQL' },
+    summary: { zh: '功能强大的开源关系型数据库' },
+    description: { zh: 'PostgreSQL 是一个功能强大的开源对象关系型数据库系统。' },
+    license: 'PostgreSQL',
+  },
+  {
+    id: 'mysql',
+    category: 'database',
+    title: { zh: 'MySQL', en: 'MySQL' },
+    summary: { zh: '流行的关系型数据库', en: 'Popular relational database' },
+    license: 'GPL-2.0-only',
+  },
+  {
+    id: 'nginx',
+    category: 'cloud',
+    title: { en: 'NGINX' },
+    summary: { en: 'High performance web server and reverse proxy' },
+    description: { en: 'NGINX is an HTTP web server, reverse proxy, content cache and load balancer.' },
+    license: 'BSD-2-Clause',
+  },
+  {
+    id: 'pytorch',
+    category: 'ai',
+    title: { zh: 'PyTorch', en: 'PyTorch' },
+    summary: { zh: '深度学习框架', en: 'Deep learning framework' },
+    license: 'BSD-3-Clause',
+  },
+  {
+    id: 'kafka',
+    category: 'bigdata',
+    title: { zh: 'Kafka', en: 'Kafka' },
+    summary: { zh: '分布式流处理平台', en: 'Distributed event streaming platform' },
+    license: 'Apache-2.0',
+  },
+  {
+    id: 'hostile',
+    category: 'others',
+    title: { zh: 'Hostile <b>app</b>', en: 'Hostile <script>window.__pwned=9</script>' },
+    summary: { en: '<img src=x onerror="window.__pwned=8">' },
+    license: 'MIT',
+    usage: { zh: HOSTILE_MD, en: HOSTILE_MD },
+  },
+  {
+    id: 'secret-tool',
+    category: 'database',
+    title: { zh: 'Zanzibarhidden 数据库', en: 'Zanzibarhidden' },
+    summary: { en: 'Hidden app that must never appear' },
+    license: 'MIT',
+    hidden: true,
+  },
+];
+
+function appOf(s: Spec, tags: ReturnType<typeof container>[]): AppInput {
+  return {
+    id: s.id,
+    name: s.id,
+    title: s.title,
+    summary: s.summary ?? {},
+    description: s.description ?? {},
+    category: s.category,
+    homepage: `https://example.org/${s.id}`,
+    license: s.license ? { spdx: s.license } : {},
+    visibility: s.hidden ? 'hidden' : 'public',
+    upstream: { backend: 'github', repo: `example/${s.id}`, scheme: 'semver' },
+    recipes: { container: tags, cloud: [], wsl: [] },
+    docs: s.usage ? { usage: s.usage, download: { zh: '拉取镜像：`docker pull openeuler/' + s.id + ':{Tag}`' } } : {},
+  };
+}
+
+/** The hand-made catalog: 8 apps (one hidden, one hostile) plus `extra` generated ones. */
+export async function makeSiteCatalog(dir: string, extra = 0): Promise<CatalogStore> {
+  const store = await CatalogStore.init(dir, { name: 'wharf-test', siteUrl: 'https://market.example.org', registries: REGISTRIES });
+  await store.commit({ subject: 'apps: add test apps', trailers: { Stage: 'import' } }, (tx) => {
+    for (const s of SPECS) {
+      const tags = [container('8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4'), container('7.2.4-oe2203sp3', '7.2.4', '22.03-lts-sp3')];
+      if (s.id === 'redis') tags.push(container('6.2.7-oe2203lts', '6.2.7', '22.03-lts'));
+      tx.putApp(appOf(s, tags));
+      tx.putUpstream(s.id, { latest: '8.6.4', known: ['8.6.4', '7.2.4'], lastChecked: at(21) });
+    }
+    for (let i = 0; i < extra; i++) tx.putApp(syntheticApp(i));
+  });
+  // One commit per stage result, as the pipeline writes them.
+  await store.commit({ subject: 'redis 8.6.4-oe2403sp4: published', trailers: { App: 'redis', Version: '8.6.4', Artifact: '8.6.4-oe2403sp4', Kind: 'container', Stage: 'publish' } }, (tx) => {
+    tx.putArtifact(fullArtifact('redis', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
+    tx.putArtifact(fullArtifact('secret-tool', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
+  });
+  await store.commit({ subject: 'redis 7.2.4-oe2203sp3: built, scanner missing', trailers: { App: 'redis', Artifact: '7.2.4-oe2203sp3', Kind: 'container', Stage: 'scan' } }, (tx) => {
+    tx.putArtifact({
+      app: 'redis',
+      kind: 'container',
+      id: '7.2.4-oe2203sp3',
+      version: '7.2.4',
+      osVersion: '22.03-lts-sp3',
+      arches: ['amd64'],
+      records: {
+        build: { runId: runId(3), at: at(19), status: 'ok', manifestDigest: digest('redis-7'), arches: ['amd64'] },
+        scan: { runId: runId(3), at: at(19, 12), status: 'not-run', error: { message: 'trivy not installed' } },
+      },
+    });
+  });
+  await store.commit({ subject: 'postgres 8.6.4-oe2403sp4: build failed', trailers: { App: 'postgres', Stage: 'build' } }, (tx) => {
+    tx.putArtifact({
+      app: 'postgres',
+      kind: 'container',
+      id: '8.6.4-oe2403sp4',
+      version: '8.6.4',
+      osVersion: '24.03-lts-sp4',
+      arches: ['amd64', 'arm64'],
+      records: { build: { runId: runId(4), at: at(21), status: 'failed', error: { message: 'RUN make failed', tail: ['make: *** [all] Error 2'] } } },
+    });
+  });
+  return store;
+}
+
+const WORDS = ['cache', 'queue', 'proxy', 'stream', 'graph', 'search', 'metrics', 'vector', 'ledger', 'gateway'];
+const CATS = ['database', 'ai', 'bigdata', 'cloud', 'storage', 'hpc', 'security', 'others'];
+const CAT_ZH: Record<string, string> = { database: '数据库', ai: '人工智能', bigdata: '大数据', cloud: '云原生', storage: '存储', hpc: '高性能计算', security: '安全', others: '工具' };
+
+/** A generated app with two tags and zh/en text; deterministic in `i`. */
+export function syntheticApp(i: number): AppInput {
+  const w = WORDS[i % WORDS.length]!;
+  const cat = CATS[i % CATS.length]!;
+  const id = `synth-${w}-${i}`;
+  return {
+    id,
+    name: id,
+    title: { zh: `Synth ${w} ${i}`, en: `Synth ${w} ${i}` },
+    summary: { zh: `用于测试的${CAT_ZH[cat]}应用 ${i}`, en: `Synthetic ${w} application number ${i}` },
+    description: { zh: `这是一个生成的${CAT_ZH[cat]}镜像，提供 ${w} 服务。`, en: `A generated ${cat} image providing a ${w} service.` },
+    category: cat,
+    license: { spdx: i % 3 ? 'Apache-2.0' : 'MIT' },
+    recipes: {
+      container: [container(`1.${i % 7}.0-oe2403sp4`, `1.${i % 7}.0`, '24.03-lts-sp4'), container(`1.${i % 7}.0-oe2203sp3`, `1.${i % 7}.0`, '22.03-lts-sp3')],
+      cloud: [],
+      wsl: [],
+    },
+  };
+}
+
+/** A catalog of `n` synthetic apps in one commit (for the benchmark). */
+export async function makeSyntheticCatalog(dir: string, n: number): Promise<CatalogStore> {
+  const store = await CatalogStore.init(dir, { name: 'wharf-synthetic', registries: REGISTRIES });
+  await store.commit({ subject: `synthetic: ${n} apps`, trailers: { Stage: 'import' } }, (tx) => {
+    for (let i = 0; i < n; i++) tx.putApp(syntheticApp(i));
+  });
+  return store;
+}
