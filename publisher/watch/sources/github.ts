@@ -1,0 +1,41 @@
+// GitHub REST API: releases (drafts skipped, `prerelease` honoured) or, with useTags, tags.
+// Pagination by Link header; optional token from GITHUB_TOKEN; base URL from watch.apis.github
+// (or upstream.url) for GitHub Enterprise.
+import { z } from 'zod';
+import { nextLink } from '../http.ts';
+import { fetchPages, repoPath, type RawRelease, type Source } from '../source.ts';
+
+const zReleases = z.array(
+  z.looseObject({ tag_name: z.string(), draft: z.boolean().optional(), prerelease: z.boolean().optional() }),
+);
+const zTags = z.array(z.looseObject({ name: z.string() }));
+
+const github: Source = async (entry, ctx) => {
+  const repo = repoPath(entry);
+  const base = (entry.url ?? ctx.cfg.apis.github).replace(/\/+$/, '');
+  const headers: Record<string, string> = {
+    accept: 'application/vnd.github+json',
+    'x-github-api-version': '2022-11-28',
+  };
+  const token = ctx.env.GITHUB_TOKEN;
+  if (token) headers.authorization = `Bearer ${token}`;
+  const next = nextLink;
+
+  if (!entry.useTags) {
+    const url = `${base}/repos/${repo}/releases?per_page=100`;
+    const rels = await fetchPages(ctx, url, zReleases, { headers, newestFirst: true, next });
+    const out: RawRelease[] = rels
+      .filter((r) => !r.draft && r.tag_name)
+      .map((r) => ({ version: r.tag_name, prerelease: r.prerelease === true }));
+    if (out.length || entry.useTags === false) return out;
+    // No releases at all: many projects only tag. Keep no validator for the empty releases page.
+    ctx.forget(url);
+  }
+  const tags = await fetchPages(ctx, `${base}/repos/${repo}/tags?per_page=100`, zTags, {
+    headers,
+    newestFirst: false,
+    next,
+  });
+  return tags.map((t) => ({ version: t.name }));
+};
+export default github;

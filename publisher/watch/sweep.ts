@@ -1,0 +1,327 @@
+// One sweep: check every app's upstream (through the sources, under the shared HTTP client's limits),
+// apply the version policy, and record the results — latest/known versions, lastChecked, lastError,
+// validators, and pending work for new versions — as ONE catalog commit. One failing upstream is one
+// app's lastError, never the end of the sweep.
+import pLimit from 'p-limit';
+import { newRunId } from '../../catalog/run-id.ts';
+import type { CatalogStore, Tx } from '../../catalog/store.ts';
+import type { App, Upstream, UpstreamState } from '../../catalog/schema.ts';
+import { parseWatchConfig, type WatchConfig } from './config.ts';
+import { HttpClient, HttpError, type Validators } from './http.ts';
+import { derivePendingWork, type PendingWork } from './pending.ts';
+import { applyPolicy, policyFingerprint, type PolicyResult } from './policy.ts';
+import { NotModified, type SourceContext } from './source.ts';
+import { SOURCES } from './sources/index.ts';
+import { getScheme } from './versions/index.ts';
+
+export interface SweepOptions {
+  /** Only these app ids (default: every app with an upstream). */
+  apps?: string[];
+  dryRun?: boolean;
+  runId?: string;
+  now?: Date;
+  /** Where optional tokens come from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  onProgress?: (done: number, total: number, app?: string) => void;
+  /** Override wharf.yml's watch section (benchmarks). */
+  config?: WatchConfig;
+}
+
+export interface SweepChange {
+  app: string;
+  from: string | null;
+  to: string;
+  line?: string;
+}
+
+export interface SweepResult {
+  runId: string;
+  dryRun: boolean;
+  checked: number;
+  new: number;
+  unchanged: number;
+  notModified: number;
+  errors: number;
+  /** Apps without an upstream entry (not checked). */
+  skipped: number;
+  changes: SweepChange[];
+  errorDetails: { app: string; message: string; count: number }[];
+  pending: { app: string; tag: string; version: string }[];
+  http: { requests: number; notModified: number; retries: number; bytes: number };
+  checkMs: number;
+  durationMs: number;
+  commit: string | null;
+}
+
+export class UnknownAppError extends Error {
+  constructor(ids: string[]) {
+    super(`no such app in the catalog: ${ids.join(', ')}`);
+    this.name = 'UnknownAppError';
+  }
+}
+
+export type Outcome =
+  | { kind: 'ok'; policy: PolicyResult; validators: Record<string, Validators> }
+  | { kind: 'notModified' }
+  | { kind: 'error'; message: string };
+
+const TOKEN_VARS = ['GITHUB_TOKEN', 'GITLAB_TOKEN', 'GITEE_TOKEN'];
+
+/** Remove any token value that might have slipped into an error message. */
+function scrub(msg: string, env: NodeJS.ProcessEnv): string {
+  let out = msg.replace(/\s+/g, ' ').slice(0, 500);
+  for (const k of TOKEN_VARS) {
+    const v = env[k];
+    if (v && v.length >= 4) out = out.split(v).join('***');
+  }
+  return out.replace(/(access_token|token)=[^&\s)]+/gi, '$1=***');
+}
+
+/** Check one app's upstream. Never throws: failures become an 'error' outcome. */
+export async function checkApp(
+  app: App,
+  prev: UpstreamState | undefined,
+  shared: Omit<SourceContext, 'get' | 'forget'> & { http: HttpClient },
+): Promise<Outcome> {
+  const entry = app.upstream as Upstream;
+  const fp = policyFingerprint(entry);
+  const old = prev?.policy === fp ? (prev.validators ?? {}) : {};
+  const fresh: Record<string, Validators> = {};
+  const ctx: SourceContext = {
+    ...shared,
+    async get(url, opts = {}) {
+      const { conditional, ...rest } = opts;
+      const res = await shared.http.get(url, { ...rest, validators: conditional ? old[url] : undefined });
+      if (res.notModified) {
+        if (!conditional || !old[url]) throw new HttpError(url, 'HTTP 304 to an unconditional request', 304);
+        fresh[url] = { ...old[url], ...res.validators };
+        throw new NotModified(url);
+      }
+      if (conditional && res.status === 200 && (res.validators.etag || res.validators.lastModified))
+        fresh[url] = res.validators;
+      return res;
+    },
+    forget(url) {
+      delete fresh[url];
+    },
+  };
+  try {
+    const source = SOURCES[entry.backend];
+    if (!source) throw new Error(`no source for backend ${entry.backend}`);
+    const raws = await source(entry, ctx);
+    return { kind: 'ok', policy: applyPolicy(entry, raws, app.name), validators: fresh };
+  } catch (e) {
+    if (e instanceof NotModified) return { kind: 'notModified' };
+    return { kind: 'error', message: scrub(e instanceof Error ? e.message : String(e), shared.env) };
+  }
+}
+
+/** The newest version among the app's container recipes (the "from" before any upstream state). */
+function newestRecipeVersion(app: App): string | null {
+  const scheme = getScheme(app.upstream?.scheme ?? 'loose');
+  const vs = app.recipes.container.map((r) => r.version).filter((v) => scheme.isValid(v));
+  return vs.length ? vs.reduce((a, b) => (scheme.compare(b, a) > 0 ? b : a)) : null;
+}
+
+/** The next upstream.json for an app and the changes it means. Pure. */
+export function nextState(
+  app: App,
+  prev: UpstreamState | undefined,
+  outcome: Outcome,
+  at: string,
+  cfg: WatchConfig,
+): { state: UpstreamState; changes: SweepChange[] } {
+  const base: UpstreamState = { known: [], ...prev, lastChecked: at };
+  if (outcome.kind === 'error') {
+    const count = (prev?.lastError?.count ?? 0) + 1;
+    return { state: { ...base, lastError: { message: outcome.message, at, count } }, changes: [] };
+  }
+  delete base.lastError;
+  if (outcome.kind === 'notModified') return { state: base, changes: [] };
+  const entry = app.upstream as Upstream;
+  const scheme = getScheme(entry.scheme);
+  const p = outcome.policy;
+  const changes: SweepChange[] = [];
+  const newer = (to: string | undefined, from: string | null | undefined): to is string =>
+    !!to && (from == null || scheme.compare(to, from) > 0);
+  const from = prev?.latest ?? newestRecipeVersion(app);
+  if (!entry.lines?.length && newer(p.latest, from)) changes.push({ app: app.id, from, to: p.latest });
+  for (const [line, v] of Object.entries(p.lines)) {
+    const lfrom = prev?.lines?.[line] ?? null;
+    if (newer(v, lfrom)) changes.push({ app: app.id, from: lfrom, to: v, line });
+  }
+  const state: UpstreamState = {
+    ...base,
+    latest: p.latest,
+    lines: Object.keys(p.lines).length ? p.lines : undefined,
+    known: p.versions.slice(0, cfg.knownLimit),
+    policy: policyFingerprint(entry),
+    validators: Object.keys(outcome.validators).length ? outcome.validators : undefined,
+  };
+  const moved = state.latest !== prev?.latest || JSON.stringify(state.lines) !== JSON.stringify(prev?.lines);
+  if (moved) state.lastChanged = at;
+  if (state.latest === undefined) delete state.latest;
+  if (state.lines === undefined) delete state.lines;
+  if (state.validators === undefined) delete state.validators;
+  return { state, changes };
+}
+
+/** Pending work for every tracked newest version (overall, or per release line). Pure. */
+export function pendingFor(app: App, state: UpstreamState, at: string, runId: string): PendingWork[] {
+  const entry = app.upstream;
+  if (!entry || !app.recipes.container.length) return [];
+  const scheme = getScheme(entry.scheme);
+  const targets: [string, string | undefined][] = entry.lines?.length
+    ? Object.entries(state.lines ?? {}).map(([line, v]) => [v, line])
+    : state.latest
+      ? [[state.latest, undefined]]
+      : [];
+  return targets
+    .map(([v, line]) => derivePendingWork(app, scheme, v, { since: at, runId }, line))
+    .filter((w) => w.recipes.length > 0);
+}
+
+export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Promise<SweepResult> {
+  const t0 = performance.now();
+  const runId = opts.runId ?? newRunId();
+  const at = (opts.now ?? new Date()).toISOString();
+  const env = opts.env ?? process.env;
+  const snap = await store.load();
+  const cfg = opts.config ?? parseWatchConfig(snap.config.watch);
+
+  let ids = [...snap.apps.keys()];
+  if (opts.apps?.length) {
+    const missing = opts.apps.filter((id) => !snap.apps.has(id));
+    if (missing.length) throw new UnknownAppError(missing);
+    ids = [...new Set(opts.apps)];
+  }
+  const watched = ids.filter((id) => snap.apps.get(id)!.app.upstream);
+  const skipped = ids.length - watched.length;
+
+  const http = new HttpClient(cfg);
+  const memo = new Map<string, Promise<unknown>>();
+  const spawn = pLimit(4);
+  const shared = {
+    cfg,
+    env,
+    http,
+    memo<T>(key: string, fn: () => Promise<T>): Promise<T> {
+      let p = memo.get(key) as Promise<T> | undefined;
+      if (!p) {
+        p = fn();
+        memo.set(key, p);
+        p.catch(() => memo.delete(key));
+      }
+      return p;
+    },
+    spawnSlot: <T>(fn: () => Promise<T>) => spawn(fn),
+  };
+  let done = 0;
+  opts.onProgress?.(0, watched.length);
+  const outcomes = new Map<string, Outcome>();
+  try {
+    await Promise.all(
+      watched.map(async (id) => {
+        const e = snap.apps.get(id)!;
+        outcomes.set(id, await checkApp(e.app, e.upstream, shared));
+        opts.onProgress?.(++done, watched.length, id);
+      }),
+    );
+  } finally {
+    await http.close();
+  }
+  const checkMs = performance.now() - t0;
+
+  // Report from the snapshot; the commit below recomputes the same from what the transaction reads.
+  const result: SweepResult = {
+    runId,
+    dryRun: !!opts.dryRun,
+    checked: watched.length,
+    new: 0,
+    unchanged: 0,
+    notModified: 0,
+    errors: 0,
+    skipped,
+    changes: [],
+    errorDetails: [],
+    pending: [],
+    http: { ...http.stats },
+    checkMs: Math.round(checkMs),
+    durationMs: 0,
+    commit: null,
+  };
+  for (const id of watched) {
+    const e = snap.apps.get(id)!;
+    const o = outcomes.get(id)!;
+    const { state, changes } = nextState(e.app, e.upstream, o, at, cfg);
+    if (o.kind === 'error') {
+      result.errors++;
+      result.errorDetails.push({ app: id, message: o.message, count: state.lastError!.count });
+    } else if (o.kind === 'notModified') result.notModified++;
+    else if (changes.length) result.new++;
+    else result.unchanged++;
+    result.changes.push(...changes);
+    for (const w of pendingFor(e.app, state, at, runId))
+      for (const a of w.artifacts) result.pending.push({ app: id, tag: a.id, version: a.version });
+  }
+
+  if (!opts.dryRun && watched.length) {
+    const r = await store.commit(commitInfo(result, runId), (tx) =>
+      record(tx, watched, outcomes, at, runId, cfg),
+    );
+    result.commit = r.sha;
+  }
+  result.durationMs = Math.round(performance.now() - t0);
+  return result;
+}
+
+async function record(
+  tx: Tx,
+  ids: string[],
+  outcomes: Map<string, Outcome>,
+  at: string,
+  runId: string,
+  cfg: WatchConfig,
+): Promise<void> {
+  const limit = pLimit(32);
+  await Promise.all(
+    ids.map((id) =>
+      limit(async () => {
+        const app = await tx.getApp(id);
+        if (!app?.upstream) return;
+        const { state } = nextState(app, await tx.getUpstream(id), outcomes.get(id)!, at, cfg);
+        tx.putUpstream(id, state);
+        const work = pendingFor(app, state, at, runId);
+        if (!work.length) return;
+        const recipes = [...app.recipes.container];
+        for (const w of work) {
+          for (const r of w.recipes) if (!recipes.some((x) => x.tag === r.tag)) recipes.push(r);
+          for (const a of w.artifacts) if (!(await tx.getArtifact(id, 'container', a.id))) tx.putArtifact(a);
+        }
+        tx.putApp({ ...app, recipes: { ...app.recipes, container: recipes } });
+      }),
+    ),
+  );
+}
+
+function commitInfo(r: SweepResult, runId: string) {
+  const n = r.changes.length;
+  const list = r.changes.map((c) => `${c.app} ${c.to}`);
+  const shown = list.slice(0, 5).join(', ') + (list.length > 5 ? ', …' : '');
+  const subject = n
+    ? `watch: ${n} new version${n === 1 ? '' : 's'} (${shown})`
+    : `watch: ${r.checked} apps checked, no new versions`;
+  // Body lines avoid "Key: value" so they can never be read as trailers.
+  const lines = [
+    ...r.changes.map((c) => `- ${c.app} ${c.from ?? '(none)'} → ${c.to}${c.line ? ` (line ${c.line})` : ''}`),
+    ...r.errorDetails.map((e) => `- failed ${e.app} (${e.count}x) — ${e.message.replace(/:/g, ' -')}`),
+  ];
+  const body =
+    lines.slice(0, 200).join('\n') + (lines.length > 200 ? `\n… and ${lines.length - 200} more` : '');
+  const one = n === 1 ? r.changes[0] : undefined;
+  return {
+    subject,
+    body: body || undefined,
+    trailers: { App: one?.app, Version: one?.to, Stage: 'watch', 'Run-Id': runId },
+  };
+}
