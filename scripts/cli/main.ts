@@ -9,10 +9,9 @@ import doctorCommand from './doctor.ts';
 import scanCommands from './scan.ts';
 import eventsCommands from './events.ts';
 import watchCommands from './watch.ts';
-import watchCommands from './watch.ts';
 import siteCommands from './site.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, watchCommands];
+const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')
