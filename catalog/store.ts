@@ -386,6 +386,39 @@ export class CatalogStore {
       });
   }
 
+  /**
+   * History of every app at once, newest first (what `log(id)` gives per app, from one `git log`
+   * instead of one per app): app id → entries. Commits touching several apps appear under each.
+   */
+  async logByApp(): Promise<Map<string, LogEntry[]>> {
+    const byApp = new Map<string, LogEntry[]>();
+    if ((await this.head()) === null) return byApp;
+    const out = await git(this.dir, ['log', '--format=%x1e%H%x1f%aI%x1f%B%x1f', '--name-only', '--', 'apps']);
+    for (const rec of out.split('\x1e')) {
+      const [sha, date, msg, names] = rec.split('\x1f') as [string, string, string, string | undefined];
+      if (!sha || msg === undefined) continue;
+      const [subject, ...rest] = msg.split('\n');
+      const entry: LogEntry = {
+        sha: sha.trim(),
+        date,
+        subject: subject ?? '',
+        body: rest.join('\n').trim(),
+        trailers: parseTrailers(msg),
+      };
+      const ids = new Set<string>();
+      for (const line of (names ?? '').split('\n')) {
+        const m = /^apps\/([^/]+)\//.exec(line.trim());
+        if (m) ids.add(m[1]!);
+      }
+      for (const id of ids) {
+        const list = byApp.get(id);
+        if (list) list.push(entry);
+        else byApp.set(id, [entry]);
+      }
+    }
+    return byApp;
+  }
+
   // ------------------------------------------------------------------ writing
 
   private async remoteName(): Promise<string | null> {
