@@ -10,8 +10,9 @@ import scanCommands from './scan.ts';
 import eventsCommands from './events.ts';
 import watchCommands from './watch.ts';
 import siteCommands from './site.ts';
+import pipelineCommands from './pipeline.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands];
+const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')
