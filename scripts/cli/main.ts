@@ -6,13 +6,14 @@ import { NameError } from '../../catalog/names.ts';
 import { CommandFailed, EXIT_FAIL, EXIT_USAGE, UsageError, printJson, type CommandModule } from './common.ts';
 import catalogCommands from './catalog.ts';
 import doctorCommand from './doctor.ts';
+import triggerCommand from './trigger.ts';
 import scanCommands from './scan.ts';
 import eventsCommands from './events.ts';
 import watchCommands from './watch.ts';
 import siteCommands from './site.ts';
 import pipelineCommands from './pipeline.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands];
+const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands, triggerCommand];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')
