@@ -13,6 +13,9 @@ import {
 } from './common.ts';
 
 export default function register(program: Command): void {
+  // `wharf trigger app --version V` must reach this command, not the program's own --version flag:
+  // with positional options the program only reads its options before the subcommand name.
+  program.enablePositionalOptions();
   program
     .command('trigger')
     .description(
