@@ -255,7 +255,7 @@ export class CatalogStore {
   /** Load one app with its upstream state and artifacts; throws CatalogFileError on bad files. */
   async loadApp(id: string): Promise<AppEntry | undefined> {
     const problems: Problem[] = [];
-    const e = await this.loadAppCollect(id, problems);
+    const e = await this.loadAppCollect(assertAppId(id), problems);
     if (problems.length) throw new CatalogFileError(problems);
     return e;
   }
