@@ -193,7 +193,7 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
   if (opts.apps?.length) {
     const missing = opts.apps.filter((id) => !snap.apps.has(id));
     if (missing.length) throw new UnknownAppError(missing);
-    ids = [...new Set(opts.apps)];
+    ids = [...new Set(opts.apps)].sort();
   }
   const watched = ids.filter((id) => snap.apps.get(id)!.app.upstream);
   const skipped = ids.length - watched.length;
