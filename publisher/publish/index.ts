@@ -1,0 +1,284 @@
+// The publish stage: push a built, verified, scan-approved (and, with a key, signed) image to every
+// registry target in wharf.yml, with its tag, its alias tags and the .sig/.att artifacts sign made.
+// Targets are independent: one that fails (after retries) does not undo the others, and the record says
+// which succeeded (ok / partial / failed). A target that already serves every tag at the right digest is
+// "unchanged" after a few HEAD requests. Nothing is pushed when the gate says blocked.
+import pLimit from 'p-limit';
+import type { CatalogConfig, PublishRecord } from '../../catalog/schema.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { OciLayout } from '../registry/layout.ts';
+import { pushItems, pushLayout } from '../registry/push.ts';
+import { splitTargetRepository } from '../registry/ref.ts';
+import { readSignatureLayout, signatureLayoutDir, type SignatureEntry } from '../sign/artifacts.ts';
+import { imageLayoutDir, type StageContext, type StageOutcome, type StageRunner } from '../stage.ts';
+import { aliasTagsFor } from './aliases.ts';
+import { publishGate } from './gate.ts';
+import { commitRecord, errorMessage, loadArtifact } from './record.ts';
+
+type RegistryTarget = CatalogConfig['registries'][number];
+type TargetResult = PublishRecord['targets'][number];
+
+export interface PublishOptions {
+  /** Retry policy for registry requests (tests shorten it). */
+  retry?: { retries?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Parallel registry targets (different hosts); targets on one host go one after the other so
+   * later ones can mount blobs from earlier ones. */
+  concurrency?: number;
+}
+
+export function makePublish(opts: PublishOptions = {}): StageRunner {
+  return (ctx, t) => publish(ctx, t, opts);
+}
+
+export const runPublish: StageRunner = makePublish();
+
+async function publish(
+  ctx: StageContext,
+  t: Parameters<StageRunner>[1],
+  opts: PublishOptions,
+): Promise<StageOutcome> {
+  const started = Date.now();
+  const label = `${t.app.id}:${t.artifactId}`;
+  const base = () => ({ runId: ctx.runId, at: new Date().toISOString(), durationMs: Date.now() - started });
+  const finish = async (record: PublishRecord, message?: string): Promise<StageOutcome> => {
+    const ok = record.status === 'ok' || record.status === 'unchanged';
+    const commit = await commitRecord(ctx, t, 'publish', record, `publish ${label}: ${record.status}`, {
+      clearPending: ok,
+    });
+    return {
+      stage: 'publish',
+      app: t.app.id,
+      artifactId: t.artifactId,
+      status: record.status,
+      commit,
+      durationMs: Date.now() - started,
+      ...(message ? { message } : {}),
+    };
+  };
+  if (t.kind !== 'container' || t.recipe.kind !== 'container')
+    return {
+      stage: 'publish',
+      app: t.app.id,
+      artifactId: t.artifactId,
+      status: 'skipped',
+      commit: null,
+      durationMs: 0,
+      message: 'only container images are published here',
+    };
+  const recipe = t.recipe;
+  const entry = await ctx.store.loadApp(t.app.id);
+  const art =
+    entry?.artifacts.find((a) => a.kind === 'container' && a.id === t.artifactId) ??
+    (await loadArtifact(ctx, t));
+  if (!art || !entry)
+    return {
+      stage: 'publish',
+      app: t.app.id,
+      artifactId: t.artifactId,
+      status: 'skipped',
+      commit: null,
+      durationMs: Date.now() - started,
+      message: 'not built yet',
+    };
+
+  const gate = publishGate(art, recipe, ctx.config);
+  if (!gate.ok) {
+    const message = `${gate.blockedBy}: ${gate.reason}`;
+    ctx.log.warn(`${label}: not published: ${message}`);
+    return finish(
+      {
+        ...base(),
+        status: 'blocked',
+        blockedBy: gate.blockedBy,
+        inputsDigest: art.records.build?.inputsDigest,
+        targets: [],
+        error: { message },
+      },
+      message,
+    );
+  }
+  const digest = gate.digest;
+  const build = art.records.build!;
+  const fail = (message: string) =>
+    finish(
+      {
+        ...base(),
+        status: 'failed',
+        digest,
+        inputsDigest: build.inputsDigest,
+        targets: [],
+        error: { message },
+      },
+      message,
+    );
+  if (ctx.config.registries.length === 0)
+    return fail('no registry targets configured (wharf.yml registries[])');
+
+  let aliases: string[];
+  let layout: OciLayout;
+  let sigs: { layout: OciLayout; entries: SignatureEntry[] } | null = null;
+  try {
+    aliases = aliasTagsFor(entry.app, entry.artifacts, recipe, ctx.config);
+    layout = await OciLayout.open(imageLayoutDir(ctx, t.app.id, t.artifactId));
+    await layout.root({ digest });
+    const sign = art.records.sign!;
+    if (sign.status === 'signed' || sign.status === 'unchanged') {
+      sigs = await readSignatureLayout(signatureLayoutDir(ctx.workDir, t.app.id, t.artifactId));
+      if (!sigs) return fail('the signatures sign recorded are not in the work dir (run wharf sign again)');
+    }
+  } catch (e) {
+    return fail(errorMessage(e));
+  }
+
+  const env = ctx.env ?? process.env;
+  // Targets on one registry host run in sequence (later ones mount blobs from earlier ones).
+  const byHost = new Map<string, RegistryTarget[]>();
+  for (const target of ctx.config.registries) {
+    const host = splitTargetRepository(target.repository).registry;
+    byHost.set(host, [...(byHost.get(host) ?? []), target]);
+  }
+  const limit = pLimit(opts.concurrency ?? 4);
+  const results = new Map<string, TargetResult>();
+  await Promise.all(
+    [...byHost.values()].map((group) =>
+      limit(async () => {
+        const pushedRepos: string[] = [];
+        for (const target of group) {
+          const r = await publishToTarget(ctx, target, {
+            appName: t.app.name,
+            tag: recipe.tag,
+            aliases,
+            digest,
+            layout,
+            sigs: sigs?.entries.filter((e) => e.target === target.name && e.subject === digest) ?? [],
+            sigLayout: sigs?.layout,
+            signed: !!sigs,
+            mountFrom: pushedRepos,
+            env,
+            opts,
+          });
+          if (r.status !== 'failed') pushedRepos.push(repoPath(target, t.app.name));
+          results.set(target.name, r);
+        }
+      }),
+    ),
+  );
+  const targets = ctx.config.registries.map((x) => results.get(x.name)!);
+  const failed = targets.filter((x) => x.status === 'failed');
+  const status: PublishRecord['status'] =
+    failed.length === targets.length
+      ? 'failed'
+      : failed.length
+        ? 'partial'
+        : targets.every((x) => x.status === 'unchanged')
+          ? 'unchanged'
+          : 'ok';
+  const message = failed.length
+    ? `failed on ${failed.map((f) => `${f.target} (${f.error})`).join(', ')}`
+    : undefined;
+  return finish(
+    {
+      ...base(),
+      status,
+      digest,
+      inputsDigest: build.inputsDigest,
+      targets,
+      ...(message ? { error: { message } } : {}),
+    },
+    message,
+  );
+}
+
+interface TargetJob {
+  appName: string;
+  tag: string;
+  aliases: string[];
+  digest: string;
+  layout: OciLayout;
+  sigs: SignatureEntry[];
+  sigLayout: OciLayout | undefined;
+  signed: boolean;
+  mountFrom: string[];
+  env: NodeJS.ProcessEnv;
+  opts: PublishOptions;
+}
+
+async function publishToTarget(
+  ctx: StageContext,
+  target: RegistryTarget,
+  job: TargetJob,
+): Promise<TargetResult> {
+  const { registry } = splitTargetRepository(target.repository);
+  const repo = repoPath(target, job.appName);
+  const ref = `${target.repository}/${job.appName}:${job.tag}`;
+  const res: TargetResult = {
+    target: target.name,
+    ref,
+    status: 'failed',
+    digest: job.digest,
+    ...(job.aliases.length ? { aliases: job.aliases } : {}),
+  };
+  let retries = 0;
+  try {
+    if (job.signed && job.sigs.length === 0)
+      throw new Error(`no signature was made for target ${target.name} (run wharf sign again)`);
+    const client = new RegistryClient({
+      registry,
+      insecure: target.insecure,
+      credentials: credentialsFor(target, job.env),
+      retry: job.opts.retry,
+      signal: ctx.signal,
+      onRetry: (what, attempt, err) => {
+        retries++;
+        ctx.log.progress?.(`${ref}: ${what} failed (${err.message}); retry ${attempt}`);
+      },
+    });
+    const tags = [job.tag, ...job.aliases];
+    // Already there? One HEAD per tag and per signature tag.
+    const heads = await Promise.all([
+      ...tags.map(async (tg) => (await client.headManifest(repo, tg))?.digest === job.digest),
+      ...job.sigs.map(async (s) => (await client.headManifest(repo, s.tag))?.digest === s.descriptor.digest),
+    ]);
+    if (heads.every(Boolean)) return { ...res, status: 'unchanged', attempts: 1 + retries };
+    await pushLayout(client, repo, job.layout.dir, {
+      tags,
+      digest: job.digest,
+      mountFrom: job.mountFrom,
+      onProgress: ctx.log.progress,
+    });
+    for (const s of job.sigs) {
+      const items = await job.sigLayout!.closure(s.descriptor);
+      await pushItems(client, repo, job.sigLayout!, items, { tags: [s.tag] });
+    }
+    ctx.log.info(`${ref}: pushed ${job.digest}${job.aliases.length ? ` (+${job.aliases.join(', ')})` : ''}`);
+    return { ...res, status: 'ok', attempts: 1 + retries };
+  } catch (e) {
+    const message = errorMessage(e);
+    ctx.log.warn(`${ref}: ${message}`);
+    return { ...res, status: 'failed', error: message, attempts: 1 + retries };
+  }
+}
+
+/** The repository path of an app on a target (namespace/app), without the registry host. */
+export function repoPath(target: RegistryTarget, appName: string): string {
+  const { namespace } = splitTargetRepository(target.repository);
+  return namespace ? `${namespace}/${appName}` : appName;
+}
+
+/** Registry credentials from the environment variables a target names (never stored anywhere). */
+export function credentialsFor(
+  target: RegistryTarget,
+  env: NodeJS.ProcessEnv,
+): { username: string; password: string } | undefined {
+  if (!target.usernameEnv && !target.passwordEnv) return undefined;
+  const username = target.usernameEnv ? env[target.usernameEnv] : undefined;
+  const password = target.passwordEnv ? env[target.passwordEnv] : undefined;
+  if (!username || !password)
+    throw new Error(
+      `credentials for ${target.name} are not set: ${[target.usernameEnv, target.passwordEnv]
+        .filter(Boolean)
+        .map((v) => `$${v}`)
+        .join(' and ')} must both be set`,
+    );
+  return { username, password };
+}

@@ -1,0 +1,239 @@
+// The sign stage: for an image that was built, verified and not blocked by the scan policy, produce
+// cosign-format signatures and a signed SLSA provenance attestation, one pair per registry target
+// (the payload names that target's repository), written as a small OCI layout in the work dir for
+// publish to push next to the image (see docs/signing.md). Runs before publish; re-running it on an
+// unchanged digest with the same key records "unchanged" and keeps the existing signatures.
+import type { BuildRecord, ContainerRecipe, SignRecord } from '../../catalog/schema.ts';
+import { OciLayout } from '../registry/layout.ts';
+import { writeLayout, type LayoutEntry } from '../registry/layout.ts';
+import { OCI_MANIFEST } from '../registry/media.ts';
+import { imageGate } from '../publish/gate.ts';
+import { commitRecord, errorMessage, loadArtifact } from '../publish/record.ts';
+import {
+  imageLayoutDir,
+  type StageContext,
+  type StageOutcome,
+  type StageRunner,
+  type StageTarget,
+} from '../stage.ts';
+import {
+  IN_TOTO_PAYLOAD_TYPE,
+  attestationManifest,
+  attestationTag,
+  dsseSign,
+  signBase64,
+  signatureManifest,
+  signatureTag,
+  simpleSigningPayload,
+} from './cosign.ts';
+import {
+  KIND_ANNOTATION,
+  REF_NAME,
+  SUBJECT_ANNOTATION,
+  TARGET_ANNOTATION,
+  readSignatureLayout,
+  signatureLayoutDir,
+} from './artifacts.ts';
+import { KEY_ENV, KEY_FILE_ENV, loadSigningKey, type SigningKey } from './keys.ts';
+import { SLSA_PROVENANCE_V1, defaultBuilderId, slsaProvenance } from './provenance.ts';
+
+export { signatureLayoutDir } from './artifacts.ts';
+
+export const runSign: StageRunner = async (ctx, t) => {
+  const started = Date.now();
+  const label = `${t.app.id}:${t.artifactId}`;
+  const finish = async (record: SignRecord, message?: string): Promise<StageOutcome> => {
+    const commit = await commitRecord(ctx, t, 'sign', record, `sign ${label}: ${record.status}`);
+    return {
+      stage: 'sign',
+      app: t.app.id,
+      artifactId: t.artifactId,
+      status: record.status,
+      commit,
+      durationMs: Date.now() - started,
+      ...(message ? { message } : {}),
+    };
+  };
+  const base = () => ({ runId: ctx.runId, at: new Date().toISOString(), durationMs: Date.now() - started });
+  if (t.kind !== 'container' || t.recipe.kind !== 'container')
+    return finish({
+      ...base(),
+      status: 'skipped',
+      signatures: [],
+      error: { message: 'only container images are signed' },
+    });
+  const recipe = t.recipe;
+
+  const art = await loadArtifact(ctx, t);
+  if (!art)
+    return {
+      stage: 'sign',
+      app: t.app.id,
+      artifactId: t.artifactId,
+      status: 'skipped',
+      commit: null,
+      durationMs: Date.now() - started,
+      message: 'not built yet',
+    };
+  const gate = imageGate(art, recipe, ctx.config);
+  if (!gate.ok) {
+    const message = `not signed: ${gate.blockedBy}: ${gate.reason}`;
+    return finish({ ...base(), status: 'skipped', signatures: [], error: { message } }, message);
+  }
+  const digest = gate.digest;
+  const targets = ctx.config.registries;
+  if (targets.length === 0) {
+    const message = 'no registry targets configured (wharf.yml registries[])';
+    return finish({ ...base(), status: 'skipped', signatures: [], error: { message } }, message);
+  }
+
+  let key: SigningKey | null;
+  try {
+    key = await loadSigningKey(ctx.env ?? process.env);
+  } catch (e) {
+    const message = errorMessage(e);
+    ctx.log.warn(`${label}: ${message}`);
+    return finish({ ...base(), status: 'failed', signatures: [], error: { message } }, message);
+  }
+  if (!key) {
+    const message = `no signing key configured ($${KEY_ENV} or $${KEY_FILE_ENV}); published unsigned`;
+    return finish({ ...base(), status: 'skipped', signatures: [], error: { message } }, message);
+  }
+
+  const dir = signatureLayoutDir(ctx.workDir, t.app.id, t.artifactId);
+  const prev = art!.records.sign;
+  if (prev && (prev.status === 'signed' || prev.status === 'unchanged') && prev.keyId === key.keyId) {
+    if (
+      await stillValid(
+        dir,
+        prev,
+        digest,
+        targets.map((x) => x.name),
+      )
+    ) {
+      return finish({ ...prev, ...base(), status: 'unchanged', signatures: prev.signatures });
+    }
+  }
+
+  try {
+    // The image layout must be the one that was built: refuse to sign a digest we cannot push.
+    const layout = await OciLayout.open(imageLayoutDir(ctx, t.app.id, t.artifactId));
+    await layout.root({ digest });
+    const { entries, signatures } = signForTargets(ctx, t, recipe, art!.records.build!, digest, key);
+    const written = await writeLayout(dir, entries);
+    for (const s of signatures) {
+      s.signatureDigest = written.find(
+        (d) =>
+          d.annotations?.[REF_NAME] === s.signatureTag && d.annotations?.[TARGET_ANNOTATION] === s.target,
+      )?.digest;
+      s.attestationDigest = written.find(
+        (d) =>
+          d.annotations?.[REF_NAME] === s.attestationTag && d.annotations?.[TARGET_ANNOTATION] === s.target,
+      )?.digest;
+    }
+    ctx.log.info(
+      `${label}: signed ${digest} for ${targets.length} target(s) with key ${key.keyId.slice(0, 19)}`,
+    );
+    return finish({ ...base(), status: 'signed', keyId: key.keyId, signatures });
+  } catch (e) {
+    const message = errorMessage(e);
+    return finish(
+      { ...base(), status: 'failed', keyId: key.keyId, signatures: [], error: { message } },
+      message,
+    );
+  }
+};
+
+function signForTargets(
+  ctx: StageContext,
+  t: StageTarget,
+  recipe: ContainerRecipe,
+  build: BuildRecord,
+  digest: string,
+  key: SigningKey,
+): { entries: LayoutEntry[]; signatures: SignRecord['signatures'] } {
+  const entries: LayoutEntry[] = [];
+  const signatures: SignRecord['signatures'] = [];
+  const builderId = defaultBuilderId(ctx.config, ctx.env ?? process.env);
+  for (const target of ctx.config.registries) {
+    const repo = `${target.repository}/${t.app.name}`;
+    const payload = simpleSigningPayload(repo, digest, {
+      creator: 'wharf',
+      'dev.wharf.app': t.app.id,
+      'dev.wharf.tag': recipe.tag,
+    });
+    const sig = signatureManifest(payload, signBase64(key.privateKey, payload));
+    const statement = slsaProvenance({
+      subjectName: repo,
+      digest,
+      app: t.app,
+      recipe,
+      build,
+      config: ctx.config,
+      builderId,
+    });
+    const att = attestationManifest(
+      dsseSign(key.privateKey, IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement))),
+      SLSA_PROVENANCE_V1,
+    );
+    const common = { [TARGET_ANNOTATION]: target.name, [SUBJECT_ANNOTATION]: digest };
+    entries.push(
+      {
+        manifest: sig.manifest,
+        mediaType: OCI_MANIFEST,
+        blobs: sig.blobs,
+        annotations: { [REF_NAME]: signatureTag(digest), [KIND_ANNOTATION]: 'signature', ...common },
+      },
+      {
+        manifest: att.manifest,
+        mediaType: OCI_MANIFEST,
+        blobs: att.blobs,
+        annotations: { [REF_NAME]: attestationTag(digest), [KIND_ANNOTATION]: 'attestation', ...common },
+      },
+    );
+    signatures.push({
+      target: target.name,
+      ref: `${repo}:${recipe.tag}`,
+      digest,
+      signatureTag: signatureTag(digest),
+      signatureDigest: sig.digest,
+      attestationTag: attestationTag(digest),
+      attestationDigest: att.digest,
+    });
+  }
+  return { entries, signatures };
+}
+
+/** The previous signatures cover this digest and these targets, and their layout is still on disk. */
+async function stillValid(
+  dir: string,
+  prev: SignRecord,
+  digest: string,
+  targets: string[],
+): Promise<boolean> {
+  if (prev.signatures.length !== targets.length) return false;
+  if (!targets.every((n) => prev.signatures.some((s) => s.target === n && s.digest === digest))) return false;
+  try {
+    const got = await readSignatureLayout(dir);
+    if (!got) return false;
+    return prev.signatures.every(
+      (s) =>
+        got.entries.some(
+          (e) =>
+            e.target === s.target &&
+            e.kind === 'signature' &&
+            e.subject === digest &&
+            e.descriptor.digest === s.signatureDigest,
+        ) &&
+        got.entries.some(
+          (e) =>
+            e.target === s.target &&
+            e.kind === 'attestation' &&
+            e.subject === digest &&
+            e.descriptor.digest === s.attestationDigest,
+        ),
+    );
+  } catch {
+    return false;
+  }
+}
