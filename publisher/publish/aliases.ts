@@ -19,8 +19,9 @@ function compareKeys(a: Array<number | string>, b: Array<number | string>): numb
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const x = a[i];
     const y = b[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
+    // 2.0.0.1 > 2.0.0, but 2.0.0 > 2.0.0-rc1: a trailing text part marks a pre-release.
+    if (x === undefined) return typeof y === 'string' ? 1 : -1;
+    if (y === undefined) return typeof x === 'string' ? -1 : 1;
     if (typeof x === 'number' && typeof y === 'number') {
       if (x !== y) return x - y;
     } else if (typeof x === 'number')
