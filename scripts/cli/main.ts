@@ -12,8 +12,10 @@ import eventsCommands from './events.ts';
 import watchCommands from './watch.ts';
 import siteCommands from './site.ts';
 import pipelineCommands from './pipeline.ts';
+import signCommands from './sign.ts';
+import publishCommands from './publish.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands, triggerCommand];
+const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands, signCommands, publishCommands, triggerCommand];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')
