@@ -39,6 +39,8 @@ export interface BuildStageOptions {
   recipes?: { url: string; ref?: string };
   /** Cap of the stored build log (its end is kept). Default 1 MiB. */
   maxLogBytes?: number;
+  /** Rebuild even when the inputs are unchanged. */
+  force?: boolean;
 }
 
 const LOG_MEDIA_TYPE = 'text/plain; charset=utf-8';
@@ -241,7 +243,13 @@ async function prepareAndBuild(
   // ---- unchanged?
   const prev = t.artifact?.records.build;
   const layoutDir = imageLayoutDir(ctx, t.app.id, t.artifactId);
+  // A rebuild requested after the last build (watch, trigger, a rescan that found a fixable CVE) is
+  // honoured even with identical inputs: package updates inside RUN steps are not part of the digest.
+  const pending = t.artifact?.pending;
+  const requested = !!pending && !!prev && Date.parse(pending.since) > Date.parse(prev.at);
   if (
+    !opts.force &&
+    !requested &&
     prev &&
     prev.inputsDigest === inputsDigest &&
     (prev.status === 'ok' || prev.status === 'unchanged') &&
@@ -328,9 +336,11 @@ async function prepareAndBuild(
   });
   const pendingReason = !prev
     ? 'first build'
-    : prev.base?.digest && prev.base.digest !== base.digest
-      ? `base image ${base.ref} changed`
-      : 'recipe inputs changed';
+    : requested
+      ? pending!.reason
+      : prev.base?.digest && prev.base.digest !== base.digest
+        ? `base image ${base.ref} changed`
+        : 'recipe inputs changed';
   return {
     record: {
       status: 'ok',

@@ -68,7 +68,7 @@ export async function fixtureApps(recipesDir: string, webPort: number): Promise<
       smoke: [
         {
           name: 'serves http',
-          command: ['httpd', '-f', '-p', `127.0.0.1:${webPort}`, '-h', '/srv/www'],
+          command: ['httpd', '-f', '-p', String(webPort), '-h', '/srv/www'],
           expectExit: 0,
           port: webPort,
           timeoutSeconds: 30,

@@ -1,0 +1,221 @@
+// The verify stage: smoke-test the built image before anything is published. Each recipe smoke test
+// runs in its own container with a timeout: the command (argv, never a shell) must exit with the
+// expected code and its output must match the expected pattern; with `port`, that TCP port must accept
+// a connection while the container runs. Containers are always removed afterwards, also on timeout or
+// failure. Without recipe smoke tests a default check runs: the image, as configured (entrypoint/cmd),
+// must either exit 0 or still be running after a short grace period (a long-running service).
+import { connect } from 'node:net';
+import type Docker from 'dockerode';
+import type { SmokeTest, VerifyRecord } from '../../catalog/schema.ts';
+import { localImageRef } from '../build/index.ts';
+import { commitStageRecord, tailLines } from '../build/artifact.ts';
+import { demuxLogs, explainEngineError } from '../engine/index.ts';
+import type { StageContext, StageOutcome, StageRunner, StageTarget } from '../stage.ts';
+
+type CheckResult = VerifyRecord['checks'][number];
+
+export interface VerifyStageOptions {
+  /** Default check: how long a service must stay up (or exit 0 within). Default 5 s. */
+  defaultGraceSeconds?: number;
+  /** Lines of output kept per check in the record. Default 20. */
+  outputLines?: number;
+}
+
+export const DEFAULT_CHECK_NAME = 'starts (default check)';
+
+export function makeVerifyStage(opts: VerifyStageOptions = {}): StageRunner {
+  return (ctx, t) => verifyOne(ctx, t, opts);
+}
+export const runVerify: StageRunner = makeVerifyStage();
+
+async function verifyOne(ctx: StageContext, t: StageTarget, opts: VerifyStageOptions): Promise<StageOutcome> {
+  const started = Date.now();
+  const at = new Date(started).toISOString();
+  const name = `${t.app.id}:${t.artifactId}`;
+  const build = t.artifact?.records.build;
+  const checks: CheckResult[] = [];
+  let failure: string | undefined;
+  let tail: string[] | undefined;
+
+  if (!build || (build.status !== 'ok' && build.status !== 'unchanged') || !build.manifestDigest) {
+    failure = 'no successful build to verify (run the build stage first)';
+  } else if (!ctx.engine) {
+    failure = 'no container engine configured (DOCKER_HOST, --engine)';
+  } else {
+    const engine = ctx.engine;
+    const image = build.imageId ?? localImageRef(t.app.id, t.artifactId);
+    try {
+      await engine.getImage(image).inspect();
+    } catch (e) {
+      const err = explainEngineError(engine, e);
+      failure =
+        err.name === 'EngineUnreachable'
+          ? err.message
+          : `image ${image} is not present on this engine (rebuild to verify it)`;
+    }
+    if (!failure) {
+      const tests: Array<SmokeTest | null> = t.recipe.smoke?.length ? t.recipe.smoke : [null];
+      for (const test of tests) {
+        ctx.log.progress?.(`${name}: smoke test ${test?.name ?? DEFAULT_CHECK_NAME}`);
+        const r = await runCheck(engine, image, test, ctx.runId, opts);
+        checks.push(r);
+        if (r.status !== 'passed' && !failure) {
+          failure = `smoke test "${r.name}" ${describe(r, test)}`;
+          tail = r.output;
+        }
+      }
+    }
+  }
+  const status = failure ? 'failed' : 'passed';
+  const message = failure ? `verify ${name} failed: ${failure}` : `${checks.length} check(s) passed`;
+  const record: VerifyRecord = {
+    runId: ctx.runId,
+    at,
+    durationMs: Date.now() - started,
+    status,
+    ...(build?.inputsDigest ? { inputsDigest: build.inputsDigest } : {}),
+    checks,
+    ...(failure ? { error: { message, ...(tail?.length ? { tail } : {}) } } : {}),
+  };
+  const commit = await commitStageRecord(ctx, t, {
+    stage: 'verify',
+    subject: `verify ${name}: ${status}`,
+    record,
+  });
+  if (failure) ctx.log.warn(message);
+  return {
+    stage: 'verify',
+    app: t.app.id,
+    artifactId: t.artifactId,
+    status,
+    commit,
+    durationMs: Date.now() - started,
+    message,
+  };
+}
+
+function describe(r: CheckResult, test: SmokeTest | null): string {
+  if (r.status === 'timeout') return `timed out after ${test?.timeoutSeconds ?? '?'} s`;
+  if (r.status === 'error') return `could not run: ${r.output?.at(-1) ?? 'unknown error'}`;
+  if (test?.port && r.exitCode !== undefined)
+    return `exited (code ${r.exitCode}) before port ${test.port} opened`;
+  if (test?.port) return `port ${test.port} did not open`;
+  if (test && r.exitCode !== test.expectExit) return `exited with ${r.exitCode}, expected ${test.expectExit}`;
+  if (test?.expectOutput) return `output does not match /${test.expectOutput}/`;
+  return `failed (exit ${r.exitCode ?? '?'})`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Run one check in a fresh container; the container is removed whatever happens. */
+export async function runCheck(
+  engine: Docker,
+  image: string,
+  test: SmokeTest | null,
+  runId: string,
+  opts: VerifyStageOptions = {},
+): Promise<CheckResult> {
+  const started = Date.now();
+  const name = test?.name ?? DEFAULT_CHECK_NAME;
+  const keep = opts.outputLines ?? 20;
+  const result = (r: Omit<CheckResult, 'name' | 'durationMs'>): CheckResult => ({
+    name,
+    ...r,
+    durationMs: Date.now() - started,
+  });
+  let pattern: RegExp | undefined;
+  if (test?.expectOutput !== undefined) {
+    try {
+      pattern = new RegExp(test.expectOutput, 'm');
+    } catch (e) {
+      return result({ status: 'error', output: [`invalid expectOutput: ${(e as Error).message}`] });
+    }
+  }
+  let container: Docker.Container | undefined;
+  const logs = async () => {
+    try {
+      const buf = (await container!.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+    } catch {
+      return '';
+    }
+  };
+  try {
+    container = await engine.createContainer({
+      Image: image,
+      ...(test ? { Entrypoint: [test.command[0]!], Cmd: test.command.slice(1) } : {}),
+      Labels: { 'dev.wharf.smoke-test': runId },
+      Tty: false,
+      HostConfig: { AutoRemove: false },
+    });
+    await container.start();
+    const timeoutMs = test ? test.timeoutSeconds * 1000 : (opts.defaultGraceSeconds ?? 5) * 1000;
+
+    if (test?.port) {
+      const host = await containerHost(container);
+      const deadline = started + timeoutMs;
+      for (;;) {
+        if (await canConnect(host, test.port)) {
+          const text = await logs();
+          const ok = !pattern || pattern.test(text);
+          return result({ status: ok ? 'passed' : 'failed', output: tailLines(text, keep) });
+        }
+        const state = (await container.inspect()).State;
+        if (!state.Running)
+          return result({
+            status: 'failed',
+            exitCode: state.ExitCode,
+            output: tailLines(await logs(), keep),
+          });
+        if (Date.now() > deadline)
+          return result({ status: 'timeout', output: tailLines(await logs(), keep) });
+        await sleep(200);
+      }
+    }
+
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      container.wait() as Promise<{ StatusCode: number }>,
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (waited === 'timeout') {
+      const output = tailLines(await logs(), keep);
+      // The default check passes a service that is still up after the grace period.
+      if (!test)
+        return result({ status: 'passed', output: [...output, '(still running after the grace period)'] });
+      return result({ status: 'timeout', output });
+    }
+    const text = await logs();
+    const exitCode = waited.StatusCode;
+    const expectExit = test ? test.expectExit : 0;
+    const ok = exitCode === expectExit && (!pattern || pattern.test(text));
+    return result({ status: ok ? 'passed' : 'failed', exitCode, output: tailLines(text, keep) });
+  } catch (e) {
+    return result({ status: 'error', output: [explainEngineError(engine, e).message] });
+  } finally {
+    if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+  }
+}
+
+/** Where a container's ports can be reached: its bridge IP, or loopback for host networking. */
+async function containerHost(c: Docker.Container): Promise<string> {
+  // Older engines put the bridge IP at the top level, newer ones only under Networks.
+  const ns = (await c.inspect()).NetworkSettings as Docker.ContainerInspectInfo['NetworkSettings'] & {
+    IPAddress?: string;
+  };
+  const ip = ns.IPAddress || Object.values(ns.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress;
+  return ip || '127.0.0.1';
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: 500 });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('timeout', () => done(false));
+    s.once('error', () => done(false));
+  });
+}

@@ -1,0 +1,159 @@
+// `wharf pipeline|build|smoke [app[:tag]…]`: run every pending stage (or one stage) for the selected
+// container artifacts. Thin shell over publisher/pipeline. `wharf verify <image-ref> --key` (signature
+// check) belongs to the signing commands; the smoke-test stage alone is `wharf smoke`.
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { defaultBlobStore } from '../../catalog/blobs.ts';
+import { newRunId } from '../../catalog/run-id.ts';
+import type { Stage } from '../../catalog/schema.ts';
+import { connectEngine, pingEngine } from '../../publisher/engine/index.ts';
+import {
+  parseSelection,
+  runPipeline,
+  selectTargets,
+  type ArtifactResult,
+  type PipelineResult,
+} from '../../publisher/pipeline/index.ts';
+import type { StageContext } from '../../publisher/stage.ts';
+import {
+  CommandFailed,
+  EXIT_FAIL,
+  UsageError,
+  catalogOption,
+  jsonOption,
+  openCatalog,
+  printJson,
+  progress,
+} from './common.ts';
+
+interface StageCmdOpts {
+  catalog?: string;
+  json?: boolean;
+  concurrency?: string;
+  recipes?: string;
+  ref?: string;
+  workDir?: string;
+  engine?: string;
+  force?: boolean;
+  verbose?: boolean;
+}
+
+function addOptions(c: Command): Command {
+  return c
+    .argument('[artifacts...]', 'app or app:tag (default: every container artifact in the catalog)')
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .option('--concurrency <n>', 'artifacts processed at the same time', '2')
+    .option('--recipes <dir-or-url>', 'recipe repository (default: wharf.yml recipes.url)')
+    .option('--ref <ref>', 'recipe ref to build with --recipes (default: HEAD)')
+    .option(
+      '--work-dir <dir>',
+      'work directory for image layouts (default: $WHARF_WORK_DIR, else .wharf/work)',
+    )
+    .option(
+      '--engine <url>',
+      'container engine: unix:///path, tcp://host:port (default: $DOCKER_HOST, then the usual sockets)',
+    )
+    .option('-v, --verbose', 'print build and smoke-test progress lines')
+    .addOption(new Option('--force', 'rebuild even when the inputs are unchanged'));
+}
+
+export async function runStagesCommand(
+  args: string[],
+  o: StageCmdOpts,
+  only?: Stage[],
+): Promise<PipelineResult> {
+  const concurrency = Number(o.concurrency ?? '2');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new UsageError(`--concurrency must be an integer from 1 to 64, got ${o.concurrency}`);
+  const selection = parseSelection(args);
+  const store = await openCatalog(o);
+  const snap = await store.load();
+  const { targets, problems } = selectTargets(snap, selection);
+  if (selection.length && problems.length) throw new UsageError(problems.join('; '));
+  const quiet = !!o.json;
+  const h = connectEngine(o.engine);
+  const say = (s: string) => {
+    if (!quiet) process.stderr.write(`${s}\n`);
+  };
+  await pingEngine(h).catch((e: Error) =>
+    say(`warning: ${e.message}; stages that need it will record the error`),
+  );
+  const ctx: StageContext = {
+    store,
+    config: snap.config,
+    runId: newRunId(),
+    blobs: defaultBlobStore(store.dir),
+    workDir: resolve(o.workDir ?? process.env.WHARF_WORK_DIR ?? '.wharf/work'),
+    engine: h.engine,
+    log: {
+      info: say,
+      warn: (s) => say(`warning: ${s}`),
+      ...(o.verbose && !quiet ? { progress: say } : {}),
+    },
+  };
+  const bar = progress(!quiet && !o.verbose);
+  bar.start(targets.length, only ? only.join(',') : 'pipeline');
+  const result = await runPipeline(ctx, targets, {
+    concurrency,
+    ...(only ? { only } : {}),
+    build: {
+      ...(o.recipes ? { recipes: { url: o.recipes, ref: o.ref ?? 'HEAD' } } : {}),
+      ...(o.force ? { force: true } : {}),
+    },
+    problems: [...snap.problems.map((p) => `${p.file}:${p.line}: ${p.field} ${p.message}`), ...problems],
+    onArtifact: (r) => bar.tick(`${r.app}:${r.tag} ${r.status}`),
+  });
+  bar.stop();
+  return result;
+}
+
+function printResult(r: PipelineResult): void {
+  for (const p of r.problems) console.error(`problem: ${p}`);
+  for (const a of r.artifacts) console.log(line(a));
+  const c = r.counts;
+  console.log(
+    `${r.artifacts.length} artifacts in ${(r.durationMs / 1000).toFixed(1)} s: ${c.published} published, ${c.unchanged} unchanged, ${c.done} done, ${c.failed} failed, ${c.blocked} blocked, ${c.skipped} skipped (run ${r.runId})`,
+  );
+}
+
+function line(a: ArtifactResult): string {
+  const mark = a.status === 'failed' || a.status === 'blocked' ? '✗' : '✓';
+  const stages = a.stages.map((s) => `${s.stage}:${s.status}`).join(' ');
+  const why = a.stoppedAt ? `  stopped at ${a.stoppedAt}: ${a.message ?? ''}` : '';
+  return `${mark} ${`${a.app}:${a.tag}`.padEnd(36)} ${a.status.padEnd(9)} ${stages} (${(a.durationMs / 1000).toFixed(1)} s)${why}`;
+}
+
+function action(only?: Stage[]) {
+  return async (args: string[], o: StageCmdOpts) => {
+    const r = await runStagesCommand(args, o, only);
+    const bad = r.counts.failed + r.counts.blocked;
+    if (o.json) {
+      if (bad) throw new CommandFailed(`${bad} artifact(s) failed or blocked`, EXIT_FAIL, r);
+      printJson(r);
+      return;
+    }
+    printResult(r);
+    if (bad) throw new CommandFailed(`${bad} artifact(s) failed or blocked`);
+  };
+}
+
+export default function register(program: Command): void {
+  addOptions(
+    program
+      .command('pipeline')
+      .description(
+        'run every pending stage (build → verify → scan → sign → publish) for the selected artifacts; unchanged ones pass quickly',
+      ),
+  ).action(action());
+  addOptions(
+    program
+      .command('build')
+      .description('build the selected artifacts (skips unchanged inputs) and export their OCI layouts'),
+  ).action(action(['build']));
+  addOptions(
+    program
+      .command('smoke')
+      .description("run the recipes' smoke tests against the built images (the verify stage)"),
+  ).action(action(['verify']));
+}
