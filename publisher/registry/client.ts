@@ -104,11 +104,11 @@ export class RegistryClient {
 
   private async once(o: SendOptions): Promise<Response> {
     const url = new URL(o.url, this.baseUrl);
-    if (url.origin !== new URL(this.baseUrl).origin)
-      throw new RegistryError(`${o.what}: registry redirected to another host (${url.host})`);
+    // Upload locations may point at another host: it gets no credentials of ours.
+    const sameOrigin = url.origin === new URL(this.baseUrl).origin;
     for (let round = 0; ; round++) {
       const headers: Record<string, string> = { 'user-agent': 'wharf', ...o.headers };
-      const auth = this.authHeader(o.scopes);
+      const auth = sameOrigin ? this.authHeader(o.scopes) : undefined;
       if (auth) headers.authorization = auth;
       const res = await request(url, {
         method: o.method,
@@ -122,7 +122,7 @@ export class RegistryClient {
       const body = o.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
       if (o.method === 'HEAD') await res.body.dump();
       const h = flatHeaders(res.headers);
-      if (res.statusCode === 401 && round === 0) {
+      if (res.statusCode === 401 && round === 0 && sameOrigin) {
         const ch = parseChallenge(h['www-authenticate']);
         if (ch?.scheme === 'bearer') {
           const scopes = [...new Set([...o.scopes, ...(ch.params.scope?.split(' ').filter(Boolean) ?? [])])];
