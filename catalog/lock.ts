@@ -39,6 +39,31 @@ async function isStale(path: string, staleMs: number): Promise<boolean> {
   }
 }
 
+/**
+ * Remove a stale lock without racing other waiters: two waiters can both judge the same dead lock
+ * stale; without care the slower one would delete the fresh lock the faster one just took. So the
+ * removal happens under a short-lived breaker file, and staleness is re-checked while holding it.
+ */
+async function breakStaleLock(path: string, staleMs: number): Promise<void> {
+  const breaker = `${path}.break`;
+  let fh;
+  try {
+    fh = await open(breaker, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // Someone else is breaking it; a breaker left by a crash in this tiny window expires quickly.
+    const st = await stat(breaker).catch(() => null);
+    if (st && Date.now() - st.mtimeMs > 10_000) await rm(breaker, { force: true });
+    return;
+  }
+  try {
+    if (await isStale(path, staleMs)) await rm(path, { force: true });
+  } finally {
+    await fh.close();
+    await rm(breaker, { force: true });
+  }
+}
+
 export async function withFileLock<T>(
   path: string,
   fn: () => Promise<T>,
@@ -57,12 +82,13 @@ export async function withFileLock<T>(
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       if (await isStale(path, staleMs)) {
-        await rm(path, { force: true });
+        await breakStaleLock(path, staleMs);
         continue;
       }
       if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for lock ${path}`);
       await sleep(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 200);
+      // Short polls: on a busy catalog the lock changes hands many times a second.
+      delay = Math.min(delay * 2, 40);
     }
   }
   try {

@@ -429,9 +429,12 @@ export class CatalogStore {
     return (this.remote = remotes.includes(want) ? want : null);
   }
 
+  private branchName: string | undefined;
   private async branch(): Promise<string> {
     if (this.opts.branch) return this.opts.branch;
-    return (await git(this.dir, ['symbolic-ref', '--short', 'HEAD']).catch(() => 'main')) || 'main';
+    this.branchName ??=
+      (await git(this.dir, ['symbolic-ref', '--short', 'HEAD']).catch(() => 'main')) || 'main';
+    return this.branchName;
   }
 
   /**
@@ -503,6 +506,16 @@ export class CatalogStore {
   private async writeAndCommit(writes: Map<string, string | null>, info: CommitInfo): Promise<string | null> {
     if (writes.size === 0) return null;
     const paths = [...writes.keys()].sort();
+    // Nothing to do when every write equals what is on disk: no git call at all (re-imports,
+    // idempotent stages). Otherwise at least one file changes, so the commit below is never empty.
+    let changes = false;
+    for (const p of paths) {
+      if ((await this.readText(p)) !== (writes.get(p) ?? null)) {
+        changes = true;
+        break;
+      }
+    }
+    if (!changes) return null;
     const existed = new Map<string, boolean>();
     try {
       for (const p of paths) {
