@@ -124,8 +124,9 @@ async function post(
       return { ok: false, error: `environment variable ${sub.secretEnv} (the signing secret) is not set` };
     headers[SIGNATURE_HEADER] = signPayload(secret, body, Math.floor(Date.now() / 1000));
   }
-  const timeout = AbortSignal.timeout(sub.timeoutMs ?? cfg.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  // opts.signal (shutdown) stops the loop between deliveries; a request in flight runs to its timeout,
+  // so a shutdown never turns into a spurious failed attempt.
+  const signal = AbortSignal.timeout(sub.timeoutMs ?? cfg.timeoutMs);
   try {
     const r = await fetch(sub.url, { method: 'POST', headers, body, redirect: 'manual', signal });
     await r.body?.cancel().catch(() => {});

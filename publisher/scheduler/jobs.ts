@@ -1,0 +1,135 @@
+// What each daemon job does: calls the library function of its subsystem. Subsystems are imported lazily,
+// inside the job, so a daemon still runs (and says so on /healthz) when one of them fails to load.
+import { resolve } from 'node:path';
+import type { CatalogStore } from '../../catalog/store.ts';
+import type { StageContext } from '../stage.ts';
+import type { DaemonConfig, JobName } from './config.ts';
+import type { DaemonMetrics } from './metrics.ts';
+
+export interface JobLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface JobContext {
+  store: CatalogStore;
+  cfg: DaemonConfig;
+  signal: AbortSignal;
+  log: JobLogger;
+  metrics: DaemonMetrics;
+  /** The catalog HEAD the site was last built from (kept by the daemon across runs). */
+  siteHead: { value: string | null | undefined };
+}
+
+/** A job's summary, logged as fields of its "finished" line. */
+export type JobSummary = Record<string, unknown>;
+export type JobRun = (ctx: JobContext) => Promise<JobSummary>;
+
+export const SUBSYSTEM: Record<JobName, string> = {
+  watch: 'publisher/watch',
+  pipeline: 'publisher/pipeline',
+  rescan: 'publisher/scan',
+  site: 'site',
+  events: 'publisher/events',
+};
+
+/** Import what a job needs; throws when the subsystem cannot be loaded. */
+export async function loadJob(name: JobName): Promise<JobRun> {
+  switch (name) {
+    case 'watch': {
+      const { runSweep } = await import('../watch/sweep.ts');
+      return async ({ store }) => {
+        const r = await runSweep(store);
+        return {
+          checked: r.checked,
+          new: r.new,
+          errors: r.errors,
+          pending: r.pending.length,
+          commit: r.commit,
+        };
+      };
+    }
+    case 'pipeline': {
+      const [{ runPipeline, selectTargets }] = await Promise.all([import('../pipeline/index.ts')]);
+      return async (ctx) => {
+        const snap = await ctx.store.load();
+        const targets = selectTargets(snap).targets.filter((t) => t.artifact?.pending);
+        if (!targets.length) return { pending: 0 };
+        const sctx = await stageContext(ctx, snap.config);
+        const r = await runPipeline(sctx, targets, { concurrency: ctx.cfg.concurrency });
+        return { pending: targets.length, runId: r.runId, ...r.counts };
+      };
+    }
+    case 'rescan': {
+      const { rescanPublished } = await import('../scan/index.ts');
+      return async (ctx) => {
+        const snap = await ctx.store.load();
+        const r = await rescanPublished(await stageContext(ctx, snap.config));
+        return { rescanned: r.outcomes.length, skipped: r.skipped.length };
+      };
+    }
+    case 'site': {
+      const { buildSite } = await import('../../site/node/build.ts');
+      return async (ctx) => {
+        const head = await ctx.store.head();
+        if (ctx.siteHead.value !== undefined && ctx.siteHead.value === head)
+          return { skipped: 'catalog unchanged' };
+        const r = await buildSite({
+          catalog: ctx.store.dir,
+          ...(ctx.cfg.siteOut ? { out: resolve(ctx.cfg.siteOut) } : {}),
+          logLevel: 'silent',
+        });
+        ctx.siteHead.value = r.catalogHead;
+        return { head: r.catalogHead, skipped: r.skipped, pages: r.pages, ms: Math.round(r.timings.totalMs) };
+      };
+    }
+    case 'events': {
+      const ev = await import('../events/index.ts');
+      const outboxes = new Map<string, InstanceType<typeof ev.Outbox>>();
+      return async (ctx) => {
+        let outbox = outboxes.get(ctx.store.dir);
+        if (!outbox) outboxes.set(ctx.store.dir, (outbox = new ev.Outbox(ctx.store.dir)));
+        const setup = ev.eventsSetup(await ctx.store.config(), (m) => ctx.log.warn(m));
+        const sync = await ev.syncOutbox(ctx.store, outbox, setup);
+        const r = await ev.deliverPending(outbox, setup.cfg, {
+          signal: ctx.signal,
+          log: (m) => ctx.log.warn(m),
+        });
+        ctx.metrics.eventsDelivered.inc(r.delivered);
+        ctx.metrics.eventsFailed.inc(r.failed);
+        const c = outbox.counts();
+        ctx.metrics.eventsPending.set(c.pending);
+        ctx.metrics.eventsDead.set(c.dead);
+        if ((await outbox.size()) > 8 * 1024 * 1024) await outbox.locked(() => outbox.compact());
+        return {
+          commits: sync.commits,
+          events: sync.events,
+          delivered: r.delivered,
+          failed: r.failed,
+          dead: r.dead,
+          pending: c.pending,
+        };
+      };
+    }
+  }
+}
+
+/** The stage context the pipeline and rescans run with (engine, blobs, work dir) — as `wharf pipeline` builds it. */
+async function stageContext(ctx: JobContext, config: StageContext['config']): Promise<StageContext> {
+  const [{ connectEngine }, { defaultBlobStore }, { newRunId }] = await Promise.all([
+    import('../engine/index.ts'),
+    import('../../catalog/blobs.ts'),
+    import('../../catalog/run-id.ts'),
+  ]);
+  const h = connectEngine(ctx.cfg.engine);
+  return {
+    store: ctx.store,
+    config,
+    runId: newRunId(),
+    blobs: defaultBlobStore(ctx.store.dir),
+    workDir: resolve(ctx.cfg.workDir ?? process.env.WHARF_WORK_DIR ?? '.wharf/work'),
+    engine: h.engine,
+    signal: ctx.signal,
+    log: { info: (m) => ctx.log.info(m), warn: (m) => ctx.log.warn(m) },
+  };
+}

@@ -1,0 +1,55 @@
+// `wharf daemon`: run the scheduled jobs (watch, pipeline, rescan, site, events) and serve /healthz,
+// /metrics and the webhook endpoint on a loopback port until SIGTERM/SIGINT.
+import type { Command } from 'commander';
+import { Daemon } from '../../publisher/scheduler/index.ts';
+import { UsageError, catalogOption, openCatalog } from './common.ts';
+
+export default function register(program: Command): void {
+  program
+    .command('daemon')
+    .description(
+      'run Wharf by itself: scheduled watch/pipeline/rescan/site/event jobs, /healthz, /metrics and webhooks',
+    )
+    .addOption(catalogOption())
+    .option(
+      '--port <n>',
+      'HTTP port for /healthz, /metrics and /hooks (default: wharf.yml daemon.port, else 9464; 0 = any free)',
+    )
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
+    .option('--json-logs', 'one JSON object per log line (for log collectors)')
+    .action(async (o: { catalog?: string; port?: string; host?: string; jsonLogs?: boolean }) => {
+      const port = o.port === undefined ? undefined : Number(o.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+        throw new UsageError(`--port must be 0-65535, got ${o.port}`);
+      const store = await openCatalog(o);
+      const log = (level: string, msg: string, fields: Record<string, unknown> = {}) => {
+        const at = new Date().toISOString();
+        if (o.jsonLogs) process.stdout.write(JSON.stringify({ at, level, msg, ...fields }) + '\n');
+        else {
+          const f = Object.entries(fields)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(' ');
+          process.stdout.write(`${at} ${level.padEnd(5)} ${msg}${f ? ` ${f}` : ''}\n`);
+        }
+      };
+      const daemon = new Daemon({
+        store,
+        overrides: { ...(port !== undefined ? { port } : {}), ...(o.host ? { host: o.host } : {}) },
+        log,
+      });
+      await daemon.start();
+      await new Promise<void>((resolve) => {
+        const onSignal = (sig: string) => {
+          log('info', `received ${sig}; stopping`);
+          // A second signal while stopping: abandon at once.
+          process.once('SIGINT', () => process.exit(130));
+          process.once('SIGTERM', () => process.exit(143));
+          void daemon.stop().then(() => resolve());
+        };
+        process.once('SIGTERM', () => onSignal('SIGTERM'));
+        process.once('SIGINT', () => onSignal('SIGINT'));
+      });
+      // Abandoned jobs may still hold timers or sockets: do not wait for them.
+      process.exit(0);
+    });
+}
