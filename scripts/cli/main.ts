@@ -6,6 +6,7 @@ import { NameError } from '../../catalog/names.ts';
 import { CommandFailed, EXIT_FAIL, EXIT_USAGE, UsageError, printJson, type CommandModule } from './common.ts';
 import catalogCommands from './catalog.ts';
 import doctorCommand from './doctor.ts';
+import daemonCommand from './daemon.ts';
 import triggerCommand from './trigger.ts';
 import scanCommands from './scan.ts';
 import eventsCommands from './events.ts';
@@ -15,7 +16,7 @@ import pipelineCommands from './pipeline.ts';
 import signCommands from './sign.ts';
 import publishCommands from './publish.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands, signCommands, publishCommands, triggerCommand];
+const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands, signCommands, publishCommands, triggerCommand, daemonCommand];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')
