@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zCatalogConfig, type App } from '../../catalog/schema.ts';
 import { aliasTagsFor, compareAppVersion, compareOsVersion } from '../../publisher/publish/aliases.ts';
@@ -190,5 +192,31 @@ describe('publish to two registry targets', () => {
     expect(blocked.rec).toMatchObject({ status: 'blocked', blockedBy: 'scan' });
     expect(blocked.rec.error!.message).toMatch(/CVE-2024-0001/);
     expect(await headDigest(regA.host, 'openeuler/nginx', d2)).toBeUndefined();
+
+    // The CLI: blocked → exit 1 with the outcome in JSON; an already-published artifact → unchanged, exit 0.
+    const cli = (args: string[]) =>
+      execa(
+        'node',
+        [
+          'scripts/wharf.mjs',
+          'publish',
+          ...args,
+          '--json',
+          '--catalog',
+          h.store.dir,
+          '--work-dir',
+          join(h.dir, 'work'),
+        ],
+        {
+          reject: false,
+        },
+      );
+    const [bad, good] = await Promise.all([cli([`nginx:${tag}`]), cli(['nginx:1.27.1-oe2403sp4'])]);
+    expect(bad.exitCode).toBe(1);
+    expect(JSON.parse(bad.stdout).outcomes).toEqual([
+      expect.objectContaining({ app: 'nginx', artifactId: tag, status: 'blocked' }),
+    ]);
+    expect(good.exitCode, good.stderr).toBe(0);
+    expect(JSON.parse(good.stdout).outcomes[0].status).toBe('unchanged');
   });
 });
