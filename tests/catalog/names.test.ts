@@ -52,7 +52,9 @@ describe('hostile names', () => {
     }
     for (const t of BAD_TAGS)
       await expect(
-        s.commit({ subject: 'x' }, (tx) => tx.getArtifact('redis', 'container', t)),
+        s.commit({ subject: 'x' }, async (tx) => {
+          await tx.getArtifact('redis', 'container', t);
+        }),
       ).rejects.toThrow();
     await expect(s.commit({ subject: 'x' }, (tx) => tx.putText('../escape', 'x'))).rejects.toThrow(/escapes/);
     expect(await s.head()).toBe(head);

@@ -1,0 +1,162 @@
+// The blob store on any S3-compatible object store (AWS S3, MinIO, Ceph RGW, OBS, OSS, s3rver):
+// gzip'd, content-addressed keys `<prefix>sha256/ab/<hex>.gz`, HeadObject first so equal bytes are
+// uploaded once. Configured in wharf.yml under `blobs:`; credentials come from environment variables
+// whose NAMES are configured (never the secrets themselves).
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { FsBlobStore, defaultBlobStore, prepareBlob, type BlobStore } from './blobs.ts';
+import type { BlobRef, CatalogConfig } from './schema.ts';
+
+const zEnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+/** `blobs:` in wharf.yml. */
+export const zBlobsConfig = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('fs'),
+      /** Directory, relative to the catalog or absolute; default .wharf-blobs (git-ignored). */
+      path: z.string().min(1).optional(),
+      maxBytes: z.number().int().positive().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('s3'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name'),
+      /** Key prefix, e.g. "wharf/" (a trailing slash is added when missing). */
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]*$/)
+        .default(''),
+      /** Custom endpoint for S3-compatible stores; omit for AWS. */
+      endpoint: z.string().url().optional(),
+      region: z.string().default('us-east-1'),
+      forcePathStyle: z.boolean().default(true),
+      accessKeyIdEnv: zEnvName.default('WHARF_S3_ACCESS_KEY_ID'),
+      secretAccessKeyEnv: zEnvName.default('WHARF_S3_SECRET_ACCESS_KEY'),
+      sessionTokenEnv: zEnvName.optional(),
+      maxBytes: z.number().int().positive().optional(),
+    })
+    .strict(),
+]);
+export type BlobsConfig = z.infer<typeof zBlobsConfig>;
+export type S3BlobsConfig = Extract<BlobsConfig, { kind: 's3' }>;
+
+export class S3BlobStore implements BlobStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+  private readonly maxBytes: number | undefined;
+
+  constructor(cfg: S3BlobsConfig, env: NodeJS.ProcessEnv = process.env) {
+    const accessKeyId = env[cfg.accessKeyIdEnv];
+    const secretAccessKey = env[cfg.secretAccessKeyEnv];
+    if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
+      throw new Error(`blobs: set both ${cfg.accessKeyIdEnv} and ${cfg.secretAccessKeyEnv}, or neither`);
+    this.client = new S3Client({
+      region: cfg.region,
+      forcePathStyle: cfg.forcePathStyle,
+      ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
+      // Many S3-compatible stores reject the SDK's default CRC32 trailers.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      ...(accessKeyId && secretAccessKey
+        ? {
+            credentials: {
+              accessKeyId,
+              secretAccessKey,
+              ...(cfg.sessionTokenEnv && env[cfg.sessionTokenEnv]
+                ? { sessionToken: env[cfg.sessionTokenEnv] }
+                : {}),
+            },
+          }
+        : {}),
+    });
+    this.bucket = cfg.bucket;
+    this.prefix = cfg.prefix && !cfg.prefix.endsWith('/') ? `${cfg.prefix}/` : cfg.prefix;
+    this.maxBytes = cfg.maxBytes;
+  }
+
+  key(sha: string): string {
+    if (!/^[a-f0-9]{64}$/.test(sha)) throw new Error(`invalid blob sha256 ${JSON.stringify(sha)}`);
+    return `${this.prefix}sha256/${sha.slice(0, 2)}/${sha}.gz`;
+  }
+
+  async has(sha: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(sha) }));
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  async put(data: Buffer | string, mediaType: string, opts: { maxBytes?: number } = {}): Promise<BlobRef> {
+    const { bytes, sha256, truncated } = prepareBlob(data, opts.maxBytes ?? this.maxBytes);
+    const key = this.key(sha256);
+    if (!(await this.has(sha256))) {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: gzipSync(bytes, { level: 9 }),
+          ContentType: 'application/gzip',
+          Metadata: { 'media-type': mediaType, size: String(bytes.length) },
+        }),
+      );
+    }
+    return {
+      sha256,
+      size: bytes.length,
+      mediaType,
+      uri: `s3://${this.bucket}/${key}`,
+      ...(truncated ? { truncated } : {}),
+    };
+  }
+
+  async get(ref: Pick<BlobRef, 'sha256'>): Promise<Buffer | null> {
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(ref.sha256) }),
+      );
+      if (!r.Body) return null;
+      return gunzipSync(Buffer.from(await r.Body.transformToByteArray()));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  if (e instanceof S3ServiceException)
+    return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404;
+  return false;
+}
+
+/** The blob store a catalog is configured for: `blobs:` in wharf.yml, else the local default. */
+export function openBlobStore(
+  catalogDir: string,
+  config: Pick<CatalogConfig, 'blobs'>,
+  env: NodeJS.ProcessEnv = process.env,
+): BlobStore {
+  if (!config.blobs) return defaultBlobStore(catalogDir);
+  const r = zBlobsConfig.safeParse(config.blobs);
+  if (!r.success)
+    throw new Error(
+      `wharf.yml: ${r.error.issues.map((i) => `blobs.${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  const cfg = r.data;
+  if (cfg.kind === 's3') return new S3BlobStore(cfg, env);
+  if (!cfg.path) return defaultBlobStore(catalogDir);
+  return new FsBlobStore(cfg.path.startsWith('/') ? cfg.path : join(catalogDir, cfg.path));
+}
