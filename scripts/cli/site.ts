@@ -27,7 +27,9 @@ export default function register(program: Command): void {
       if (o.json) return printJson(r);
       const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       if (r.skipped) {
-        console.log(`site up to date (catalog ${r.catalogHead?.slice(0, 12) ?? 'empty'}); nothing rebuilt in ${s(r.timings.totalMs)}`);
+        console.log(
+          `site up to date (catalog ${r.catalogHead?.slice(0, 12) ?? 'empty'}); nothing rebuilt in ${s(r.timings.totalMs)}`,
+        );
         return;
       }
       console.log(
@@ -44,7 +46,8 @@ export default function register(program: Command): void {
     .option('--out <dir>', `the built site (default: ${relativeOut(DEFAULT_OUT)})`)
     .action(async (o: { port: string; out?: string }) => {
       const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${o.port}`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UsageError(`--port must be 0-65535, got ${o.port}`);
       const { url } = await serveSite({ dir: o.out ?? DEFAULT_OUT, port });
       console.log(`serving ${relativeOut(o.out ?? DEFAULT_OUT)} at ${url} (Ctrl-C to stop)`);
       await new Promise(() => {});

@@ -54,7 +54,8 @@ async function sourcesHash(): Promise<string> {
       return;
     }
     if (st.isDirectory()) {
-      for (const e of (await readdir(abs)).sort()) if (e !== 'node_modules' && e !== 'seed') await walk(`${p}/${e}`);
+      for (const e of (await readdir(abs)).sort())
+        if (e !== 'node_modules' && e !== 'seed') await walk(`${p}/${e}`);
     } else files.push(p);
   };
   for (const r of roots) await walk(r);
@@ -151,7 +152,8 @@ export async function buildSite(opts: SiteBuildOptions): Promise<SiteBuildResult
     };
     await writeFile(
       join(out, STAMP_FILE),
-      JSON.stringify({ catalogHead, sourcesHash: hash, builtAt: new Date().toISOString(), result }, null, 2) + '\n',
+      JSON.stringify({ catalogHead, sourcesHash: hash, builtAt: new Date().toISOString(), result }, null, 2) +
+        '\n',
     );
     return result;
   } finally {

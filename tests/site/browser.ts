@@ -15,16 +15,36 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
 /** `wharf site build --json` in a child process (Astro must not run inside the test runner's Vite). */
 export async function cliBuild(catalog: string, out: string, extra: string[] = []): Promise<SiteBuildResult> {
-  const r = await execa(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'scripts/wharf.mjs'), 'site', 'build', '--catalog', catalog, '--out', out, '--json', ...extra], {
-    cwd: REPO,
-    reject: false,
-  });
+  const r = await execa(
+    join(REPO, 'node_modules/.bin/node'),
+    [
+      join(REPO, 'scripts/wharf.mjs'),
+      'site',
+      'build',
+      '--catalog',
+      catalog,
+      '--out',
+      out,
+      '--json',
+      ...extra,
+    ],
+    {
+      cwd: REPO,
+      reject: false,
+    },
+  );
   if (r.exitCode !== 0) throw new Error(`site build failed (${r.exitCode}): ${r.stderr}\n${r.stdout}`);
   return JSON.parse(r.stdout) as SiteBuildResult;
 }

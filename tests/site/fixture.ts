@@ -2,16 +2,20 @@
 // record kind, zh/en/fallback texts, a hidden app and a hostile one; and a synthetic catalog of any
 // size for the benchmark.
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { CatalogStore } from '../../catalog/store.ts';
+import { importOpenEuler } from '../../catalog/import/openeuler.ts';
 import type { AppInput, Artifact, Finding } from '../../catalog/schema.ts';
 
 const digest = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
-const runId = (n: number) => `20261120T10${String(n % 60).padStart(2, '0')}00Z-${createHash('sha1').update(String(n)).digest('hex').slice(0, 6)}`;
-const at = (day: number, h = 10) => `2026-11-${String(day).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00Z`;
+const runId = (n: number) =>
+  `20261120T10${String(n % 60).padStart(2, '0')}00Z-${createHash('sha1').update(String(n)).digest('hex').slice(0, 6)}`;
+const at = (day: number, h = 10) =>
+  `2026-11-${String(day).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00Z`;
 
 export const REGISTRIES = [
-  { name: 'dockerhub', repository: 'docker.io/openeuler' },
-  { name: 'quay', repository: 'quay.io/openeuler' },
+  { name: 'dockerhub', repository: 'docker.io/openeuler', insecure: false },
+  { name: 'quay', repository: 'quay.io/openeuler', insecure: false },
 ];
 
 export const HOSTILE_MD = [
@@ -33,13 +37,39 @@ export const HOSTILE_MD = [
 ].join('\n');
 
 function container(tag: string, version: string, osVersion: string) {
-  return { kind: 'container' as const, tag, dockerfile: `${version}/${osVersion}/Dockerfile`, version, osVersion };
+  return {
+    kind: 'container' as const,
+    tag,
+    dockerfile: `${version}/${osVersion}/Dockerfile`,
+    version,
+    osVersion,
+  };
 }
 
 const findings: Finding[] = [
-  { id: 'CVE-2024-0001', pkg: 'openssl', installed: '3.0.12-1', fixed: '3.0.12-5', severity: 'CRITICAL', status: 'fixed' },
-  { id: 'CVE-2024-0002', pkg: 'glibc', installed: '2.38-1', fixed: '2.38-9', severity: 'HIGH', status: 'fixed' },
-  { id: 'openEuler-SA-2024-2388', pkg: 'zlib', installed: '1.2.13-1', severity: 'MEDIUM', status: 'affected' },
+  {
+    id: 'CVE-2024-0001',
+    pkg: 'openssl',
+    installed: '3.0.12-1',
+    fixed: '3.0.12-5',
+    severity: 'CRITICAL',
+    status: 'fixed',
+  },
+  {
+    id: 'CVE-2024-0002',
+    pkg: 'glibc',
+    installed: '2.38-1',
+    fixed: '2.38-9',
+    severity: 'HIGH',
+    status: 'fixed',
+  },
+  {
+    id: 'openEuler-SA-2024-2388',
+    pkg: 'zlib',
+    installed: '1.2.13-1',
+    severity: 'MEDIUM',
+    status: 'affected',
+  },
   { id: 'CVE-2024-0004', pkg: 'bash', installed: '5.2-1', severity: 'LOW', status: 'will_not_fix' },
 ];
 
@@ -54,8 +84,21 @@ function fullArtifact(app: string, tag: string, version: string, osVersion: stri
     osVersion,
     arches: ['amd64', 'arm64'],
     records: {
-      build: { runId: runId(day), at: at(day, 10), status: 'ok', durationMs: 61_000, manifestDigest: d, arches: ['amd64', 'arm64'], base: { ref: `openeuler/openeuler:${osVersion}` } },
-      verify: { runId: runId(day), at: at(day, 11), status: 'passed', checks: [{ name: 'starts', status: 'passed', durationMs: 900 }] },
+      build: {
+        runId: runId(day),
+        at: at(day, 10),
+        status: 'ok',
+        durationMs: 61_000,
+        manifestDigest: d,
+        arches: ['amd64', 'arm64'],
+        base: { ref: `openeuler/openeuler:${osVersion}` },
+      },
+      verify: {
+        runId: runId(day),
+        at: at(day, 11),
+        status: 'passed',
+        checks: [{ name: 'starts', status: 'passed', durationMs: 900 }],
+      },
       scan: {
         runId: runId(day),
         at: at(day, 12),
@@ -69,14 +112,24 @@ function fullArtifact(app: string, tag: string, version: string, osVersion: stri
         at: at(day, 13),
         status: 'signed',
         keyId: 'a1b2c3d4',
-        signatures: REGISTRIES.map((r) => ({ target: r.name, ref: `${r.repository}/${app}:${tag}`, digest: d, signatureTag: `sha256-${d.slice(7)}.sig` })),
+        signatures: REGISTRIES.map((r) => ({
+          target: r.name,
+          ref: `${r.repository}/${app}:${tag}`,
+          digest: d,
+          signatureTag: `sha256-${d.slice(7)}.sig`,
+        })),
       },
       publish: {
         runId: runId(day),
         at: at(day, 14),
         status: 'ok',
         digest: d,
-        targets: REGISTRIES.map((r) => ({ target: r.name, ref: `${r.repository}/${app}:${tag}`, status: 'ok' as const, digest: d })),
+        targets: REGISTRIES.map((r) => ({
+          target: r.name,
+          ref: `${r.repository}/${app}:${tag}`,
+          status: 'ok' as const,
+          digest: d,
+        })),
       },
     },
   };
@@ -104,7 +157,10 @@ const SPECS: Spec[] = [
       en: 'Redis is an open source, in-memory key-value data store used as a database, cache and message broker.',
     },
     license: 'BSD-3-Clause',
-    usage: { zh: '启动容器：\n\n```\ndocker run -d -p 6379:6379 openeuler/redis:{Tag}\n```', en: 'Start a container:\n\n```\ndocker run -d -p 6379:6379 openeuler/redis:{Tag}\n```' },
+    usage: {
+      zh: '启动容器：\n\n```\ndocker run -d -p 6379:6379 openeuler/redis:{Tag}\n```',
+      en: 'Start a container:\n\n```\ndocker run -d -p 6379:6379 openeuler/redis:{Tag}\n```',
+    },
   },
   {
     id: 'postgres',
@@ -174,58 +230,152 @@ function appOf(s: Spec, tags: ReturnType<typeof container>[]): AppInput {
     visibility: s.hidden ? 'hidden' : 'public',
     upstream: { backend: 'github', repo: `example/${s.id}`, scheme: 'semver' },
     recipes: { container: tags, cloud: [], wsl: [] },
-    docs: s.usage ? { usage: s.usage, download: { zh: '拉取镜像：`docker pull openeuler/' + s.id + ':{Tag}`' } } : {},
+    docs: s.usage
+      ? { usage: s.usage, download: { zh: '拉取镜像：`docker pull openeuler/' + s.id + ':{Tag}`' } }
+      : {},
   };
 }
 
-/** The hand-made catalog: 8 apps (one hidden, one hostile) plus `extra` generated ones. */
-export async function makeSiteCatalog(dir: string, extra = 0): Promise<CatalogStore> {
-  const store = await CatalogStore.init(dir, { name: 'wharf-test', siteUrl: 'https://market.example.org', registries: REGISTRIES });
-  await store.commit({ subject: 'apps: add test apps', trailers: { Stage: 'import' } }, (tx) => {
+/** The openEuler metadata sample committed with the repository (444 apps). */
+export const SEED_DIR = join(import.meta.dirname, '../../catalog/seed/openeuler-images');
+
+export interface SiteCatalogOptions {
+  /** Import the openEuler seed first (444 apps); the hand-made apps only fill in ids it lacks. */
+  seed?: boolean;
+  /** Generated apps to add. */
+  extra?: number;
+}
+
+/**
+ * The site's test catalog: optionally the imported openEuler seed, then hand-made apps (one hidden,
+ * one hostile, zh-only and en-only texts), `extra` generated apps, and stage records for redis
+ * and postgres (every record kind, a scan that did not run, a failed build).
+ */
+export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): Promise<CatalogStore> {
+  const store = await CatalogStore.init(dir, {
+    name: 'wharf-test',
+    siteUrl: 'https://market.example.org',
+    registries: REGISTRIES,
+  });
+  if (o.seed) {
+    const r = await importOpenEuler(store, SEED_DIR);
+    if (r.apps < 400) throw new Error(`seed import gave only ${r.apps} apps`);
+  }
+  await store.commit({ subject: 'apps: add test apps', trailers: { Stage: 'import' } }, async (tx) => {
+    const cfg = await tx.getConfig();
+    tx.putConfig({
+      ...cfg,
+      name: 'wharf-test',
+      siteUrl: 'https://market.example.org',
+      registries: REGISTRIES,
+    });
     for (const s of SPECS) {
-      const tags = [container('8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4'), container('7.2.4-oe2203sp3', '7.2.4', '22.03-lts-sp3')];
+      if (await tx.getApp(s.id)) continue;
+      const tags = [
+        container('8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4'),
+        container('7.2.4-oe2203sp3', '7.2.4', '22.03-lts-sp3'),
+      ];
       if (s.id === 'redis') tags.push(container('6.2.7-oe2203lts', '6.2.7', '22.03-lts'));
       tx.putApp(appOf(s, tags));
       tx.putUpstream(s.id, { latest: '8.6.4', known: ['8.6.4', '7.2.4'], lastChecked: at(21) });
     }
-    for (let i = 0; i < extra; i++) tx.putApp(syntheticApp(i));
+    for (let i = 0; i < (o.extra ?? 0); i++) tx.putApp(syntheticApp(i));
   });
   // One commit per stage result, as the pipeline writes them.
-  await store.commit({ subject: 'redis 8.6.4-oe2403sp4: published', trailers: { App: 'redis', Version: '8.6.4', Artifact: '8.6.4-oe2403sp4', Kind: 'container', Stage: 'publish' } }, (tx) => {
-    tx.putArtifact(fullArtifact('redis', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
-    tx.putArtifact(fullArtifact('secret-tool', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
-  });
-  await store.commit({ subject: 'redis 7.2.4-oe2203sp3: built, scanner missing', trailers: { App: 'redis', Artifact: '7.2.4-oe2203sp3', Kind: 'container', Stage: 'scan' } }, (tx) => {
-    tx.putArtifact({
-      app: 'redis',
-      kind: 'container',
-      id: '7.2.4-oe2203sp3',
-      version: '7.2.4',
-      osVersion: '22.03-lts-sp3',
-      arches: ['amd64'],
-      records: {
-        build: { runId: runId(3), at: at(19), status: 'ok', manifestDigest: digest('redis-7'), arches: ['amd64'] },
-        scan: { runId: runId(3), at: at(19, 12), status: 'not-run', error: { message: 'trivy not installed' } },
+  await store.commit(
+    {
+      subject: 'redis 8.6.4-oe2403sp4: published',
+      trailers: {
+        App: 'redis',
+        Version: '8.6.4',
+        Artifact: '8.6.4-oe2403sp4',
+        Kind: 'container',
+        Stage: 'publish',
       },
-    });
-  });
-  await store.commit({ subject: 'postgres 8.6.4-oe2403sp4: build failed', trailers: { App: 'postgres', Stage: 'build' } }, (tx) => {
-    tx.putArtifact({
-      app: 'postgres',
-      kind: 'container',
-      id: '8.6.4-oe2403sp4',
-      version: '8.6.4',
-      osVersion: '24.03-lts-sp4',
-      arches: ['amd64', 'arm64'],
-      records: { build: { runId: runId(4), at: at(21), status: 'failed', error: { message: 'RUN make failed', tail: ['make: *** [all] Error 2'] } } },
-    });
-  });
+    },
+    (tx) => {
+      tx.putArtifact(fullArtifact('redis', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
+      tx.putArtifact(fullArtifact('secret-tool', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
+    },
+  );
+  await store.commit(
+    {
+      subject: 'redis 7.2.4-oe2203sp3: built, scanner missing',
+      trailers: { App: 'redis', Artifact: '7.2.4-oe2203sp3', Kind: 'container', Stage: 'scan' },
+    },
+    (tx) => {
+      tx.putArtifact({
+        app: 'redis',
+        kind: 'container',
+        id: '7.2.4-oe2203sp3',
+        version: '7.2.4',
+        osVersion: '22.03-lts-sp3',
+        arches: ['amd64'],
+        records: {
+          build: {
+            runId: runId(3),
+            at: at(19),
+            status: 'ok',
+            manifestDigest: digest('redis-7'),
+            arches: ['amd64'],
+          },
+          scan: {
+            runId: runId(3),
+            at: at(19, 12),
+            status: 'not-run',
+            error: { message: 'trivy not installed' },
+          },
+        },
+      });
+    },
+  );
+  await store.commit(
+    { subject: 'postgres 8.6.4-oe2403sp4: build failed', trailers: { App: 'postgres', Stage: 'build' } },
+    (tx) => {
+      tx.putArtifact({
+        app: 'postgres',
+        kind: 'container',
+        id: '8.6.4-oe2403sp4',
+        version: '8.6.4',
+        osVersion: '24.03-lts-sp4',
+        arches: ['amd64', 'arm64'],
+        records: {
+          build: {
+            runId: runId(4),
+            at: at(21),
+            status: 'failed',
+            error: { message: 'RUN make failed', tail: ['make: *** [all] Error 2'] },
+          },
+        },
+      });
+    },
+  );
   return store;
 }
 
-const WORDS = ['cache', 'queue', 'proxy', 'stream', 'graph', 'search', 'metrics', 'vector', 'ledger', 'gateway'];
+const WORDS = [
+  'cache',
+  'queue',
+  'proxy',
+  'stream',
+  'graph',
+  'search',
+  'metrics',
+  'vector',
+  'ledger',
+  'gateway',
+];
 const CATS = ['database', 'ai', 'bigdata', 'cloud', 'storage', 'hpc', 'security', 'others'];
-const CAT_ZH: Record<string, string> = { database: '数据库', ai: '人工智能', bigdata: '大数据', cloud: '云原生', storage: '存储', hpc: '高性能计算', security: '安全', others: '工具' };
+const CAT_ZH: Record<string, string> = {
+  database: '数据库',
+  ai: '人工智能',
+  bigdata: '大数据',
+  cloud: '云原生',
+  storage: '存储',
+  hpc: '高性能计算',
+  security: '安全',
+  others: '工具',
+};
 
 /** A generated app with two tags and zh/en text; deterministic in `i`. */
 export function syntheticApp(i: number): AppInput {
@@ -237,22 +387,35 @@ export function syntheticApp(i: number): AppInput {
     name: id,
     title: { zh: `Synth ${w} ${i}`, en: `Synth ${w} ${i}` },
     summary: { zh: `用于测试的${CAT_ZH[cat]}应用 ${i}`, en: `Synthetic ${w} application number ${i}` },
-    description: { zh: `这是一个生成的${CAT_ZH[cat]}镜像，提供 ${w} 服务。`, en: `A generated ${cat} image providing a ${w} service.` },
+    description: {
+      zh: `这是一个生成的${CAT_ZH[cat]}镜像，提供 ${w} 服务。`,
+      en: `A generated ${cat} image providing a ${w} service.`,
+    },
     category: cat,
     license: { spdx: i % 3 ? 'Apache-2.0' : 'MIT' },
     recipes: {
-      container: [container(`1.${i % 7}.0-oe2403sp4`, `1.${i % 7}.0`, '24.03-lts-sp4'), container(`1.${i % 7}.0-oe2203sp3`, `1.${i % 7}.0`, '22.03-lts-sp3')],
+      container: [
+        container(`1.${i % 7}.0-oe2403sp4`, `1.${i % 7}.0`, '24.03-lts-sp4'),
+        container(`1.${i % 7}.0-oe2203sp3`, `1.${i % 7}.0`, '22.03-lts-sp3'),
+      ],
       cloud: [],
       wsl: [],
     },
   };
 }
 
-/** A catalog of `n` synthetic apps in one commit (for the benchmark). */
+/**
+ * A catalog of `n` synthetic apps in one commit (for the benchmark); every second app has its
+ * newest tag through the whole pipeline, so half the apps also get image pages.
+ */
 export async function makeSyntheticCatalog(dir: string, n: number): Promise<CatalogStore> {
   const store = await CatalogStore.init(dir, { name: 'wharf-synthetic', registries: REGISTRIES });
   await store.commit({ subject: `synthetic: ${n} apps`, trailers: { Stage: 'import' } }, (tx) => {
-    for (let i = 0; i < n; i++) tx.putApp(syntheticApp(i));
+    for (let i = 0; i < n; i++) {
+      const app = tx.putApp(syntheticApp(i));
+      const r = app.recipes.container[0]!;
+      if (i % 2 === 0) tx.putArtifact(fullArtifact(app.id, r.tag, r.version, r.osVersion, 1 + (i % 20)));
+    }
   });
   return store;
 }

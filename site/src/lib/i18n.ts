@@ -127,6 +127,7 @@ const UI = {
   copied: { zh: '已复制', en: 'Copied' },
   pipeline: { zh: '流水线记录', en: 'Pipeline records' },
   stageNotRun: { zh: '该阶段尚未运行', en: 'this stage has not run yet' },
+  pipelineNotRun: { zh: '流水线尚未运行', en: 'no stage has run yet' },
   noResults: { zh: '没有找到匹配的应用', en: 'No matching apps' },
   results: { zh: '个结果', en: 'results' },
   filters: { zh: '筛选', en: 'Filters' },

@@ -55,17 +55,16 @@ export function apiApp(a: AppView) {
 }
 
 const xml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 
 /** Atom feed: one entry per image (artifact) built or changed, newest first. */
 export function atomFeed(m: SiteModel, max = 100): string {
   const base = (m.config.siteUrl ?? '').replace(/\/$/, '');
   const entries = m.apps
-    .flatMap((a) =>
-      a.tags
-        .filter((t) => t.updatedAt)
-        .map((t) => ({ a, t, at: t.updatedAt! })),
-    )
+    .flatMap((a) => a.tags.filter((t) => t.updatedAt).map((t) => ({ a, t, at: t.updatedAt! })))
     .sort((x, y) => y.at.localeCompare(x.at))
     .slice(0, max);
   const updated = entries[0]?.at ?? new Date(0).toISOString();

@@ -2,7 +2,6 @@
 // snapshot (CatalogStore.load) plus each visible app's git history (store.log); pages never read
 // catalog files themselves. Hidden apps are dropped here, so no page, search record, API document or
 // feed entry can mention them.
-import pLimit from 'p-limit';
 import { CatalogStore, resolveCatalogDir, type AppEntry, type LogEntry } from '../../../catalog/store.ts';
 import {
   SEVERITIES,
@@ -62,6 +61,8 @@ export interface TagView {
   pending?: string | undefined;
   /** Newest record time of any stage. */
   updatedAt?: string | undefined;
+  /** Some stage has run: the image gets its own page (records, security report). */
+  hasRecords: boolean;
 }
 
 export interface AppView {
@@ -113,7 +114,9 @@ export function scanState(rec: ScanRecord | undefined): ScanState {
       if (f.fixed) fixable[f.severity]++;
     }
   }
-  const scanner = rec.scanner ? `${rec.scanner.name}${rec.scanner.version ? ` ${rec.scanner.version}` : ''}` : undefined;
+  const scanner = rec.scanner
+    ? `${rec.scanner.name}${rec.scanner.version ? ` ${rec.scanner.version}` : ''}`
+    : undefined;
   return { state: 'ok', at: rec.at, total, fixable, findings, scanner };
 }
 
@@ -133,13 +136,19 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
   const seen = new Set<string>();
   const rows: TagView[] = [];
   const recipes: Recipe[] = [...app.recipes.container, ...app.recipes.cloud, ...app.recipes.wsl];
-  const add = (kind: ImageKind, id: string, base: { version: string; osVersion: string; arches: string[] }, problem?: string) => {
+  const add = (
+    kind: ImageKind,
+    id: string,
+    base: { version: string; osVersion: string; arches: string[] },
+    problem?: string,
+  ) => {
     const key = `${kind}/${id}`;
     if (seen.has(key)) return;
     seen.add(key);
     const art = byKey.get(key);
     const records = art?.records ?? {};
-    const build = records.build && ['ok', 'unchanged'].includes(records.build.status) ? records.build : undefined;
+    const build =
+      records.build && ['ok', 'unchanged'].includes(records.build.status) ? records.build : undefined;
     const digest = records.publish?.digest ?? records.build?.manifestDigest;
     const publishedTargets = new Set(
       (records.publish?.targets ?? []).filter((t) => t.status !== 'failed').map((t) => t.target),
@@ -148,7 +157,12 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
       kind === 'container'
         ? config.registries.map((reg) => {
             const ref = `${reg.repository}/${app.name}:${id}`;
-            return { registry: reg.name, ref, command: `docker pull ${ref}`, published: publishedTargets.has(reg.name) };
+            return {
+              registry: reg.name,
+              ref,
+              command: `docker pull ${ref}`,
+              published: publishedTargets.has(reg.name),
+            };
           })
         : [];
     const firstReg = config.registries[0];
@@ -175,6 +189,7 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
       records,
       pending: art?.pending?.reason,
       updatedAt: times.at(-1),
+      hasRecords: times.length > 0,
     });
   };
   for (const r of recipes) add(r.kind, artifactIdOfRecipe(r), r, r.problem);
@@ -209,10 +224,9 @@ export function licenseOf(app: App): string {
   return app.license.spdx ?? app.license.text?.trim() ?? '';
 }
 
-async function appView(store: CatalogStore, entry: AppEntry, config: CatalogConfig): Promise<AppView> {
+function appView(entry: AppEntry, config: CatalogConfig, log: LogEntry[]): AppView {
   const { app } = entry;
   const tags = tagViews(entry, config);
-  const log = await store.log(app.id);
   const recordTimes = tags.map((t) => t.updatedAt).filter((x): x is string => !!x);
   const up = upstreamLink(app);
   const updated = [log[0]?.date, ...recordTimes].filter((x): x is string => !!x).sort();
@@ -240,8 +254,9 @@ export async function buildModel(dir: string): Promise<SiteModel> {
   const store = await CatalogStore.open(dir);
   const snap = await store.load();
   const visible = [...snap.apps.values()].filter((e) => e.app.visibility !== 'hidden');
-  const limit = pLimit(8);
-  const apps = await Promise.all(visible.map((e) => limit(() => appView(store, e, snap.config))));
+  // One git log for the whole catalog rather than one per app (10,000 apps would mean 10,000 processes).
+  const logs = await store.logByApp();
+  const apps = visible.map((e) => appView(e, snap.config, logs.get(e.app.id) ?? []));
   apps.sort((a, b) => a.id.localeCompare(b.id));
   const counts = new Map<string, number>();
   for (const a of apps) counts.set(a.app.category, (counts.get(a.app.category) ?? 0) + 1);
@@ -252,7 +267,11 @@ export async function buildModel(dir: string): Promise<SiteModel> {
       name: snap.config.name,
       siteUrl: snap.config.siteUrl,
       // Only what the pages need: names and public repositories, never credential variable names.
-      registries: snap.config.registries.map((r) => ({ ...r, usernameEnv: undefined, passwordEnv: undefined })),
+      registries: snap.config.registries.map((r) => ({
+        ...r,
+        usernameEnv: undefined,
+        passwordEnv: undefined,
+      })),
     },
     apps,
     byId: new Map(apps.map((a) => [a.id, a])),
@@ -273,11 +292,16 @@ export function siteModel(): Promise<SiteModel> {
 
 /** Newest apps first by first appearance in the catalog. */
 export const newest = (m: SiteModel, n: number) =>
-  [...m.apps].sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.id.localeCompare(b.id)).slice(0, n);
+  [...m.apps]
+    .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.id.localeCompare(b.id))
+    .slice(0, n);
 
-/** Apps with the most recent change (commit or stage record) first. */
+/** Apps changed after they were added (a later commit or stage record), most recent first. */
 export const recentlyUpdated = (m: SiteModel, n: number) =>
-  [...m.apps].sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? '') || a.id.localeCompare(b.id)).slice(0, n);
+  m.apps
+    .filter((a) => a.history.length > 1 || a.tags.some((t) => t.updatedAt))
+    .sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? '') || a.id.localeCompare(b.id))
+    .slice(0, n);
 
 export const severityTotal = (c: SeverityCounts) => SEVERITIES.reduce((s, k) => s + c[k], 0);
 export { SEVERITIES };

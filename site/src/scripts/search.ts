@@ -15,7 +15,10 @@ interface Pagefind {
   options: (o: Record<string, unknown>) => Promise<void>;
   init: () => Promise<void>;
   filters: () => Promise<Record<string, Record<string, number>>>;
-  search: (q: string | null, o?: { filters?: Record<string, { any: string[] }> }) => Promise<PagefindResponse | null>;
+  search: (
+    q: string | null,
+    o?: { filters?: Record<string, { any: string[] }> },
+  ) => Promise<PagefindResponse | null>;
 }
 
 const root = document.getElementById('search')!;
@@ -44,7 +47,10 @@ const switchBase = langSwitch?.getAttribute('href') ?? '';
 let pf: Pagefind;
 let allFilters: Record<string, Record<string, number>> = {};
 
-function renderFilters(all: Record<string, Record<string, number>>, current?: Record<string, Record<string, number>>) {
+function renderFilters(
+  all: Record<string, Record<string, number>>,
+  current?: Record<string, Record<string, number>>,
+) {
   filtersBox.replaceChildren();
   for (const g of GROUPS) {
     const values = Object.keys(all[g] ?? {}).sort();
@@ -92,13 +98,13 @@ async function run(): Promise<void> {
   const t0 = performance.now();
   const res = await pf.search(q || null, { filters });
   if (!res || my !== seq) return;
-  const data = await Promise.all(res.results.slice(0, 30).map((r) => r.data()));
+  const data = await Promise.all(res.results.slice(0, 20).map((r) => r.data()));
   if (my !== seq) return;
   const ms = performance.now() - t0;
   root.dataset.ms = ms.toFixed(1);
   statusLine.textContent = res.results.length
     ? `${res.results.length} ${labels.results} · ${ms.toFixed(0)} ms`
-    : labels.none ?? '';
+    : (labels.none ?? '');
   resultsBox.replaceChildren(
     ...data.map((d) => {
       const a = el('a', 'result');
@@ -108,13 +114,15 @@ async function run(): Promise<void> {
       // Pagefind excerpts are escaped page text with <mark> around matches.
       p.innerHTML = d.excerpt;
       const chips = el('div', 'chips');
-      for (const v of [...(d.filters.category ?? []), ...(d.filters.arch ?? [])]) chips.append(el('span', 'chip chip-soft', v));
+      for (const v of [...(d.filters.category ?? []), ...(d.filters.arch ?? [])])
+        chips.append(el('span', 'chip chip-soft', v));
       a.append(p, chips);
       return a;
     }),
   );
   renderFilters(allFilters, res.filters);
   root.dataset.done = String(my);
+  root.dataset.q = q;
 }
 
 async function main(): Promise<void> {

@@ -1,0 +1,126 @@
+// The site's data layer without a browser: what the model derives from a catalog, the sanitizer,
+// the language fallback and the machine documents.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildModel, scanState, type SiteModel } from '../../site/src/lib/model.ts';
+import { renderMarkdown, safeUrl } from '../../site/src/lib/markdown.ts';
+import { pick, href } from '../../site/src/lib/i18n.ts';
+import { apiApp, apiIndex, atomFeed } from '../../site/src/lib/machine.ts';
+import { resolveInside, mimeType } from '../../site/node/serve.ts';
+import { HOSTILE_MD, makeSiteCatalog } from './fixture.ts';
+import type { CatalogStore } from '../../catalog/store.ts';
+
+let tmp: string;
+let store: CatalogStore;
+let m: SiteModel;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'wharf-site-model-'));
+  store = await makeSiteCatalog(join(tmp, 'catalog'), { extra: 3 });
+  m = await buildModel(store.dir);
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('site model', () => {
+  it('drops hidden apps everywhere and counts categories over visible apps only', () => {
+    expect(m.byId.has('redis')).toBe(true);
+    expect(m.byId.has('secret-tool')).toBe(false);
+    expect(m.categories.find((c) => c.id === 'database')?.count).toBe(3 + 1); // redis, postgres, mysql + synth-cache-0
+    expect(JSON.stringify(apiIndex(m))).not.toContain('secret-tool');
+    expect(atomFeed(m)).not.toContain('secret-tool');
+  });
+
+  it('derives tag rows: pull per registry, digest, signature, scan state, history', () => {
+    const redis = m.byId.get('redis')!;
+    const full = redis.tags.find((t) => t.id === '8.6.4-oe2403sp4')!;
+    expect(full.pulls.map((p) => p.command)).toEqual([
+      'docker pull docker.io/openeuler/redis:8.6.4-oe2403sp4',
+      'docker pull quay.io/openeuler/redis:8.6.4-oe2403sp4',
+    ]);
+    expect(full.pulls.every((p) => p.published)).toBe(true);
+    expect(full.sign).toBe('signed');
+    expect(full.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(full.verifyCommand).toBe(
+      `cosign verify --key cosign.pub docker.io/openeuler/redis@${full.digest}`,
+    );
+    expect(full.scan).toMatchObject({
+      state: 'ok',
+      total: { CRITICAL: 1, HIGH: 1, MEDIUM: 1, LOW: 1, UNKNOWN: 0 },
+    });
+    expect(redis.tags.find((t) => t.id === '7.2.4-oe2203sp3')!.scan.state).toBe('not-run');
+    const never = redis.tags.find((t) => t.id === '6.2.7-oe2203lts')!;
+    expect(never.scan.state).toBe('none');
+    expect(never.lastBuilt).toBeUndefined();
+    expect(never.pulls.some((p) => p.published)).toBe(false);
+    expect(redis.history.map((h) => h.subject)).toContain('redis 8.6.4-oe2403sp4: published');
+  });
+
+  it('an ok scan without findings is clean, but a missing or not-run scan never is', () => {
+    expect(scanState(undefined).state).toBe('none');
+    const base = { runId: '20261120T100000Z-abcdef', at: '2026-11-20T10:00:00Z' };
+    expect(scanState({ ...base, status: 'not-run' }).state).toBe('not-run');
+    const ok = scanState({ ...base, status: 'ok', findings: [] });
+    expect(ok.state === 'ok' && Object.values(ok.total).every((n) => n === 0)).toBe(true);
+  });
+
+  it('the app API document has no blob locations', async () => {
+    await store.commit({ subject: 'redis: scan report blob' }, async (tx) => {
+      await tx.updateArtifact('redis', 'container', '8.6.4-oe2403sp4', (a) => {
+        a!.records.scan!.report = {
+          sha256: 'a'.repeat(64),
+          size: 10,
+          mediaType: 'application/json',
+          uri: 's3://internal-bucket/x',
+        };
+        return a!;
+      });
+    });
+    const doc = JSON.stringify(apiApp((await buildModel(store.dir)).byId.get('redis')!));
+    expect(doc).toContain('a'.repeat(64));
+    expect(doc).not.toContain('internal-bucket');
+  });
+});
+
+describe('untrusted text', () => {
+  it('sanitizes hostile Markdown', () => {
+    const html = renderMarkdown(HOSTILE_MD);
+    expect(html).not.toMatch(/<script|<iframe|<style|onerror|onclick|javascript:/i);
+    expect(html).toContain('docker run hostile');
+    expect(renderMarkdown('[x](https://example.org)')).toContain('rel="nofollow noopener noreferrer"');
+  });
+  it('accepts only http(s) URLs for links', () => {
+    expect(safeUrl('javascript:alert(1)')).toBeUndefined();
+    expect(safeUrl('data:text/html,x')).toBeUndefined();
+    expect(safeUrl('https://redis.io')).toBe('https://redis.io/');
+  });
+});
+
+describe('languages', () => {
+  it('falls back to the other language and says so', () => {
+    expect(pick({ zh: '数据库' }, 'en')).toEqual({ text: '数据库', lang: 'zh', fallback: true });
+    expect(pick({ zh: '数据库', en: 'Database' }, 'en')).toEqual({
+      text: 'Database',
+      lang: 'en',
+      fallback: false,
+    });
+    expect(pick({ en: '  ' }, 'zh')).toBeUndefined();
+    expect(href('zh', '/apps/redis/')).toBe('/apps/redis/');
+    expect(href('en', '/apps/redis/')).toBe('/en/apps/redis/');
+  });
+});
+
+describe('static server paths', () => {
+  it('never leaves the site directory and knows pagefind types', async () => {
+    const root = join(import.meta.dirname);
+    expect(await resolveInside(root, '/../../package.json')).toBeNull();
+    expect(await resolveInside(root, '/%2e%2e/%2e%2e/package.json')).toBeNull();
+    expect(await resolveInside(root, '/%E0%A4%A')).toBeNull();
+    expect(await resolveInside(root, '/model.test.ts')).toBe(join(root, 'model.test.ts'));
+    expect(mimeType('x/pagefind.en_1.pf_meta')).toBe('application/octet-stream');
+    expect(mimeType('x/index.html')).toContain('text/html');
+  });
+});
