@@ -3,6 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zDigest } from '../../catalog/schema.ts';
 import { makeBuildStage } from '../../publisher/build/index.ts';
+import { listContext } from '../../publisher/build/context.ts';
+import {
+  connectEngine,
+  engineOptions,
+  pingEngine,
+  resolveEngineAddress,
+} from '../../publisher/engine/index.ts';
+import { createBusyboxBase } from '../helpers/podman.ts';
 import { imageLayoutDir, type StageTarget } from '../../publisher/stage.ts';
 import { startPipelineFixture, type PipelineFixture } from './fixture.ts';
 
@@ -57,11 +65,74 @@ describe('build stage against podman', () => {
     });
   });
 
-  it('records unchanged inputs quickly while the layout is present', async () => {
+  it('records unchanged inputs while the layout is present', async () => {
     const ctx = await f.ctx();
-    const t0 = Date.now();
+    const before = (await target('hello', '1.0.0-oe2403sp4')).artifact!.records.build!;
     const out = await makeBuildStage()(ctx, await target('hello', '1.0.0-oe2403sp4'));
     expect(out.status).toBe('unchanged');
-    expect(Date.now() - t0).toBeLessThan(1500);
+    const after = (await target('hello', '1.0.0-oe2403sp4')).artifact!.records.build!;
+    expect(after).toMatchObject({
+      status: 'unchanged',
+      runId: ctx.runId,
+      inputsDigest: before.inputsDigest,
+      manifestDigest: before.manifestDigest,
+      recipeCommit: before.recipeCommit,
+    });
+  });
+
+  it('a new base image digest changes the inputs digest and rebuilds', async () => {
+    const before = (await target('hello', '1.0.0-oe2403sp4')).artifact!.records.build!;
+    await createBusyboxBase(f.podman.engine, f.baseRef, { marker: 'base-v2' });
+    const out = await makeBuildStage()(await f.ctx(), await target('hello', '1.0.0-oe2403sp4'));
+    expect(out.status).toBe('ok');
+    const a = (await target('hello', '1.0.0-oe2403sp4')).artifact!;
+    expect(a.records.build!.base!.digest).not.toBe(before.base!.digest);
+    expect(a.records.build!.inputsDigest).not.toBe(before.inputsDigest);
+    expect(a.records.build!.manifestDigest).not.toBe(before.manifestDigest);
+  });
+
+  it('an explicit rebuild request (pending set after the last build) is honoured', async () => {
+    const t = await target('hello', '1.0.0-oe2403sp4');
+    const since = new Date(Date.parse(t.artifact!.records.build!.at) + 1000).toISOString();
+    await f.store.commit({ subject: 'test: request rebuild' }, (tx) => {
+      tx.putArtifact({ ...t.artifact!, pending: { reason: 'fixable CVE-2099-0001', since } });
+    });
+    const out = await makeBuildStage()(await f.ctx(), await target('hello', '1.0.0-oe2403sp4'));
+    expect(out.status).toBe('ok');
+  });
+});
+
+describe('build context', () => {
+  it('honours .dockerignore and keeps the Dockerfile', async () => {
+    const dir = join(f.recipesDir, 'Others/hello/1.0.0/24.03-lts-sp4');
+    const entries = await listContext(dir, ['Dockerfile']);
+    expect(entries.map((e) => e.rel)).toEqual(['.dockerignore', 'Dockerfile', 'hello.sh']);
+    expect(entries.find((e) => e.rel === 'hello.sh')!.mode & 0o111).toBeTruthy();
+  });
+});
+
+describe('engine addresses', () => {
+  it('parses unix, tcp and bare socket paths; refuses others', () => {
+    expect(engineOptions('unix:///run/podman/podman.sock')).toEqual({
+      socketPath: '/run/podman/podman.sock',
+    });
+    expect(engineOptions('/var/run/docker.sock')).toEqual({ socketPath: '/var/run/docker.sock' });
+    expect(engineOptions('tcp://127.0.0.1:2375')).toEqual({
+      host: '127.0.0.1',
+      port: 2375,
+      protocol: 'http',
+    });
+    expect(() => engineOptions('ftp://x')).toThrow(/unsupported scheme/);
+    expect(resolveEngineAddress(undefined, { DOCKER_HOST: 'tcp://10.0.0.1:2375' })).toBe(
+      'tcp://10.0.0.1:2375',
+    );
+    expect(resolveEngineAddress('unix:///x.sock', { DOCKER_HOST: 'tcp://10.0.0.1:2375' })).toBe(
+      'unix:///x.sock',
+    );
+  });
+
+  it('pingEngine reports an unreachable engine clearly', async () => {
+    const h = connectEngine(`unix://${join(f.dir, 'missing.sock')}`);
+    await expect(pingEngine(h)).rejects.toThrow(/container engine unreachable at unix:\/\/.*missing\.sock/);
   });
 });
