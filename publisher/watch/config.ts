@@ -36,6 +36,11 @@ export const zWatchConfig = z
     maxPages: z.number().int().min(1).max(100).default(3),
     /** Versions kept in upstream.json `known`, newest first. */
     knownLimit: z.number().int().min(1).max(10_000).default(200),
+    /**
+     * An app whose answer did not change gets its upstream.json rewritten (lastChecked) only when the stored
+     * lastChecked is older than this, so a quiet sweep does not rewrite thousands of files. 0 = every sweep.
+     */
+    touchAfterHours: z.number().min(0).default(24),
     userAgent: z.string().default('wharf-watch/0.1 (+https://gitee.com/openeuler)'),
     apis: z
       .object({

@@ -103,16 +103,22 @@ export function applyPolicy(entry: Upstream, raws: RawRelease[], appName: string
 
 /** Fingerprint of everything in the entry that shapes `known`: a change forces unconditional requests. */
 export function policyFingerprint(entry: Upstream): string {
-  const canon = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canon)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.entries(v)
-              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-              .map(([k, x]) => [k, canon(x)]),
-          )
-        : v;
-  const json = JSON.stringify(canon(entry));
+  const json = canonicalJson(entry);
   return createHash('sha256').update(json).digest('hex').slice(0, 16);
+}
+
+/** JSON with object keys sorted at every level: equal data, equal text. */
+export function canonicalJson(v: unknown): string {
+  const canon = (x: unknown): unknown =>
+    Array.isArray(x)
+      ? x.map(canon)
+      : x && typeof x === 'object'
+        ? Object.fromEntries(
+            Object.entries(x)
+              .filter(([, y]) => y !== undefined)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([k, y]) => [k, canon(y)]),
+          )
+        : x;
+  return JSON.stringify(canon(v));
 }

@@ -9,7 +9,7 @@ import type { App, Upstream, UpstreamState } from '../../catalog/schema.ts';
 import { parseWatchConfig, type WatchConfig } from './config.ts';
 import { HttpClient, HttpError, type Validators } from './http.ts';
 import { derivePendingWork, type PendingWork } from './pending.ts';
-import { applyPolicy, policyFingerprint, type PolicyResult } from './policy.ts';
+import { applyPolicy, canonicalJson, policyFingerprint, type PolicyResult } from './policy.ts';
 import { NotModified, type SourceContext } from './source.ts';
 import { SOURCES } from './sources/index.ts';
 import { getScheme } from './versions/index.ts';
@@ -48,8 +48,13 @@ export interface SweepResult {
   errorDetails: { app: string; message: string; count: number }[];
   pending: { app: string; tag: string; version: string }[];
   http: { requests: number; notModified: number; retries: number; bytes: number };
+  /** Loading the catalog, checking upstreams, and committing, in milliseconds. */
+  loadMs: number;
   checkMs: number;
+  commitMs: number;
   durationMs: number;
+  /** upstream.json files rewritten (apps whose state changed, failed, or were last touched long ago). */
+  written: number;
   commit: string | null;
 }
 
@@ -196,6 +201,7 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
     ids = [...new Set(opts.apps)].sort();
   }
   const watched = ids.filter((id) => snap.apps.get(id)!.app.upstream);
+  const tLoaded = performance.now();
   const skipped = ids.length - watched.length;
 
   const http = new HttpClient(cfg);
@@ -230,7 +236,7 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
   } finally {
     await http.close();
   }
-  const checkMs = performance.now() - t0;
+  const tChecked = performance.now();
 
   // Report from the snapshot; the commit below recomputes the same from what the transaction reads.
   const result: SweepResult = {
@@ -246,14 +252,18 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
     errorDetails: [],
     pending: [],
     http: { ...http.stats },
-    checkMs: Math.round(checkMs),
+    loadMs: Math.round(tLoaded - t0),
+    checkMs: Math.round(tChecked - tLoaded),
+    commitMs: 0,
     durationMs: 0,
+    written: 0,
     commit: null,
   };
   for (const id of watched) {
     const e = snap.apps.get(id)!;
     const o = outcomes.get(id)!;
     const { state, changes } = nextState(e.app, e.upstream, o, at, cfg);
+    if (worthWriting(e.upstream, state, cfg, at)) result.written++;
     if (o.kind === 'error') {
       result.errors++;
       result.errorDetails.push({ app: id, message: o.message, count: state.lastError!.count });
@@ -266,11 +276,14 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
   }
 
   if (!opts.dryRun && watched.length) {
-    const r = await store.commit(commitInfo(result, runId), (tx) =>
-      record(tx, watched, outcomes, at, runId, cfg),
-    );
+    const r = await store.commit(commitInfo(result, runId), async (tx) => {
+      await record(tx, watched, outcomes, at, runId, cfg);
+      // The sweep itself, so that every sweep leaves one commit even when no app state needed rewriting.
+      tx.putText(SWEEP_FILE, sweepSummary(result, at));
+    });
     result.commit = r.sha;
   }
+  result.commitMs = Math.round(performance.now() - tChecked);
   result.durationMs = Math.round(performance.now() - t0);
   return result;
 }
@@ -289,8 +302,9 @@ async function record(
       limit(async () => {
         const app = await tx.getApp(id);
         if (!app?.upstream) return;
-        const { state } = nextState(app, await tx.getUpstream(id), outcomes.get(id)!, at, cfg);
-        tx.putUpstream(id, state);
+        const prev = await tx.getUpstream(id);
+        const { state } = nextState(app, prev, outcomes.get(id)!, at, cfg);
+        if (worthWriting(prev, state, cfg, at)) tx.putUpstream(id, state);
         const work = pendingFor(app, state, at, runId);
         if (!work.length) return;
         const recipes = [...app.recipes.container];
@@ -302,6 +316,29 @@ async function record(
       }),
     ),
   );
+}
+
+export const SWEEP_FILE = 'watch/last-sweep.json';
+
+function sweepSummary(r: SweepResult, at: string): string {
+  const { runId, checked, notModified, unchanged, errors } = r;
+  const o = { at, changes: r.changes.length, checked, errors, new: r.new, notModified, runId, unchanged };
+  return JSON.stringify(o, null, 2) + '\n';
+}
+
+/** Write upstream.json when anything but lastChecked changed, or lastChecked is older than touchAfterHours. */
+export function worthWriting(
+  prev: UpstreamState | undefined,
+  next: UpstreamState,
+  cfg: WatchConfig,
+  at: string,
+): boolean {
+  if (!prev?.lastChecked) return true;
+  const { lastChecked: _a, ...p } = prev;
+  const { lastChecked: _b, ...n } = next;
+  if (canonicalJson(p) !== canonicalJson(n)) return true;
+  const age = Date.parse(at) - Date.parse(prev.lastChecked);
+  return age >= cfg.touchAfterHours * 3_600_000;
 }
 
 function commitInfo(r: SweepResult, runId: string) {

@@ -7,6 +7,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogStore } from '../../catalog/store.ts';
 import type { AppInput } from '../../catalog/schema.ts';
+
+type ContainerRecipeInput = NonNullable<NonNullable<AppInput['recipes']>['container']>[number];
 import { runSweep } from '../../publisher/watch/sweep.ts';
 import { sendWithEtag, startServer, type FakeServer } from './helpers.ts';
 
@@ -19,19 +21,15 @@ let redisReleases = [
   { tag_name: '8.8.0-rc1', prerelease: true },
 ];
 
-const recipe = (tag: string, version: string, osVersion: string) => ({
-  kind: 'container' as const,
+const recipe = (tag: string, version: string, osVersion: string): ContainerRecipeInput => ({
+  kind: 'container',
   tag,
   version,
   osVersion,
   dockerfile: `${version}/${osVersion}/Dockerfile`,
 });
 
-function app(
-  id: string,
-  upstream: AppInput['upstream'],
-  container: ReturnType<typeof recipe>[] = [],
-): AppInput {
+function app(id: string, upstream: AppInput['upstream'], container: ContainerRecipeInput[] = []): AppInput {
   return {
     id,
     name: id,
