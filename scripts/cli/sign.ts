@@ -119,6 +119,15 @@ export async function runStageCommand(
   return outcomes;
 }
 
+/** Pull credentials for private registries: $WHARF_REGISTRY_USERNAME / $WHARF_REGISTRY_PASSWORD. */
+function registryCredentials(env: NodeJS.ProcessEnv): {
+  credentials?: { username: string; password: string };
+} {
+  const username = env.WHARF_REGISTRY_USERNAME;
+  const password = env.WHARF_REGISTRY_PASSWORD;
+  return username && password ? { credentials: { username, password } } : {};
+}
+
 const workDirOption = (c: Command) =>
   c.option(
     '--work-dir <dir>',
@@ -204,7 +213,11 @@ export default function register(program: Command): void {
       for (const ref of images) {
         try {
           results.push(
-            await verifyImage(ref, pub, { insecure: o.insecure, requireAttestation: o.requireAttestation }),
+            await verifyImage(ref, pub, {
+              insecure: o.insecure,
+              requireAttestation: o.requireAttestation,
+              client: registryCredentials(process.env),
+            }),
           );
         } catch (e) {
           if (e instanceof RefError) throw new UsageError(e.message);

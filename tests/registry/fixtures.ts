@@ -64,7 +64,7 @@ export async function makeTinyImage(dir: string, seed: string, extraBytes = 0): 
 export type FaultDecision = 'pass' | 'fail500' | 'reset' | 'corrupt';
 
 export interface ProxyOptions {
-  /** Decide per request what to do; `n` counts matching requests so far (1-based, per method+kind). */
+  /** Decide per request what to do: pass it on, answer 500, reset the connection, or corrupt a GET answer. */
   fault?: (req: IncomingMessage) => FaultDecision;
   /** Require the Bearer token handshake with these Basic credentials at /token. */
   auth?: { username: string; password: string };
