@@ -165,4 +165,19 @@ describe('RegistryClient against a real docker-registry', () => {
       await proxy.stop();
     }
   });
+
+  it('sends Basic credentials to registries that ask for them', async () => {
+    const creds = { username: 'plain', password: 'basic-Pa55' };
+    const proxy = await startFaultProxy(reg.host, { basic: creds });
+    try {
+      const c = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast, credentials: creds });
+      expect((await pushLayout(c, 'test/basic', img.dir, { tags: ['1'] })).digest).toBe(img.digest);
+      const anon = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
+      const err = await anon.headManifest('test/basic', '1').catch((e: Error) => e);
+      expect(err).toBeInstanceOf(AuthError);
+      expect((err as Error).message).toMatch(/no credentials configured/);
+    } finally {
+      await proxy.stop();
+    }
+  });
 });

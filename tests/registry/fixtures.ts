@@ -68,6 +68,8 @@ export interface ProxyOptions {
   fault?: (req: IncomingMessage) => FaultDecision;
   /** Require the Bearer token handshake with these Basic credentials at /token. */
   auth?: { username: string; password: string };
+  /** Require plain Basic auth on every request (registries without a token service). */
+  basic?: { username: string; password: string };
 }
 
 export interface FaultProxy {
@@ -115,6 +117,14 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
         })
         .end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
       return;
+    }
+    if (opts.basic) {
+      const want = `Basic ${Buffer.from(`${opts.basic.username}:${opts.basic.password}`).toString('base64')}`;
+      if (req.headers.authorization !== want) {
+        req.resume();
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end();
+        return;
+      }
     }
     const decision = fault?.(req) ?? 'pass';
     if (decision === 'fail500') {
