@@ -19,6 +19,8 @@ export interface VerifyStageOptions {
   defaultGraceSeconds?: number;
   /** Lines of output kept per check in the record. Default 20. */
   outputLines?: number;
+  /** Network mode for smoke-test containers (e.g. 'host', 'none'); default: the engine's default. */
+  networkMode?: string;
 }
 
 export const DEFAULT_CHECK_NAME = 'starts (default check)';
@@ -146,7 +148,7 @@ export async function runCheck(
       ...(test ? { Entrypoint: [test.command[0]!], Cmd: test.command.slice(1) } : {}),
       Labels: { 'dev.wharf.smoke-test': runId },
       Tty: false,
-      HostConfig: { AutoRemove: false },
+      HostConfig: { AutoRemove: false, ...(opts.networkMode ? { NetworkMode: opts.networkMode } : {}) },
     });
     await container.start();
     const timeoutMs = test ? test.timeoutSeconds * 1000 : (opts.defaultGraceSeconds ?? 5) * 1000;

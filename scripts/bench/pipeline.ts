@@ -36,7 +36,10 @@ async function main(): Promise<void> {
       const id = `bench-app-${String(i).padStart(2, '0')}`;
       const d = join(recipes, 'Others', id, '1.0.0', OS);
       await mkdir(d, { recursive: true });
-      await writeFile(join(recipes, 'Others', id, 'meta.yml'), `1.0.0-oe2403sp4:\n  path: 1.0.0/${OS}/Dockerfile\n`);
+      await writeFile(
+        join(recipes, 'Others', id, 'meta.yml'),
+        `1.0.0-oe2403sp4:\n  path: 1.0.0/${OS}/Dockerfile\n`,
+      );
       await writeFile(
         join(d, 'Dockerfile'),
         `ARG BASE\nFROM \${BASE}\nARG VERSION\nRUN mkdir -p /opt/app && echo "${id} \${VERSION}" > /opt/app/version\nCOPY motd /etc/motd\nCMD ["cat", "/opt/app/version"]\n`,
@@ -109,7 +112,10 @@ async function main(): Promise<void> {
         env,
         log: { info() {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
       };
-      return runPipeline(ctx, selectTargets(snap).targets, { concurrency: CONCURRENCY });
+      return runPipeline(ctx, selectTargets(snap).targets, {
+        concurrency: CONCURRENCY,
+        verify: { networkMode: 'host' },
+      });
     };
     const line = (label: string, r: PipelineResult) => {
       const c = r.counts;
@@ -123,7 +129,9 @@ async function main(): Promise<void> {
     const second = await once();
     line('second run (nothing changed)', second);
     const perApp = second.durationMs / second.artifacts.length;
-    console.log(`goal: unchanged run < 1000 ms per app: ${perApp < 1000 ? 'met' : 'NOT met'} (${perApp.toFixed(0)} ms)`);
+    console.log(
+      `goal: unchanged run < 1000 ms per app: ${perApp < 1000 ? 'met' : 'NOT met'} (${perApp.toFixed(0)} ms)`,
+    );
     if (first.counts.published !== APPS || second.counts.unchanged !== APPS) {
       for (const a of [...first.artifacts, ...second.artifacts].filter((x) => x.status === 'failed'))
         console.error(`${a.app}:${a.tag} ${a.status} at ${a.stoppedAt}: ${a.message}`);

@@ -36,6 +36,7 @@ interface StageCmdOpts {
   engine?: string;
   force?: boolean;
   verbose?: boolean;
+  smokeNetwork?: string;
 }
 
 function addOptions(c: Command): Command {
@@ -53,6 +54,10 @@ function addOptions(c: Command): Command {
     .option(
       '--engine <url>',
       'container engine: unix:///path, tcp://host:port (default: $DOCKER_HOST, then the usual sockets)',
+    )
+    .option(
+      '--smoke-network <mode>',
+      "network mode of smoke-test containers (e.g. host, none; default: the engine's)",
     )
     .option('-v, --verbose', 'print build and smoke-test progress lines')
     .addOption(new Option('--force', 'rebuild even when the inputs are unchanged'));
@@ -101,6 +106,7 @@ export async function runStagesCommand(
       ...(o.recipes ? { recipes: { url: o.recipes, ref: o.ref ?? 'HEAD' } } : {}),
       ...(o.force ? { force: true } : {}),
     },
+    ...(o.smokeNetwork ? { verify: { networkMode: o.smokeNetwork } } : {}),
     problems: [...snap.problems.map((p) => `${p.file}:${p.line}: ${p.field} ${p.message}`), ...problems],
     onArtifact: (r) => bar.tick(`${r.app}:${r.tag} ${r.status}`),
   });

@@ -27,8 +27,6 @@ export async function startPodman(opts: { insecureRegistries?: string[] } = {}):
   const containersConf = [
     '[containers]',
     'default_ulimits = ["nofile=1024:1024","nproc=1024:1024"]',
-    // Host networking: no bridge/firewall setup needed; smoke-test ports are reached on 127.0.0.1.
-    'netns = "host"',
     '[engine]',
     'runtime = "runc"',
     'cgroup_manager = "cgroupfs"',

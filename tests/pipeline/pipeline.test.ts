@@ -52,7 +52,10 @@ async function run(args: string[] = [], ctxOverrides: Partial<StageContext> = {}
   expect(snap.problems).toEqual([]);
   const { targets, problems } = selectTargets(snap, parseSelection(args));
   expect(problems).toEqual([]);
-  return runPipeline(ctx, targets, { concurrency: 2, verify: { defaultGraceSeconds: 2 } });
+  return runPipeline(ctx, targets, {
+    concurrency: 2,
+    verify: { defaultGraceSeconds: 2, networkMode: 'host' },
+  });
 }
 
 async function artifact(app: string, tag: string): Promise<Artifact> {
@@ -298,7 +301,16 @@ describe('wharf pipeline|build|smoke CLI', () => {
     });
 
   it('runs the pipeline with --json and exits 0 when everything is unchanged', async () => {
-    const r = await wharf(['pipeline', 'hello', 'webby', '--json', '--concurrency', '2']);
+    const r = await wharf([
+      'pipeline',
+      'hello',
+      'webby',
+      '--json',
+      '--concurrency',
+      '2',
+      '--smoke-network',
+      'host',
+    ]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const out = JSON.parse(String(r.stdout));
     expect(out.counts.unchanged).toBe(3);
@@ -310,7 +322,7 @@ describe('wharf pipeline|build|smoke CLI', () => {
   }, 60_000);
 
   it('wharf smoke runs only the smoke tests; failures exit 1 and name the artifact', async () => {
-    const ok = await wharf(['smoke', 'hello:1.0.0-oe2403sp4']);
+    const ok = await wharf(['smoke', 'hello:1.0.0-oe2403sp4', '--smoke-network', 'host']);
     expect(ok.exitCode, String(ok.stderr)).toBe(0);
     expect(String(ok.stdout)).toMatch(/hello:1\.0\.0-oe2403sp4\s+done\s+verify:passed/);
     const bad = await wharf(['build', 'broken', '--json']);
