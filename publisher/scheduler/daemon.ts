@@ -94,6 +94,7 @@ export class Daemon {
       if (!st.enabled) continue;
       st.task = cron.schedule(st.schedule, () => void this.runJob(st.name, 'schedule'), {
         name: `wharf-${st.name}`,
+        logger: this.cronLogger(st.name),
       });
     }
     this.log('info', 'daemon started', {
@@ -103,6 +104,17 @@ export class Daemon {
         [...this.jobs.values()].map((j) => [j.name, j.enabled ? j.schedule : 'disabled']),
       ),
     });
+  }
+
+  /** node-cron's own messages (e.g. a tick missed under load) go to our log, never raw to the console. */
+  private cronLogger(job: JobName) {
+    const text = (m: string | Error) => (m instanceof Error ? m.message : m);
+    return {
+      info: () => {},
+      debug: () => {},
+      warn: (m: string) => this.log('warn', `scheduler: ${m}`, { job }),
+      error: (m: string | Error) => this.log('error', `scheduler: ${text(m)}`, { job }),
+    };
   }
 
   private async ensureLoaded(st: JobState): Promise<JobRun | undefined> {
