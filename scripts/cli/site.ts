@@ -1,9 +1,11 @@
 // `wharf site …`: build the static marketplace from the catalog, and serve a built site locally.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveCatalogDir } from '../../catalog/store.ts';
 import { buildSite, DEFAULT_OUT, relativeOut } from '../../site/node/build.ts';
 import { serveSite } from '../../site/node/serve.ts';
-import { UsageError, catalogOption, jsonOption, printJson } from './common.ts';
+import { CommandFailed, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
 
 const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 
@@ -48,7 +50,10 @@ export default function register(program: Command): void {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port must be 0-65535, got ${o.port}`);
-      const { url } = await serveSite({ dir: o.out ?? DEFAULT_OUT, port });
+      const dir = o.out ?? DEFAULT_OUT;
+      if (!existsSync(join(dir, 'index.html')))
+        throw new CommandFailed(`no built site in ${relativeOut(dir)}; run 'wharf site build' first`);
+      const { url } = await serveSite({ dir, port });
       console.log(`serving ${relativeOut(o.out ?? DEFAULT_OUT)} at ${url} (Ctrl-C to stop)`);
       await new Promise(() => {});
     });

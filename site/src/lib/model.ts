@@ -5,6 +5,7 @@
 import { CatalogStore, resolveCatalogDir, type AppEntry, type LogEntry } from '../../../catalog/store.ts';
 import {
   SEVERITIES,
+  artifactIdOf,
   type App,
   type Artifact,
   type CatalogConfig,
@@ -128,8 +129,6 @@ function signState(r: StageRecords): SignState {
   return 'none';
 }
 
-const artifactIdOfRecipe = (r: Recipe) => (r.kind === 'container' ? r.tag : r.id);
-
 function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
   const { app } = entry;
   const byKey = new Map<string, Artifact>(entry.artifacts.map((a) => [`${a.kind}/${a.id}`, a]));
@@ -192,7 +191,7 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
       hasRecords: times.length > 0,
     });
   };
-  for (const r of recipes) add(r.kind, artifactIdOfRecipe(r), r, r.problem);
+  for (const r of recipes) add(r.kind, artifactIdOf(r), r, r.problem);
   // Artifacts whose recipe is gone still have records worth showing.
   for (const a of entry.artifacts) add(a.kind, a.id, a);
   // Newest OS line and version first, then by tag.
