@@ -1,6 +1,7 @@
 // What each daemon job does: calls the library function of its subsystem. Subsystems are imported lazily,
 // inside the job, so a daemon still runs (and says so on /healthz) when one of them fails to load.
 import { resolve } from 'node:path';
+import { gitOk } from '../../catalog/git.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import type { StageContext } from '../stage.ts';
 import type { DaemonConfig, JobName } from './config.ts';
@@ -72,8 +73,15 @@ export async function loadJob(name: JobName): Promise<JobRun> {
       const { buildSite } = await import('../../site/node/build.ts');
       return async (ctx) => {
         const head = await ctx.store.head();
-        if (ctx.siteHead.value !== undefined && ctx.siteHead.value === head)
-          return { skipped: 'catalog unchanged' };
+        const last = ctx.siteHead.value;
+        if (last !== undefined && last === head) return { skipped: 'catalog unchanged' };
+        // Commits that touch neither apps/ nor wharf.yml (e.g. a sweep's own bookkeeping) change no page.
+        if (
+          last &&
+          head &&
+          (await gitOk(ctx.store.dir, ['diff', '--quiet', last, head, '--', 'apps', 'wharf.yml']))
+        )
+          return { head: last, skipped: 'no app or configuration change' };
         const r = await buildSite({
           catalog: ctx.store.dir,
           ...(ctx.cfg.siteOut ? { out: resolve(ctx.cfg.siteOut) } : {}),
