@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { commitMessage, git, GitError, gitOk, parseTrailers } from './git.ts';
 import { withFileLock } from './lock.ts';
+import { readSnapshotCache, writeSnapshotCache } from './snapshot-cache.ts';
 import { CatalogFileError, parseCatalogFile, toStableJson, toStableYaml, type Problem } from './format.ts';
 import { assertAppId, assertTag } from './names.ts';
 import {
@@ -284,13 +285,18 @@ export class CatalogStore {
       });
     }
     const entry: AppEntry = { app: app.value, artifacts: [] };
-    const upText = await this.readText(`${base}/upstream.json`);
+    const present = new Set(await readdir(join(this.dir, base)).catch(() => [] as string[]));
+    const upText = present.has('upstream.json') ? await this.readText(`${base}/upstream.json`) : null;
     if (upText !== null) {
       const up = parseCatalogFile(`${base}/upstream.json`, upText, zUpstreamState);
       if (up.ok) entry.upstream = up.value;
       else problems.push(...up.problems);
     }
+    const kinds = present.has('artifacts')
+      ? new Set(await readdir(join(this.dir, base, 'artifacts')).catch(() => [] as string[]))
+      : new Set<string>();
     for (const kind of IMAGE_KINDS) {
+      if (!kinds.has(kind)) continue;
       let files: string[];
       try {
         files = (await readdir(join(this.dir, base, 'artifacts', kind)))
@@ -318,8 +324,34 @@ export class CatalogStore {
     return entry;
   }
 
-  /** Load everything. Bad files become problems; one bad app never hides the others. */
+  /**
+   * Load everything. Bad files become problems; one bad app never hides the others.
+   * A clean work tree at an already-loaded HEAD is served from a snapshot cache in .git (see
+   * snapshot-cache.ts): parsing and validating tens of thousands of files is the slow part.
+   */
   async load(): Promise<CatalogSnapshot> {
+    const head = await this.head();
+    const clean = head !== null && (await this.isClean());
+    if (clean) {
+      const cached = await readSnapshotCache(this.dir, head);
+      if (cached) return { ...cached, dir: this.dir, head };
+    }
+    const snap = await this.loadFromFiles();
+    // Only a snapshot that is exactly HEAD may be cached (re-check: a writer may have committed meanwhile).
+    if (clean && snap.head === head) await writeSnapshotCache(this.dir, snap).catch(() => undefined);
+    return snap;
+  }
+
+  /** True when nothing under the catalog differs from HEAD (tracked or untracked, ignored files aside). */
+  private async isClean(): Promise<boolean> {
+    try {
+      return (await git(this.dir, ['status', '--porcelain', '--untracked-files=all'])) === '';
+    } catch {
+      return false;
+    }
+  }
+
+  private async loadFromFiles(): Promise<CatalogSnapshot> {
     const problems: Problem[] = [];
     let config: CatalogConfig;
     const cfgText = await this.readText(CONFIG_FILE);
