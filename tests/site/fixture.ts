@@ -377,16 +377,54 @@ const CAT_ZH: Record<string, string> = {
   others: '工具',
 };
 
+const SYLLABLES = [
+  'ka',
+  'lo',
+  'mi',
+  'ru',
+  'te',
+  'zan',
+  'vo',
+  'pri',
+  'del',
+  'sun',
+  'gor',
+  'fe',
+  'nix',
+  'ta',
+  'bel',
+  'cor',
+  'dra',
+  'wen',
+  'yo',
+  'qua',
+];
+
+/** A pronounceable name unique per `i` (like a real project name: one app per name). */
+export function syntheticName(i: number): string {
+  let n = i;
+  let name = '';
+  for (let k = 0; k < 4; k++) {
+    name += SYLLABLES[n % SYLLABLES.length];
+    n = Math.floor(n / SYLLABLES.length);
+  }
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
 /** A generated app with two tags and zh/en text; deterministic in `i`. */
 export function syntheticApp(i: number): AppInput {
   const w = WORDS[i % WORDS.length]!;
   const cat = CATS[i % CATS.length]!;
   const id = `synth-${w}-${i}`;
+  const name = syntheticName(i);
   return {
     id,
     name: id,
-    title: { zh: `Synth ${w} ${i}`, en: `Synth ${w} ${i}` },
-    summary: { zh: `用于测试的${CAT_ZH[cat]}应用 ${i}`, en: `Synthetic ${w} application number ${i}` },
+    title: { zh: name, en: name },
+    summary: {
+      zh: `${name}：提供 ${w} 服务的${CAT_ZH[cat]}应用`,
+      en: `${name}: a ${w} service (synthetic app ${i})`,
+    },
     description: {
       zh: `这是一个生成的${CAT_ZH[cat]}镜像，提供 ${w} 服务。`,
       en: `A generated ${cat} image providing a ${w} service.`,

@@ -49,6 +49,12 @@ async function search(page: Page, q: string): Promise<string[]> {
   await page.fill('#q', q);
   // The page records the query whose results it shows last.
   await page.waitForFunction((want) => document.getElementById('search')?.dataset.q === want, q);
+  // Results come ten at a time; load up to 50 so assertions see more than the first page.
+  for (let i = 0; i < 4 && (await page.locator('#results .more').count()); i++) {
+    const n = await page.locator('#results .result').count();
+    await page.click('#results .more');
+    await page.waitForFunction((k) => document.querySelectorAll('#results .result').length > k, n);
+  }
   return page.locator('#results .result h3').allTextContents();
 }
 

@@ -132,6 +132,7 @@ const UI = {
   results: { zh: '个结果', en: 'results' },
   filters: { zh: '筛选', en: 'Filters' },
   clear: { zh: '清除', en: 'Clear' },
+  more: { zh: '显示更多', en: 'Show more' },
   notTranslated: { zh: '未翻译', en: 'not translated' },
   noDescription: { zh: '暂无介绍', en: 'No description yet' },
   backToApp: { zh: '返回应用', en: 'Back to app' },

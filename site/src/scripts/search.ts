@@ -98,31 +98,51 @@ async function run(): Promise<void> {
   const t0 = performance.now();
   const res = await pf.search(q || null, { filters });
   if (!res || my !== seq) return;
-  const data = await Promise.all(res.results.slice(0, 20).map((r) => r.data()));
+  // Only the first page of results loads its data; "more" loads the next (Pagefind fetches one
+  // fragment per result, so loading all of a broad query's results would be slow).
+  const data = await Promise.all(res.results.slice(0, PAGE).map((r) => r.data()));
   if (my !== seq) return;
   const ms = performance.now() - t0;
   root.dataset.ms = ms.toFixed(1);
   statusLine.textContent = res.results.length
     ? `${res.results.length} ${labels.results} · ${ms.toFixed(0)} ms`
     : (labels.none ?? '');
-  resultsBox.replaceChildren(
-    ...data.map((d) => {
-      const a = el('a', 'result');
-      a.href = d.url;
-      a.append(el('h3', '', d.meta.title ?? d.url));
-      const p = el('p', 'small');
-      // Pagefind excerpts are escaped page text with <mark> around matches.
-      p.innerHTML = d.excerpt;
-      const chips = el('div', 'chips');
-      for (const v of [...(d.filters.category ?? []), ...(d.filters.arch ?? [])])
-        chips.append(el('span', 'chip chip-soft', v));
-      a.append(p, chips);
-      return a;
-    }),
-  );
+  resultsBox.replaceChildren(...data.map(resultCard));
+  addMoreButton(res.results, PAGE, my);
   renderFilters(allFilters, res.filters);
   root.dataset.done = String(my);
   root.dataset.q = q;
+}
+
+const PAGE = 10;
+
+function resultCard(d: PagefindResultData): HTMLElement {
+  const a = el('a', 'result');
+  a.href = d.url;
+  a.append(el('h3', '', d.meta.title ?? d.url));
+  const p = el('p', 'small');
+  // Pagefind excerpts are escaped page text with <mark> around matches.
+  p.innerHTML = d.excerpt;
+  const chips = el('div', 'chips');
+  for (const v of [...(d.filters.category ?? []), ...(d.filters.arch ?? [])])
+    chips.append(el('span', 'chip chip-soft', v));
+  a.append(p, chips);
+  return a;
+}
+
+function addMoreButton(results: PagefindResponse['results'], shown: number, my: number): void {
+  if (results.length <= shown) return;
+  const more = el('button', 'more', `${labels.more ?? 'More'} (${results.length - shown})`);
+  more.type = 'button';
+  more.addEventListener('click', () => {
+    void (async () => {
+      const next = await Promise.all(results.slice(shown, shown + PAGE).map((r) => r.data()));
+      if (my !== seq) return;
+      more.replaceWith(...next.map(resultCard));
+      addMoreButton(results, shown + PAGE, my);
+    })();
+  });
+  resultsBox.append(more);
 }
 
 async function main(): Promise<void> {
