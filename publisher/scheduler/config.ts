@@ -35,6 +35,8 @@ export const zDaemonConfig = z
     engine: z.string().optional(),
     /** Where `site` builds to (default: the site's own default, site/dist). */
     siteOut: z.string().optional(),
+    /** Also serve the built site on this loopback port (the quick start's marketplace). */
+    sitePort: z.number().int().min(0).max(65535).optional(),
     jobs: z
       .object({
         watch: zJob(DEFAULT_SCHEDULES.watch),

@@ -5,7 +5,9 @@
 // boundary), then they are abandoned. Records are committed atomically by the store, so abandoning a job
 // never leaves a half-written record.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { JOB_NAMES, parseDaemonConfig, type DaemonConfig, type JobName } from './config.ts';
@@ -20,7 +22,7 @@ export interface DaemonLog {
 export interface DaemonOptions {
   store: CatalogStore;
   /** Overrides of wharf.yml's daemon section (CLI flags). */
-  overrides?: Partial<Pick<DaemonConfig, 'host' | 'port'>>;
+  overrides?: Partial<Pick<DaemonConfig, 'host' | 'port' | 'sitePort'>>;
   log?: DaemonLog;
   env?: NodeJS.ProcessEnv;
   /** Replace job implementations (tests). */
@@ -57,6 +59,8 @@ export class Daemon {
   private readonly jobs = new Map<JobName, JobState>();
   private readonly abort = new AbortController();
   private server: Server | null = null;
+  private siteServer: Server | null = null;
+  siteUrl = '';
   private hooks: ((req: IncomingMessage, res: ServerResponse, forge: string) => Promise<void>) | null = null;
   private hooksError: string | undefined;
   private stopping = false;
@@ -90,6 +94,8 @@ export class Daemon {
     }
     await this.loadHooks(config.daemon?.triggers);
     await this.listen();
+    if (this.cfg.sitePort !== undefined) await this.serveSite();
+    await this.preflight();
     for (const st of this.jobs.values()) {
       if (!st.enabled) continue;
       st.task = cron.schedule(st.schedule, () => void this.runJob(st.name, 'schedule'), {
@@ -99,11 +105,53 @@ export class Daemon {
     }
     this.log('info', 'daemon started', {
       url: this.url,
+      ...(this.siteUrl ? { site: this.siteUrl } : {}),
       catalog: this.store.dir,
       jobs: Object.fromEntries(
         [...this.jobs.values()].map((j) => [j.name, j.enabled ? j.schedule : 'disabled']),
       ),
     });
+  }
+
+  /** Serve the built site (rebuilt in place by the site job); an empty directory until the first build. */
+  private async serveSite(): Promise<void> {
+    const { serveSite, DEFAULT_OUT } = await Promise.all([
+      import('../../site/node/serve.ts'),
+      import('../../site/node/build.ts'),
+    ]).then(([a, b]) => ({ serveSite: a.serveSite, DEFAULT_OUT: b.DEFAULT_OUT }));
+    const dir = resolve(this.cfg.siteOut ?? DEFAULT_OUT);
+    await mkdir(dir, { recursive: true });
+    const { server, url } = await serveSite({ dir, port: this.cfg.sitePort!, host: this.cfg.host });
+    this.siteServer = server;
+    this.siteUrl = url;
+  }
+
+  /** Say what will not work on this machine, and how to add it (the daemon runs anyway). */
+  private async preflight(): Promise<void> {
+    const jobs = this.cfg.jobs;
+    if (jobs.pipeline.enabled || jobs.rescan.enabled) {
+      try {
+        const { connectEngine, pingEngine } = await import('../engine/index.ts');
+        const h = connectEngine(this.cfg.engine);
+        await pingEngine(h, 3000).catch((e: Error) =>
+          this.log('warn', 'no container engine: the pipeline job skips pending builds until one answers', {
+            engine: h.address,
+            error: e.message.slice(0, 200),
+            howto:
+              'install podman and run `podman system service --time=0 unix:///run/user/$UID/podman/podman.sock`, or set daemon.engine / DOCKER_HOST',
+          }),
+        );
+      } catch {
+        /* the pipeline job reports its own load failure */
+      }
+      const trivy = this.opts.env?.WHARF_TRIVY ?? process.env.WHARF_TRIVY ?? 'trivy';
+      const found = await execa(trivy, ['--version'], { reject: false, timeout: 10_000 }).catch(() => null);
+      if (!found || found.exitCode !== 0)
+        this.log('warn', 'no Trivy: scans are recorded as not-run (never as clean) until it is installed', {
+          trivy,
+          howto: 'install Trivy (https://trivy.dev) on PATH or set WHARF_TRIVY to its path',
+        });
+    }
   }
 
   /** node-cron's own messages (e.g. a tick missed under load) go to our log, never raw to the console. */
@@ -350,9 +398,10 @@ export class Daemon {
     clearTimeout(timer);
     const abandoned = timedOut ? running.filter((j) => j.running).map((j) => j.name) : [];
     if (abandoned.length) this.log('warn', 'abandoning jobs after the grace period', { jobs: abandoned });
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise((r) => this.server!.close(r));
+    for (const srv of [this.server, this.siteServer]) {
+      if (!srv) continue;
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
     }
     this.log('info', 'daemon stopped', { abandoned });
     return { abandoned };

@@ -52,10 +52,18 @@ export async function loadJob(name: JobName): Promise<JobRun> {
     }
     case 'pipeline': {
       const [{ runPipeline, selectTargets }] = await Promise.all([import('../pipeline/index.ts')]);
+      const { connectEngine, pingEngine } = await import('../engine/index.ts');
       return async (ctx) => {
         const snap = await ctx.store.load();
         const targets = selectTargets(snap).targets.filter((t) => t.artifact?.pending);
         if (!targets.length) return { pending: 0 };
+        // Without an engine every build would only record the same failure: wait for one instead.
+        const h = connectEngine(ctx.cfg.engine);
+        try {
+          await pingEngine(h);
+        } catch (e) {
+          return { pending: targets.length, skipped: `no container engine: ${(e as Error).message}` };
+        }
         const sctx = await stageContext(ctx, snap.config);
         const r = await runPipeline(sctx, targets, { concurrency: ctx.cfg.concurrency });
         return { pending: targets.length, runId: r.runId, ...r.counts };

@@ -16,40 +16,59 @@ export default function register(program: Command): void {
       'HTTP port for /healthz, /metrics and /hooks (default: wharf.yml daemon.port, else 9464; 0 = any free)',
     )
     .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
+    .option('--site-port <n>', 'also serve the built marketplace on this port (rebuilt by the site job)')
     .option('--json-logs', 'one JSON object per log line (for log collectors)')
-    .action(async (o: { catalog?: string; port?: string; host?: string; jsonLogs?: boolean }) => {
-      const port = o.port === undefined ? undefined : Number(o.port);
-      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
-        throw new UsageError(`--port must be 0-65535, got ${o.port}`);
-      const store = await openCatalog(o);
-      const log = (level: string, msg: string, fields: Record<string, unknown> = {}) => {
-        const at = new Date().toISOString();
-        if (o.jsonLogs) process.stdout.write(JSON.stringify({ at, level, msg, ...fields }) + '\n');
-        else {
-          const f = Object.entries(fields)
-            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-            .join(' ');
-          process.stdout.write(`${at} ${level.padEnd(5)} ${msg}${f ? ` ${f}` : ''}\n`);
-        }
-      };
-      const daemon = new Daemon({
-        store,
-        overrides: { ...(port !== undefined ? { port } : {}), ...(o.host ? { host: o.host } : {}) },
-        log,
-      });
-      await daemon.start();
-      await new Promise<void>((resolve) => {
-        const onSignal = (sig: string) => {
-          log('info', `received ${sig}; stopping`);
-          // A second signal while stopping: abandon at once.
-          process.once('SIGINT', () => process.exit(130));
-          process.once('SIGTERM', () => process.exit(143));
-          void daemon.stop().then(() => resolve());
+    .action(
+      async (o: {
+        catalog?: string;
+        port?: string;
+        host?: string;
+        sitePort?: string;
+        jsonLogs?: boolean;
+      }) => {
+        const portOf = (flag: string, v: string | undefined) => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 0 || n > 65535)
+            throw new UsageError(`${flag} must be 0-65535, got ${v}`);
+          return n;
         };
-        process.once('SIGTERM', () => onSignal('SIGTERM'));
-        process.once('SIGINT', () => onSignal('SIGINT'));
-      });
-      // Abandoned jobs may still hold timers or sockets: do not wait for them.
-      process.exit(0);
-    });
+        const port = portOf('--port', o.port);
+        const sitePort = portOf('--site-port', o.sitePort);
+        const store = await openCatalog(o);
+        const log = (level: string, msg: string, fields: Record<string, unknown> = {}) => {
+          const at = new Date().toISOString();
+          if (o.jsonLogs) process.stdout.write(JSON.stringify({ at, level, msg, ...fields }) + '\n');
+          else {
+            const f = Object.entries(fields)
+              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+              .join(' ');
+            process.stdout.write(`${at} ${level.padEnd(5)} ${msg}${f ? ` ${f}` : ''}\n`);
+          }
+        };
+        const daemon = new Daemon({
+          store,
+          overrides: {
+            ...(port !== undefined ? { port } : {}),
+            ...(sitePort !== undefined ? { sitePort } : {}),
+            ...(o.host ? { host: o.host } : {}),
+          },
+          log,
+        });
+        await daemon.start();
+        await new Promise<void>((resolve) => {
+          const onSignal = (sig: string) => {
+            log('info', `received ${sig}; stopping`);
+            // A second signal while stopping: abandon at once.
+            process.once('SIGINT', () => process.exit(130));
+            process.once('SIGTERM', () => process.exit(143));
+            void daemon.stop().then(() => resolve());
+          };
+          process.once('SIGTERM', () => onSignal('SIGTERM'));
+          process.once('SIGINT', () => onSignal('SIGINT'));
+        });
+        // Abandoned jobs may still hold timers or sockets: do not wait for them.
+        process.exit(0);
+      },
+    );
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,8 @@ describe('wharf daemon (a real process)', () => {
   it('runs jobs on second schedules, serves /healthz, /metrics and hooks, and stops cleanly on SIGTERM', async () => {
     const recv: Receiver = await startReceiver(SECRET);
     cleanups.push(() => recv.close());
+    const siteOut = await mkdtemp(join(tmpdir(), 'wharf-daemon-site-'));
+    await writeFile(join(siteOut, 'index.html'), '<h1>marketplace</h1>\n');
     const store = await catalog(
       {
         jobs: {
@@ -58,22 +60,37 @@ describe('wharf daemon (a real process)', () => {
           site: off,
         },
         triggers: { github: { secretEnv: 'WHARF_DAEMON_HOOK' } },
+        siteOut,
       },
       { subscriptions: [{ name: 'all', url: recv.url, secretEnv: 'WHARF_DAEMON_SECRET' }] },
     );
     const child: ResultPromise = execa(
       'node',
-      ['scripts/wharf.mjs', 'daemon', '--catalog', store.dir, '--port', '0', '--json-logs'],
+      [
+        'scripts/wharf.mjs',
+        'daemon',
+        '--catalog',
+        store.dir,
+        '--port',
+        '0',
+        '--site-port',
+        '0',
+        '--json-logs',
+      ],
       { env: { WHARF_DAEMON_SECRET: SECRET, WHARF_DAEMON_HOOK: HOOK }, reject: false, buffer: true },
     );
     cleanups.push(async () => child.kill('SIGKILL'));
     const lines: Record<string, unknown>[] = [];
     let url = '';
+    let site = '';
     child.stdout!.on('data', (b: Buffer) => {
       for (const l of b.toString().split('\n').filter(Boolean)) {
         const j = JSON.parse(l) as Record<string, unknown>;
         lines.push(j);
-        if (j.msg === 'daemon started') url = j.url as string;
+        if (j.msg === 'daemon started') {
+          url = j.url as string;
+          site = j.site as string;
+        }
       }
     });
     const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 20_000) => {
@@ -86,6 +103,13 @@ describe('wharf daemon (a real process)', () => {
     };
     await until('start', () => url !== '');
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // The marketplace is served too, and missing tools are named with how to add them.
+    expect(await (await fetch(site)).text()).toContain('marketplace');
+    expect(
+      lines.some(
+        (l) => l.msg === 'no Trivy: scans are recorded as not-run (never as clean) until it is installed',
+      ),
+    ).toBe(true);
 
     // The event job delivers the catalog's first event (app.added) within a second or two.
     await until('first delivery', () => recv.received.length >= 1);
