@@ -139,6 +139,12 @@ describe('wharf daemon (a real process)', () => {
       },
     });
     expect(forged.status).toBe(401);
+    const replayed = await fetch(`${url}/hooks/github`, {
+      method: 'POST',
+      body,
+      headers: { 'x-github-event': 'release', 'x-github-delivery': 'x1', 'x-hub-signature-256': sig },
+    });
+    expect(replayed.status).toBe(409);
     // One commit: the app got a derived recipe, upstream has a new release, its artifact is pending.
     await until('release events', () => recv.received.length >= 4);
     expect(recv.received.slice(1, 4).map((r) => r.event.type)).toEqual([
@@ -160,7 +166,7 @@ describe('wharf daemon (a real process)', () => {
     expect(metrics).toMatch(/wharf_job_runs_total\{job="events",outcome="success"\} [1-9]/);
     expect(metrics).toMatch(/wharf_events_delivered_total [4-9]/);
     expect(metrics).toContain('wharf_triggers_total{forge="github",outcome="accepted"} 1');
-    expect(metrics).toContain('wharf_triggers_total{forge="github",outcome="refused"} 1');
+    expect(metrics).toContain('wharf_triggers_total{forge="github",outcome="refused"} 2');
     expect(metrics).toMatch(/wharf_job_last_success_timestamp_seconds\{job="events"\} \d+/);
     expect(metrics).toContain('# TYPE wharf_job_duration_seconds histogram');
 

@@ -58,6 +58,23 @@ describe('event outbox journal', () => {
     expect(again.counts()).toEqual({ pending: 2, delivered: 1, dead: 0 });
   });
 
+  it('starts a fresh outbox at HEAD when events.startFrom is head', async () => {
+    const store = await freshCatalog({ events: { startFrom: 'head' } });
+    await store.commit({ subject: 'add' }, (tx) => {
+      tx.putApp(redisApp);
+    });
+    const outbox = new Outbox(store.dir);
+    const setup = eventsSetup(await store.config());
+    expect(await syncOutbox(store, outbox, setup)).toMatchObject({
+      commits: 0,
+      events: 0,
+      cursor: await store.head(),
+    });
+    await commitStage(store, 'build');
+    expect(await syncOutbox(store, outbox, setup)).toMatchObject({ commits: 1, events: 1 });
+    expect(outbox.snapshot.events.map((e) => e.type)).toEqual(['org.openeuler.wharf.image.built']);
+  });
+
   it('compacts atomically, keeping the cursor, undelivered work and recent history', async () => {
     const store = await catalogWithEvents(5);
     const outbox = new Outbox(store.dir);
