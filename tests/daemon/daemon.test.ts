@@ -261,6 +261,7 @@ describe('daemon scheduling', () => {
     await sleep(50);
     const t0 = Date.now();
     expect((await e.stop(300)).abandoned).toEqual(['pipeline']);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // abandoned after the 300 ms grace period, not after the job's own (much longer) run
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });

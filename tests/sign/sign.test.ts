@@ -190,11 +190,9 @@ describe('sign → publish → verify against a real registry', () => {
     expect((await runSign(await h.ctx(env), await h.target('redis', '8.6.4-oe2403sp4'))).status).toBe(
       'unchanged',
     );
-    const t0 = Date.now();
     expect((await runPublish(await h.ctx(env), await h.target('redis', '8.6.4-oe2403sp4'))).status).toBe(
       'unchanged',
     );
-    expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it('rejects a wrong key, a modified payload and a payload for another digest', async () => {
