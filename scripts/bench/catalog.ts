@@ -56,7 +56,9 @@ async function timeLoad(
 }
 
 async function gitSize(dir: string): Promise<{ sizePack: string; count: string; bytes: number }> {
-  await execa('git', ['gc', '-q', '--aggressive', '--prune=now'], { cwd: dir });
+  // No background auto-gc racing the explicit one (commits trigger `gc --auto`).
+  await execa('git', ['config', 'gc.auto', '0'], { cwd: dir });
+  await execa('git', ['gc', '-q', '--force', '--aggressive', '--prune=now'], { cwd: dir });
   const out = (await execa('git', ['count-objects', '-vH'], { cwd: dir })).stdout;
   const raw = (await execa('git', ['count-objects', '-v'], { cwd: dir })).stdout;
   const kib = Number(/size-pack: (\d+)/.exec(raw)?.[1] ?? 0) + Number(/size: (\d+)/.exec(raw)?.[1] ?? 0);
@@ -455,6 +457,7 @@ async function main(): Promise<void> {
     // 1. the imported seed
     const seedDir = join(root, 'seed');
     const seedStore = await CatalogStore.init(seedDir);
+    await execa('git', ['config', 'gc.auto', '0'], { cwd: seedDir });
     let t0 = performance.now();
     const imp = await importOpenEuler(seedStore, SEED);
     line(

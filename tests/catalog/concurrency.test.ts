@@ -20,7 +20,9 @@ function runWriters(dirs: string[], perWriter: number) {
   const startAt = String(Date.now() + 4000);
   return Promise.all(
     dirs.map(async (dir, i) => {
-      const r = await execa(process.execPath, [WRITER, dir, `w${i}`, String(perWriter), startAt], { reject: false });
+      const r = await execa(process.execPath, [WRITER, dir, `w${i}`, String(perWriter), startAt], {
+        reject: false,
+      });
       expect(r.exitCode, r.stderr).toBe(0);
       return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
         commits: number;
