@@ -4,7 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, scanState, type SiteModel } from '../../site/src/lib/model.ts';
+import {
+  buildModel,
+  filterCounts,
+  filterValues,
+  scanState,
+  type SiteModel,
+} from '../../site/src/lib/model.ts';
 import { renderMarkdown, safeUrl } from '../../site/src/lib/markdown.ts';
 import { pick, href } from '../../site/src/lib/i18n.ts';
 import { apiApp, apiIndex, atomFeed } from '../../site/src/lib/machine.ts';
@@ -32,6 +38,11 @@ describe('site model', () => {
     expect(m.categories.find((c) => c.id === 'database')?.count).toBe(3 + 1); // redis, postgres, mysql + synth-cache-0
     expect(JSON.stringify(apiIndex(m))).not.toContain('secret-tool');
     expect(atomFeed(m)).not.toContain('secret-tool');
+    // The search page's filter totals (built from the model) count visible apps only.
+    const counts = filterCounts(m, 'zh');
+    expect(counts.category['数据库']).toBe(4);
+    expect(counts.license['MIT']).toBe(1 + 1); // hostile + synth-cache-0; the hidden MIT app is not counted
+    expect(filterValues(m.byId.get('redis')!, 'en').category).toEqual(['Databases']);
   });
 
   it('derives tag rows: pull per registry, digest, signature, scan state, history', () => {

@@ -17,6 +17,7 @@ import {
   type StageRecords,
 } from '../../../catalog/schema.ts';
 import { safeUrl } from './markdown.ts';
+import { categoryLabel, type Lang } from './i18n.ts';
 
 export type SeverityCounts = Record<Severity, number>;
 
@@ -240,7 +241,9 @@ function appView(entry: AppEntry, config: CatalogConfig, log: LogEntry[]): AppVi
     upstreamUrl: up.url,
     tags,
     arches: [...new Set(tags.flatMap((t) => t.arches))].sort(),
-    osVersions: [...new Set(tags.map((t) => t.osVersion))].sort().reverse(),
+    osVersions: [...new Set(tags.map((t) => t.osVersion))].sort((x, y) =>
+      y.localeCompare(x, 'en', { numeric: true }),
+    ),
     license: licenseOf(app),
     history: log.slice(0, HISTORY_SHOWN),
     createdAt: log.at(-1)?.date,
@@ -289,10 +292,18 @@ export function siteModel(): Promise<SiteModel> {
   return cached;
 }
 
-/** Newest apps first by first appearance in the catalog. */
+const newestOs = (a: AppView) => a.osVersions[0] ?? '';
+
+/** Newest apps first: by first appearance in the catalog, then by the newest OS line they ship for. */
 export const newest = (m: SiteModel, n: number) =>
   [...m.apps]
-    .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.id.localeCompare(b.id))
+    .sort(
+      (a, b) =>
+        (b.createdAt ?? '').localeCompare(a.createdAt ?? '') ||
+        newestOs(b).localeCompare(newestOs(a), 'en', { numeric: true }) ||
+        b.tags.length - a.tags.length ||
+        a.id.localeCompare(b.id),
+    )
     .slice(0, n);
 
 /** Apps changed after they were added (a later commit or stage record), most recent first. */
@@ -304,3 +315,30 @@ export const recentlyUpdated = (m: SiteModel, n: number) =>
 
 export const severityTotal = (c: SeverityCounts) => SEVERITIES.reduce((s, k) => s + c[k], 0);
 export { SEVERITIES };
+
+export const FILTER_GROUPS = ['category', 'arch', 'os', 'license'] as const;
+export type FilterGroup = (typeof FILTER_GROUPS)[number];
+
+/** An app's search filter values (`data-pagefind-filter`); commas and colons are Pagefind syntax. */
+export function filterValues(a: AppView, lang: Lang): Record<FilterGroup, string[]> {
+  const clean = (v: string) => v.replace(/[,:]/g, ' ').trim();
+  return {
+    category: [clean(categoryLabel(a.app.category, lang))],
+    arch: a.arches,
+    os: a.osVersions,
+    license: a.license ? [clean(a.license)] : [],
+  };
+}
+
+/** Every filter value with its number of apps, for the search page (saves loading Pagefind's filters). */
+export function filterCounts(m: SiteModel, lang: Lang): Record<FilterGroup, Record<string, number>> {
+  const out = Object.fromEntries(FILTER_GROUPS.map((g) => [g, {}])) as Record<
+    FilterGroup,
+    Record<string, number>
+  >;
+  for (const a of m.apps) {
+    const v = filterValues(a, lang);
+    for (const g of FILTER_GROUPS) for (const x of v[g]) out[g][x] = (out[g][x] ?? 0) + 1;
+  }
+  return out;
+}

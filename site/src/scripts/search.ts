@@ -45,12 +45,15 @@ for (const g of GROUPS) for (const v of params.getAll(g)) selected[g]!.add(v);
 const langSwitch = document.querySelector<HTMLAnchorElement>('[data-lang-switch]');
 const switchBase = langSwitch?.getAttribute('href') ?? '';
 let pf: Pagefind;
-let allFilters: Record<string, Record<string, number>> = {};
+const allFilters = JSON.parse(root.dataset.filters ?? '{}') as Record<string, Record<string, number>>;
 
 function renderFilters(
   all: Record<string, Record<string, number>>,
   current?: Record<string, Record<string, number>>,
 ) {
+  // Live counts exist once Pagefind has loaded its filters (after the first filtered search);
+  // before that a search shows no counts rather than totals that do not match the results.
+  const counts = current ? (Object.keys(current).length ? current : undefined) : all;
   filtersBox.replaceChildren();
   for (const g of GROUPS) {
     const values = Object.keys(all[g] ?? {}).sort();
@@ -69,8 +72,10 @@ function renderFilters(
         else selected[g]!.delete(v);
         void run();
       });
-      const n = current?.[g]?.[v] ?? all[g]?.[v] ?? 0;
-      lab.append(cb, ` ${v} `, el('span', 'muted small', String(n)));
+      const n = counts ? (counts[g]?.[v] ?? 0) : undefined;
+      if (n === 0 && !cb.checked) lab.className = 'zero';
+      lab.append(cb, ` ${v} `);
+      if (n !== undefined) lab.append(el('span', 'muted small', String(n)));
       box.append(lab);
     }
     filtersBox.append(box);
@@ -150,7 +155,6 @@ async function main(): Promise<void> {
   pf = (await import(/* @vite-ignore */ pagefindUrl)) as Pagefind;
   await pf.options({ excerptLength: 20 });
   await pf.init();
-  allFilters = await pf.filters();
   renderFilters(allFilters);
   let timer: ReturnType<typeof setTimeout> | undefined;
   input.addEventListener('input', () => {
