@@ -58,7 +58,7 @@ async function timeLoad(
 async function gitSize(dir: string): Promise<{ sizePack: string; count: string; bytes: number }> {
   // No background auto-gc racing the explicit one (commits trigger `gc --auto`).
   await execa('git', ['config', 'gc.auto', '0'], { cwd: dir });
-  await execa('git', ['gc', '-q', '--force', '--aggressive', '--prune=now'], { cwd: dir });
+  await execa('git', ['gc', '-q', '--force', '--prune=now'], { cwd: dir });
   const out = (await execa('git', ['count-objects', '-vH'], { cwd: dir })).stdout;
   const raw = (await execa('git', ['count-objects', '-v'], { cwd: dir })).stdout;
   const kib = Number(/size-pack: (\d+)/.exec(raw)?.[1] ?? 0) + Number(/size: (\d+)/.exec(raw)?.[1] ?? 0);
