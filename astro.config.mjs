@@ -7,7 +7,9 @@ export default defineConfig({
   srcDir: './site/src',
   publicDir: './site/public',
   outDir: process.env.WHARF_SITE_OUT || './site/dist',
-  cacheDir: './.astro',
+  // buildSite() gives every build its own cache and working directory, so concurrent builds (CLI
+  // and daemon, parallel tests) never read each other's staged chunks.
+  cacheDir: process.env.WHARF_SITE_CACHE || './.astro',
   output: 'static',
   trailingSlash: 'ignore',
   compressHTML: true,

@@ -1,12 +1,15 @@
 // `wharf site build` as a library: render the site with Astro (static output), index the app pages
 // with Pagefind's Node API, and record what was built in <out>/.wharf-site.json. When the catalog's
 // HEAD and the site sources are the same as in that stamp, the build is skipped entirely.
-import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { z } from 'zod';
 import { CatalogStore } from '../../catalog/store.ts';
+import { withFileLock } from '../../catalog/lock.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_OUT = join(REPO_ROOT, 'site/dist');
@@ -87,10 +90,65 @@ async function countHtml(dir: string): Promise<number> {
   return (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.html')).length;
 }
 
-/** Build the site. Throws on a failed Astro build or Pagefind errors. */
+/**
+ * `astro build` in a child process. Astro reuses modules between builds in one process, so a
+ * long-lived caller (the daemon) would get the first catalog's pages again; a process per build
+ * also returns Astro's memory. Astro reads the catalog through the library (site/src/lib/model.ts)
+ * from $WHARF_CATALOG and writes to $WHARF_SITE_OUT (see astro.config.mjs).
+ */
+async function runAstro(
+  catalogDir: string,
+  out: string,
+  logLevel: SiteBuildOptions['logLevel'],
+): Promise<void> {
+  const astroBin = join(REPO_ROOT, 'node_modules/astro/bin/astro.mjs');
+  const args = [astroBin, 'build', '--root', REPO_ROOT];
+  if (logLevel === 'debug') args.push('--verbose');
+  // Inside the repository (git-ignored .astro/), so the staged chunks resolve node_modules.
+  await mkdir(join(REPO_ROOT, '.astro/builds'), { recursive: true });
+  const cacheDir = await mkdtemp(join(REPO_ROOT, '.astro/builds/b-'));
+  // Astro stages its server build in <cwd>/.astro when the output directory lies outside the
+  // working directory: running it from a fresh directory keeps concurrent builds apart.
+  const child = execa(process.execPath, args, {
+    cwd: cacheDir,
+    env: {
+      WHARF_CATALOG: catalogDir,
+      WHARF_SITE_OUT: out,
+      WHARF_SITE_CACHE: cacheDir,
+      WHARF_SITE_BUILD: randomUUID(),
+      ASTRO_TELEMETRY_DISABLED: '1',
+    },
+    reject: false,
+    all: true,
+  });
+  // Astro's output is kept for the error message; with info/debug it is also shown, on stderr
+  // (stdout stays clean for --json).
+  if (logLevel === 'info' || logLevel === 'debug')
+    child.all?.on('data', (d: Buffer) => process.stderr.write(d));
+  const r = await child.finally(() => rm(cacheDir, { recursive: true, force: true }));
+  if (r.exitCode !== 0) {
+    const tail = String(r.all ?? '')
+      .trim()
+      .split('\n')
+      .slice(-15)
+      .join('\n');
+    throw new Error(`astro build failed (exit ${r.exitCode}):\n${tail}`);
+  }
+}
+
+/** Build the site (one build per output directory at a time). Throws on a failed Astro build or Pagefind errors. */
 export async function buildSite(opts: SiteBuildOptions): Promise<SiteBuildResult> {
-  const t0 = performance.now();
   const out = resolve(opts.out ?? DEFAULT_OUT);
+  const lock = join(
+    tmpdir(),
+    `wharf-site-${createHash('sha256').update(out).digest('hex').slice(0, 16)}.lock`,
+  );
+  return withFileLock(lock, () => buildSiteLocked({ ...opts, out }), { timeoutMs: 30 * 60_000 });
+}
+
+async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promise<SiteBuildResult> {
+  const t0 = performance.now();
+  const out = opts.out;
   const store = await CatalogStore.open(opts.catalog);
   const catalogHead = await store.head();
   const hash = await sourcesHash();
@@ -106,18 +164,9 @@ export async function buildSite(opts: SiteBuildOptions): Promise<SiteBuildResult
     };
   }
 
-  // Astro reads the catalog through the library (site/src/lib/model.ts) from $WHARF_CATALOG.
-  process.env.WHARF_CATALOG = store.dir;
-  process.env.ASTRO_TELEMETRY_DISABLED = '1';
   await rm(join(out, STAMP_FILE), { force: true });
-  const { build } = await import('astro');
   const ta = performance.now();
-  await build({
-    root: REPO_ROOT,
-    configFile: 'astro.config.mjs',
-    outDir: out,
-    logLevel: opts.logLevel ?? 'warn',
-  });
+  await runAstro(store.dir, out, opts.logLevel ?? 'warn');
   const astroMs = performance.now() - ta;
 
   const tp = performance.now();

@@ -284,12 +284,18 @@ export async function buildModel(dir: string): Promise<SiteModel> {
   };
 }
 
-let cached: Promise<SiteModel> | undefined;
+let cached: { key: string; model: Promise<SiteModel> } | undefined;
 
-/** The model for this build, loaded once per process from $WHARF_CATALOG. */
+/**
+ * The model for this build, loaded once per build from $WHARF_CATALOG. A long-lived process (the
+ * daemon) runs several builds and Astro may reuse this module between them, so the cache is keyed
+ * by the catalog and the build id that buildSite() sets.
+ */
 export function siteModel(): Promise<SiteModel> {
-  cached ??= buildModel(resolveCatalogDir(process.env.WHARF_CATALOG));
-  return cached;
+  const dir = resolveCatalogDir(process.env.WHARF_CATALOG);
+  const key = `${dir}\0${process.env.WHARF_SITE_BUILD ?? ''}`;
+  if (cached?.key !== key) cached = { key, model: buildModel(dir) };
+  return cached.model;
 }
 
 const newestOs = (a: AppView) => a.osVersions[0] ?? '';
