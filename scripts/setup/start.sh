@@ -9,7 +9,7 @@ PORT="${WHARF_PORT:-8080}"
 export WHARF_CATALOG="${WHARF_CATALOG:-$PWD/.wharf/catalog}"
 
 bash scripts/setup/install-system.sh
-[ -x node_modules/.bin/node ] || npm ci --no-audit --no-fund
+[ -x node_modules/.bin/node ] || bash scripts/setup/install-npm.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 wharf() { node scripts/wharf.mjs "$@"; }
