@@ -16,7 +16,19 @@ import pipelineCommands from './pipeline.ts';
 import signCommands from './sign.ts';
 import publishCommands from './publish.ts';
 
-const modules: CommandModule[] = [catalogCommands, doctorCommand, siteCommands, eventsCommands, scanCommands, watchCommands, pipelineCommands, signCommands, publishCommands, triggerCommand, daemonCommand];
+const modules: CommandModule[] = [
+  catalogCommands,
+  doctorCommand,
+  siteCommands,
+  eventsCommands,
+  scanCommands,
+  watchCommands,
+  pipelineCommands,
+  signCommands,
+  publishCommands,
+  triggerCommand,
+  daemonCommand,
+];
 
 export function buildProgram(): Command {
   const program = new Command('wharf')
