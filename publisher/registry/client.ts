@@ -133,7 +133,9 @@ export class RegistryClient {
           this.tokens.set(scopeKey(o.scopes), tok);
           continue;
         }
-        if (ch?.scheme === 'basic' && this.opts.credentials && !this.basic) {
+        // Retry when this request went out without our Basic credentials (a concurrent request may
+        // already have switched the client to Basic while this one was in flight).
+        if (ch?.scheme === 'basic' && this.opts.credentials && !auth?.startsWith('Basic ')) {
           this.basic = true;
           continue;
         }
