@@ -26,7 +26,9 @@ async function isStale(path: string, staleMs: number): Promise<boolean> {
     const [txt, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
     const [host, pidStr] = txt.split(' ');
     const pid = Number(pidStr);
-    if (host === hostname() && Number.isInteger(pid) && pid > 0) return !alive(pid);
+    // Empty or garbled: the owner died between creating the file and writing its pid.
+    if (!host || !Number.isInteger(pid) || pid <= 0) return Date.now() - st.mtimeMs > 1000;
+    if (host === hostname()) return !alive(pid);
     return Date.now() - st.mtimeMs > staleMs;
   } catch {
     // vanished or half-written: a half-written file older than a second is stale

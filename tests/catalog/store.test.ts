@@ -98,3 +98,26 @@ describe('CatalogStore', () => {
     await expect(s.loadApp('redis')).rejects.toBeInstanceOf(CatalogFileError);
   });
 });
+
+describe('withFileLock', () => {
+  it('takes over a lock left empty by a process killed before it wrote its pid', async () => {
+    const { withFileLock } = await import('../../catalog/lock.ts');
+    const { utimes } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-lock-'));
+    const lock = join(dir, 'lock');
+    await writeFile(lock, '');
+    const old = new Date(Date.now() - 5000);
+    await utimes(lock, old, old);
+    const got = await withFileLock(lock, async () => 'ran', { timeoutMs: 3000 });
+    expect(got).toBe('ran');
+  });
+
+  it('waits for a live owner instead of breaking its lock', async () => {
+    const { withFileLock } = await import('../../catalog/lock.ts');
+    const { hostname } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-lock-'));
+    const lock = join(dir, 'lock');
+    await writeFile(lock, `${hostname()} ${process.pid} now`);
+    await expect(withFileLock(lock, async () => 'ran', { timeoutMs: 300 })).rejects.toThrow(/timed out/);
+  });
+});
