@@ -77,8 +77,17 @@ export interface LogEntry {
 export class Tx {
   private readonly writes = new Map<string, string | null>();
   private readonly store: CatalogStore;
-  constructor(store: CatalogStore) {
+  /** A snapshot loaded at exactly this transaction's HEAD: reads of untouched apps come from it. */
+  private readonly snapshot: CatalogSnapshot | undefined;
+  constructor(store: CatalogStore, snapshot?: CatalogSnapshot) {
     this.store = store;
+    this.snapshot = snapshot;
+  }
+
+  /** The snapshot's entry for an app, when the snapshot can answer for this path. */
+  private cached(id: string, path: string): AppEntry | undefined {
+    if (!this.snapshot || this.writes.has(path)) return undefined;
+    return this.snapshot.apps.get(id);
   }
 
   private async read(path: string): Promise<string | null> {
@@ -92,16 +101,25 @@ export class Tx {
   }
   async getApp(id: string): Promise<App | undefined> {
     const f = appFile(id);
+    const hit = this.cached(id, f);
+    if (hit) return structuredClone(hit.app);
     const t = await this.read(f);
     return t === null ? undefined : this.store.parse(f, t, zApp);
   }
   async getUpstream(id: string): Promise<UpstreamState | undefined> {
     const f = upstreamFile(id);
+    const hit = this.cached(id, f);
+    if (hit) return hit.upstream && structuredClone(hit.upstream);
     const t = await this.read(f);
     return t === null ? undefined : this.store.parse(f, t, zUpstreamState);
   }
   async getArtifact(app: string, kind: ImageKind, id: string): Promise<Artifact | undefined> {
     const f = artifactFile(app, kind, id);
+    const hit = this.cached(app, f);
+    if (hit) {
+      const a = hit.artifacts.find((x) => x.kind === kind && x.id === id);
+      return a && structuredClone(a);
+    }
     const t = await this.read(f);
     return t === null ? undefined : this.store.parse(f, t, zArtifact);
   }
@@ -473,8 +491,16 @@ export class CatalogStore {
    * Run `mutate` and record its writes as one commit. Returns changed:false (and no commit) when the
    * writes leave every file as it was. The mutation may run more than once (after a lost push race),
    * so it must derive everything from the transaction's reads.
+   *
+   * `opts.snapshot`: a snapshot the caller loaded; while HEAD is still the snapshot's head, the
+   * transaction reads untouched apps from it instead of re-reading and re-validating their files
+   * (a sweep over 10,000 apps). After a lost race HEAD moved, so the retry reads from disk.
    */
-  async commit(info: CommitInfo, mutate: (tx: Tx) => Promise<void> | void): Promise<CommitResult> {
+  async commit(
+    info: CommitInfo,
+    mutate: (tx: Tx) => Promise<void> | void,
+    opts: { snapshot?: CatalogSnapshot } = {},
+  ): Promise<CommitResult> {
     const maxAttempts = this.opts.maxAttempts ?? 8;
     return withFileLock(
       join(this.dir, '.git', 'wharf.lock'),
@@ -483,7 +509,9 @@ export class CatalogStore {
         const branch = await this.branch();
         for (let attempt = 1; ; attempt++) {
           if (remote) await this.syncFromRemote(remote, branch);
-          const tx = new Tx(this);
+          const snap =
+            opts.snapshot && opts.snapshot.head === (await this.head()) ? opts.snapshot : undefined;
+          const tx = new Tx(this, snap);
           await mutate(tx);
           const sha = await this.writeAndCommit(tx.pending(), info);
           if (!sha) return { sha: null, changed: false, attempts: attempt };

@@ -276,11 +276,15 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
   }
 
   if (!opts.dryRun && watched.length) {
-    const r = await store.commit(commitInfo(result, runId), async (tx) => {
-      await record(tx, watched, outcomes, at, runId, cfg);
-      // The sweep itself, so that every sweep leaves one commit even when no app state needed rewriting.
-      tx.putText(SWEEP_FILE, sweepSummary(result, at));
-    });
+    const r = await store.commit(
+      commitInfo(result, runId),
+      async (tx) => {
+        await record(tx, watched, outcomes, at, runId, cfg);
+        // The sweep itself, so that every sweep leaves one commit even when no app state needed rewriting.
+        tx.putText(SWEEP_FILE, sweepSummary(result, at));
+      },
+      { snapshot: snap },
+    );
     result.commit = r.sha;
   }
   result.commitMs = Math.round(performance.now() - tChecked);

@@ -121,3 +121,25 @@ describe('withFileLock', () => {
     await expect(withFileLock(lock, async () => 'ran', { timeoutMs: 300 })).rejects.toThrow(/timed out/);
   });
 });
+
+describe('commit with a snapshot', () => {
+  it('reads untouched apps from a snapshot at HEAD, and from disk once HEAD has moved', async () => {
+    const s = await fresh();
+    await s.commit({ subject: 'add' }, (tx) => void tx.putApp(app));
+    const snap = await s.load();
+    // Same HEAD: the snapshot answers (a file edited behind the store's back is not re-read).
+    await writeFile(join(s.dir, 'apps/redis/app.yml'), 'not: [valid');
+    let seen: string | undefined;
+    await s.commit({ subject: 'noop' }, async (tx) => void (seen = (await tx.getApp('redis'))?.title.en), {
+      snapshot: snap,
+    });
+    expect(seen).toBe('Redis');
+    await execa('git', ['checkout', '--', 'apps/redis/app.yml'], { cwd: s.dir });
+    // HEAD moved since the snapshot: the transaction must see the newer commit.
+    await s.commit({ subject: 'retitle' }, (tx) => void tx.putApp({ ...app, title: { en: 'Redis 2' } }));
+    await s.commit({ subject: 'read' }, async (tx) => void (seen = (await tx.getApp('redis'))?.title.en), {
+      snapshot: snap,
+    });
+    expect(seen).toBe('Redis 2');
+  });
+});
