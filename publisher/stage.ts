@@ -76,3 +76,21 @@ export function stageTrailers(stage: Stage, t: StageTarget, runId: string): Reco
     'Run-Id': runId,
   };
 }
+
+/** The outcome of a stage that had nothing to do for a target and wrote no record. */
+export function skippedOutcome(
+  stage: Stage,
+  t: StageTarget,
+  startedMs: number,
+  message: string,
+): StageOutcome {
+  return {
+    stage,
+    app: t.app.id,
+    artifactId: t.artifactId,
+    status: 'skipped',
+    commit: null,
+    durationMs: Date.now() - startedMs,
+    message,
+  };
+}

@@ -10,7 +10,13 @@ import { OciLayout } from '../registry/layout.ts';
 import { pushItems, pushLayout } from '../registry/push.ts';
 import { splitTargetRepository } from '../registry/ref.ts';
 import { readSignatureLayout, signatureLayoutDir, type SignatureEntry } from '../sign/artifacts.ts';
-import { imageLayoutDir, type StageContext, type StageOutcome, type StageRunner } from '../stage.ts';
+import {
+  skippedOutcome,
+  imageLayoutDir,
+  type StageContext,
+  type StageOutcome,
+  type StageRunner,
+} from '../stage.ts';
 import { aliasTagsFor } from './aliases.ts';
 import { publishGate } from './gate.ts';
 import { commitRecord, errorMessage, loadArtifact } from './record.ts';
@@ -56,30 +62,13 @@ async function publish(
     };
   };
   if (t.kind !== 'container' || t.recipe.kind !== 'container')
-    return {
-      stage: 'publish',
-      app: t.app.id,
-      artifactId: t.artifactId,
-      status: 'skipped',
-      commit: null,
-      durationMs: 0,
-      message: 'only container images are published here',
-    };
+    return skippedOutcome('publish', t, Date.now(), 'only container images are published here');
   const recipe = t.recipe;
   const entry = await ctx.store.loadApp(t.app.id);
   const art =
     entry?.artifacts.find((a) => a.kind === 'container' && a.id === t.artifactId) ??
     (await loadArtifact(ctx, t));
-  if (!art || !entry)
-    return {
-      stage: 'publish',
-      app: t.app.id,
-      artifactId: t.artifactId,
-      status: 'skipped',
-      commit: null,
-      durationMs: Date.now() - started,
-      message: 'not built yet',
-    };
+  if (!art || !entry) return skippedOutcome('publish', t, started, 'not built yet');
 
   const gate = publishGate(art, recipe, ctx.config);
   if (!gate.ok) {

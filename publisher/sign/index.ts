@@ -10,6 +10,7 @@ import { OCI_MANIFEST } from '../registry/media.ts';
 import { imageGate } from '../publish/gate.ts';
 import { commitRecord, errorMessage, loadArtifact } from '../publish/record.ts';
 import {
+  skippedOutcome,
   imageLayoutDir,
   type StageContext,
   type StageOutcome,
@@ -65,16 +66,7 @@ export const runSign: StageRunner = async (ctx, t) => {
   const recipe = t.recipe;
 
   const art = await loadArtifact(ctx, t);
-  if (!art)
-    return {
-      stage: 'sign',
-      app: t.app.id,
-      artifactId: t.artifactId,
-      status: 'skipped',
-      commit: null,
-      durationMs: Date.now() - started,
-      message: 'not built yet',
-    };
+  if (!art) return skippedOutcome('sign', t, started, 'not built yet');
   const gate = imageGate(art, recipe, ctx.config);
   if (!gate.ok) {
     const message = `not signed: ${gate.blockedBy}: ${gate.reason}`;
