@@ -41,7 +41,14 @@ export interface BuildStageOptions {
   maxLogBytes?: number;
   /** Rebuild even when the inputs are unchanged. */
   force?: boolean;
+  /**
+   * Longest time the engine may spend on one image build (the context upload and every RUN step),
+   * in ms; 0 = no limit. Default 2 h. A hanging RUN would otherwise hold a pipeline slot forever.
+   */
+  timeoutMs?: number;
 }
+
+export const DEFAULT_BUILD_TIMEOUT_MS = 2 * 3600_000;
 
 const LOG_MEDIA_TYPE = 'text/plain; charset=utf-8';
 
@@ -88,6 +95,32 @@ interface Resolvers {
   checkout(url: string, ref: string): Promise<RecipeCheckout>;
   base(engine: Docker, ref: string): Promise<ResolvedBase>;
   arch(engine: Docker): Promise<Arch>;
+}
+
+/**
+ * Wait for `work`, unless `signal` fires first: then call `cancel` (closing the engine stream, which
+ * makes the engine drop the build) and reject. The stream may otherwise never end while a RUN hangs.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, cancel: () => void): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      cancel();
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }
 
 class BuildFailure extends Error {
@@ -293,7 +326,14 @@ async function prepareAndBuild(
   const extra = resolved.dockerfileInContext ? [] : [{ name: OUTSIDE_DOCKERFILE, data: dockerfileBytes }];
   ctx.log.progress?.(`${name}: building (${entries.length} context entries, base ${base.ref})`);
   let buildError: string | undefined;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
+  const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+  const signals = [ctx.signal, timeout].filter((s): s is AbortSignal => !!s);
+  const signal = signals.length ? AbortSignal.any(signals) : undefined;
+  const stopped = () =>
+    timeout?.aborted ? `build timed out after ${Math.round(timeoutMs / 1000)} s` : 'build cancelled';
   try {
+    signal?.throwIfAborted();
     const stream = await engine.buildImage(contextTar(entries, extra) as unknown as NodeJS.ReadableStream, {
       t: localRef,
       dockerfile: resolved.dockerfileInContext ?? OUTSIDE_DOCKERFILE,
@@ -301,9 +341,9 @@ async function prepareAndBuild(
       labels,
       rm: true,
       forcerm: true,
-      ...(ctx.signal ? { abortSignal: ctx.signal } : {}),
+      ...(signal ? { abortSignal: signal } : {}),
     });
-    await followStream<{ stream?: string; error?: string; errorDetail?: { message?: string } }>(
+    const events = followStream<{ stream?: string; error?: string; errorDetail?: { message?: string } }>(
       engine,
       stream,
       (ev) => {
@@ -318,8 +358,14 @@ async function prepareAndBuild(
         }
       },
     );
+    await untilAborted(events, signal, () =>
+      (stream as NodeJS.ReadableStream & { destroy(): void }).destroy(),
+    );
   } catch (e) {
-    buildError ??= explainEngineError(engine, e).message;
+    if (signal?.aborted) {
+      buildError ??= stopped();
+      log.push(`ERROR: ${stopped()}\n`);
+    } else buildError ??= explainEngineError(engine, e).message;
   }
   if (buildError) {
     const ref = await storeLog();

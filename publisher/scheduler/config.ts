@@ -33,6 +33,8 @@ export const zDaemonConfig = z
     concurrency: z.number().int().min(1).max(64).default(2),
     workDir: z.string().optional(),
     engine: z.string().optional(),
+    /** Longest time one image build may take, in minutes (0 = no limit). */
+    buildTimeoutMinutes: z.number().min(0).max(10_080).default(120),
     /** Where `site` builds to (default: the site's own default, site/dist). */
     siteOut: z.string().optional(),
     /** Also serve the built site on this loopback port (the quick start's marketplace). */

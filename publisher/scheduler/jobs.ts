@@ -65,7 +65,10 @@ export async function loadJob(name: JobName): Promise<JobRun> {
           return { pending: targets.length, skipped: `no container engine: ${(e as Error).message}` };
         }
         const sctx = await stageContext(ctx, snap.config);
-        const r = await runPipeline(sctx, targets, { concurrency: ctx.cfg.concurrency });
+        const r = await runPipeline(sctx, targets, {
+          concurrency: ctx.cfg.concurrency,
+          build: { timeoutMs: ctx.cfg.buildTimeoutMinutes * 60_000 },
+        });
         return { pending: targets.length, runId: r.runId, ...r.counts };
       };
     }

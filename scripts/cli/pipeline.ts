@@ -37,6 +37,7 @@ interface StageCmdOpts {
   force?: boolean;
   verbose?: boolean;
   smokeNetwork?: string;
+  buildTimeout?: string;
 }
 
 function addOptions(c: Command): Command {
@@ -59,6 +60,7 @@ function addOptions(c: Command): Command {
       '--smoke-network <mode>',
       "network mode of smoke-test containers (e.g. host, none; default: the engine's)",
     )
+    .option('--build-timeout <minutes>', 'longest time one image build may take; 0 = no limit (default: 120)')
     .option('-v, --verbose', 'print build and smoke-test progress lines')
     .addOption(new Option('--force', 'rebuild even when the inputs are unchanged'));
 }
@@ -71,6 +73,7 @@ export async function runStagesCommand(
   const concurrency = Number(o.concurrency ?? '2');
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     throw new UsageError(`--concurrency must be an integer from 1 to 64, got ${o.concurrency}`);
+  const timeoutMs = o.buildTimeout !== undefined ? buildTimeoutMs(o.buildTimeout) : undefined;
   const selection = parseSelection(args);
   const store = await openCatalog(o);
   const snap = await store.load();
@@ -105,6 +108,7 @@ export async function runStagesCommand(
     build: {
       ...(o.recipes ? { recipes: { url: o.recipes, ref: o.ref ?? 'HEAD' } } : {}),
       ...(o.force ? { force: true } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     },
     ...(o.smokeNetwork ? { verify: { networkMode: o.smokeNetwork } } : {}),
     problems: [...snap.problems.map((p) => `${p.file}:${p.line}: ${p.field} ${p.message}`), ...problems],
@@ -112,6 +116,15 @@ export async function runStagesCommand(
   });
   bar.stop();
   return result;
+}
+
+function buildTimeoutMs(minutes: string): number {
+  const n = Number(minutes);
+  if (!/^\d+(\.\d+)?$/.test(minutes) || !Number.isFinite(n) || n > 7 * 24 * 60)
+    throw new UsageError(
+      `--build-timeout: expected minutes (0 = no limit, at most a week), got "${minutes}"`,
+    );
+  return Math.round(n * 60_000);
 }
 
 function printResult(r: PipelineResult): void {

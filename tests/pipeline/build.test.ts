@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zDigest } from '../../catalog/schema.ts';
@@ -99,6 +100,35 @@ describe('build stage against podman', () => {
     });
     const out = await makeBuildStage()(await f.ctx(), await target('hello', '1.0.0-oe2403sp4'));
     expect(out.status).toBe('ok');
+  });
+});
+
+describe('build timeout', () => {
+  it('a hanging RUN fails the build after the timeout, with a failed record, and frees the slot', async () => {
+    const file = join(f.recipesDir, 'Others/hello/1.1.0/24.03-lts-sp4/Dockerfile');
+    const original = await readFile(file, 'utf8');
+    // A distinctive duration so the test can find the step and end it.
+    await writeFile(file, original.replace('ARG TARGETARCH', 'ARG TARGETARCH\nRUN sleep 3517'));
+    await f.commitRecipes('hello 1.1.0 hangs');
+    try {
+      const t0 = Date.now();
+      const out = await makeBuildStage({ timeoutMs: 4000 })(
+        await f.ctx(),
+        await target('hello', '1.1.0-oe2403sp4'),
+      );
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      expect(out.status).toBe('failed');
+      expect(out.message).toMatch(/timed out after 4 s/);
+      const rec = (await target('hello', '1.1.0-oe2403sp4')).artifact!.records.build!;
+      expect(rec.status).toBe('failed');
+      expect(rec.error?.message).toMatch(/timed out after 4 s/);
+    } finally {
+      // Docker cancels a build when its client disconnects; podman 4.x's compat API lets the step run
+      // to its end (podman PR #10295), so the test ends the leftover step itself.
+      await execa('pkill', ['-f', 'sleep 3517'], { reject: false });
+      await writeFile(file, original);
+      await f.commitRecipes('hello 1.1.0 restored');
+    }
   });
 });
 
