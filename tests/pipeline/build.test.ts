@@ -125,7 +125,8 @@ describe('build timeout', () => {
     } finally {
       // Docker cancels a build when its client disconnects; podman 4.x's compat API lets the step run
       // to its end (podman PR #10295), so the test ends the leftover step itself.
-      await execa('pkill', ['-f', 'sleep 3517'], { reject: false });
+      // The step runs as init of its own PID namespace, which ignores SIGTERM: KILL it.
+      await execa('pkill', ['-KILL', '-f', 'sleep 3517'], { reject: false });
       await writeFile(file, original);
       await f.commitRecipes('hello 1.1.0 restored');
     }
