@@ -12,7 +12,8 @@ export interface LockOptions {
   staleMs?: number;
 }
 
-function alive(pid: number): boolean {
+/** True while a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -28,7 +29,7 @@ async function isStale(path: string, staleMs: number): Promise<boolean> {
     const pid = Number(pidStr);
     // Empty or garbled: the owner died between creating the file and writing its pid.
     if (!host || !Number.isInteger(pid) || pid <= 0) return Date.now() - st.mtimeMs > 1000;
-    if (host === hostname()) return !alive(pid);
+    if (host === hostname()) return !processAlive(pid);
     return Date.now() - st.mtimeMs > staleMs;
   } catch {
     // vanished or half-written: a half-written file older than a second is stale

@@ -5,6 +5,7 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { processAlive } from '../../catalog/lock.ts';
 
 export interface JobLock {
   release(): Promise<void>;
@@ -14,15 +15,6 @@ export interface LockHolder {
   host: string;
   pid: number;
   since: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function readHolder(path: string): Promise<LockHolder | null> {
@@ -39,7 +31,7 @@ async function stale(path: string, staleMs: number): Promise<boolean> {
   try {
     const st = await stat(path);
     if (!h) return Date.now() - st.mtimeMs > 1000; // empty or half-written, and not just being written
-    if (h.host === hostname()) return !alive(h.pid);
+    if (h.host === hostname()) return !processAlive(h.pid);
     return Date.now() - st.mtimeMs > staleMs;
   } catch {
     return false; // vanished: try again
