@@ -187,6 +187,8 @@ export class Daemon {
       this.hooks = t.createHookHandler({
         store: this.store,
         config,
+        // Shared by restarts and by every daemon on this catalog (GitHub/GitLab sign no timestamp).
+        replay: new t.FileReplayGuard(join(this.store.dir, '.git', 'wharf-daemon', 'deliveries')),
         ...(this.opts.env ? { env: this.opts.env } : {}),
         log: (l) => {
           this.metrics.triggers.inc({ forge: l.forge, outcome: l.outcome });

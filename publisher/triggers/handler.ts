@@ -9,6 +9,7 @@ import type { TriggersConfig } from './config.ts';
 import { appsForSource, appsForUpstream } from './match.ts';
 import { PayloadError, parseWebhook, type TriggerEvent } from './payload.ts';
 import { queueRebuild, type QueueResult } from './queue.ts';
+import type { DeliveryGuard } from './replay.ts';
 import {
   ReplayGuard,
   verifyGitee,
@@ -35,7 +36,8 @@ export interface HookHandlerOptions {
   config: TriggersConfig;
   env?: NodeJS.ProcessEnv;
   log?: (line: HookLogLine) => void;
-  replay?: ReplayGuard;
+  /** Delivery ids already seen (default: in memory; the daemon passes a FileReplayGuard). */
+  replay?: DeliveryGuard;
   now?: () => number;
 }
 
@@ -73,7 +75,7 @@ function send(res: ServerResponse, status: number, body: unknown, close = false)
 
 export function createHookHandler(opts: HookHandlerOptions): HookHandler {
   const env = opts.env ?? process.env;
-  const guard = opts.replay ?? new ReplayGuard();
+  const guard: DeliveryGuard = opts.replay ?? new ReplayGuard();
   const log = opts.log ?? (() => {});
   const now = opts.now ?? Date.now;
 
@@ -115,14 +117,14 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
       });
     }
     if (!auth.ok) return refuse(auth.status, auth.reason);
-    if (auth.deliveryKey && !guard.admit(auth.deliveryKey, now()))
+    if (auth.deliveryKey && !(await guard.admit(auth.deliveryKey, now())))
       return refuse(409, 'delivery already received');
 
     let event: TriggerEvent;
     try {
       event = parseWebhook(forge, req.headers, JSON.parse(body.toString('utf8')));
     } catch (e) {
-      if (auth.deliveryKey) guard.forget(auth.deliveryKey);
+      if (auth.deliveryKey) await guard.forget(auth.deliveryKey);
       const reason = e instanceof PayloadError ? e.message : 'body is not JSON';
       return refuse(400, reason);
     }
@@ -181,7 +183,7 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
       });
     } catch (e) {
       // Let the forge's retry through: this delivery was not processed.
-      if (auth.deliveryKey) guard.forget(auth.deliveryKey);
+      if (auth.deliveryKey) await guard.forget(auth.deliveryKey);
       const reason = e instanceof Error ? e.message.slice(0, 300) : 'error';
       log({ forge, status: 500, outcome: 'error', reason });
       send(res, 500, { error: 'could not queue the rebuild; retry later' });

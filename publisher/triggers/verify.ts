@@ -86,7 +86,7 @@ export function verifyGitlab(h: Headers, secret: string): AuthResult {
   return { ok: true, ...(uuid ? { deliveryKey: `gitlab:${uuid}` } : {}) };
 }
 
-/** Remembers delivery keys for a while (bounded), to refuse replays with 409. */
+/** Remembers delivery keys in memory for a while (bounded), to refuse replays with 409. See replay.ts. */
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
   private readonly ttlMs: number;

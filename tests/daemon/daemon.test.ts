@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -145,6 +145,10 @@ describe('wharf daemon (a real process)', () => {
       headers: { 'x-github-event': 'release', 'x-github-delivery': 'x1', 'x-hub-signature-256': sig },
     });
     expect(replayed.status).toBe(409);
+    // Delivery ids are remembered on disk, so a restart or a second daemon on this catalog refuses them too.
+    const journal = join(store.dir, '.git', 'wharf-daemon', 'deliveries');
+    const remembered = await Promise.all((await readdir(journal)).map((b) => readdir(join(journal, b))));
+    expect(remembered.flat()).toHaveLength(1);
     // One commit: the app got a derived recipe, upstream has a new release, its artifact is pending.
     await until('release events', () => recv.received.length >= 4);
     expect(recv.received.slice(1, 4).map((r) => r.event.type)).toEqual([
