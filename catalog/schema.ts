@@ -356,7 +356,10 @@ export const zScanRecord = z
     ref: z.string().optional(),
     os: z.object({ family: z.string(), name: z.string() }).strict().optional(),
     summary: z.object({ total: zSeverityCounts, fixable: zSeverityCounts }).strict().optional(),
+    /** Older records: the finding list inline. New records keep it in the blob store (findingsRef). */
     findings: z.array(zFinding).optional(),
+    /** The full finding list as a compact JSON blob (publisher/scan/findings.ts); git keeps only its hash. */
+    findingsRef: zBlobRef.optional(),
     newSinceLast: z.array(z.string()).optional(),
     fixedSinceLast: z.array(z.string()).optional(),
     policy: z
@@ -518,6 +521,8 @@ export const zCatalogConfig = z
         rebuildOnFixable: z.array(zSeverity).default(['CRITICAL', 'HIGH']),
         /** Block publishing when the scan could not run (scanner missing or failing); default: show only. */
         requireScan: z.boolean().default(false),
+        /** A rescan that changes nothing rewrites the record only when it is older than this (days). */
+        rewriteAfterDays: z.number().positive().default(7),
       })
       .strict()
       .default({
@@ -527,6 +532,7 @@ export const zCatalogConfig = z
         rescanHours: 24,
         rebuildOnFixable: ['CRITICAL', 'HIGH'],
         requireScan: false,
+        rewriteAfterDays: 7,
       }),
     /** Free-form sections owned by later subsystems (watch, events, daemon, blobs); each validates its own. */
     watch: z.record(z.string(), z.unknown()).optional(),

@@ -11,6 +11,7 @@ import {
   type StageRunner,
   type StageTarget,
 } from '../stage.ts';
+import { readFindings } from './findings.ts';
 import { evaluatePolicy, samePolicy } from './policy.ts';
 import { recordNotRun, scanAndRecord, type ScanRunOptions } from './record.ts';
 
@@ -18,6 +19,7 @@ export { rescanPublished, type RescanOptions, type RescanSelection } from './res
 export { evaluatePolicy, notRunPolicy, rebuildCandidates, expiredWaivers } from './policy.ts';
 export { parseTrivyReport, summarizeReport, TrivyReportError } from './report.ts';
 export { summaryText } from './record.ts';
+export { readFindings, putFindings, FINDINGS_MEDIA_TYPE } from './findings.ts';
 
 export interface ScanStageOptions extends ScanRunOptions {
   /** Scan even when the last scan of the same digest is younger than scanPolicy.rescanHours. */
@@ -76,16 +78,20 @@ export function createScanRunner(opts: ScanStageOptions = {}): StageRunner {
 
     // Fresh scan of the same digest: re-apply the (possibly edited) policy to the stored findings
     // instead of rescanning; commit only if the decision changed.
+    // A stored list that cannot be read (blob store unreachable) means scanning again.
     const prev = artifact?.records.scan;
     const ageH = prev ? (now.getTime() - Date.parse(prev.at)) / 3_600_000 : Infinity;
-    if (
+    const stored =
       !opts.force &&
       prev?.status === 'ok' &&
       prev.target === digest &&
       ageH < ctx.config.scanPolicy.rescanHours
-    ) {
+        ? await readFindings(ctx.blobs, prev)
+        : undefined;
+    if (stored && !stored.ok) ctx.log.warn(`${t.app.id}:${t.artifactId}: ${stored.reason}; scanning again`);
+    if (prev && stored?.ok) {
       const policy = {
-        ...evaluatePolicy(ctx.config.scanPolicy, t.app.id, prev.findings ?? [], now),
+        ...evaluatePolicy(ctx.config.scanPolicy, t.app.id, stored.findings, now),
         ...(prev.policy?.rebuildQueued ? { rebuildQueued: true } : {}),
       };
       let commit: string | null = null;

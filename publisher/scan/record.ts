@@ -3,6 +3,7 @@
 // becomes a `not-run` record with the reason: never a clean one.
 import type { Artifact, BlobRef, Finding, ScanRecord } from '../../catalog/schema.ts';
 import { stageTrailers, type StageContext, type StageOutcome, type StageTarget } from '../stage.ts';
+import { gitBlobRef, putFindings, readFindings, unchangedScan } from './findings.ts';
 import { evaluatePolicy, notRunPolicy, rebuildCandidates, type PolicyResult } from './policy.ts';
 import { findingKey, findingLabel, summarizeReport, type ReportSummary } from './report.ts';
 import {
@@ -53,7 +54,10 @@ export function summaryText(r: Pick<ScanRecord, 'status' | 'summary' | 'error'>)
   return parts.length ? parts.join(', ') : 'no known vulnerabilities';
 }
 
-/** Commit one scan record; the mutation derives diffs and the rebuild decision from what tx reads. */
+/**
+ * Commit one scan record; the mutation derives diffs and the rebuild decision from what tx reads.
+ * `decide` returning null keeps the stored record (no commit when nothing else changed).
+ */
 async function commitRecord(
   ctx: StageContext,
   t: StageTarget,
@@ -61,21 +65,27 @@ async function commitRecord(
   decide: (
     prev: ScanRecord | undefined,
     artifact: Artifact,
-  ) => {
+  ) => Promise<{
     policy: PolicyResult;
     newSinceLast?: string[];
     fixedSinceLast?: string[];
     pending?: Artifact['pending'];
-  },
+  } | null>,
   subject: string,
-): Promise<{ commit: string | null; record: ScanRecord }> {
+): Promise<{ commit: string | null; record: ScanRecord; unchanged: boolean }> {
   let written: ScanRecord | undefined;
+  let unchanged = false;
   const res = await ctx.store.commit(
     { subject, trailers: stageTrailers('scan', t, ctx.runId) },
     async (tx) => {
-      await tx.updateArtifact(t.app.id, t.kind, t.artifactId, (a) => {
+      await tx.updateArtifact(t.app.id, t.kind, t.artifactId, async (a) => {
         if (!a) throw new Error(`${label(t)}: no artifact record in the catalog (build it first)`);
-        const d = decide(a.records.scan, a);
+        const d = await decide(a.records.scan, a);
+        unchanged = d === null;
+        if (d === null) {
+          written = a.records.scan!;
+          return a;
+        }
         const record: ScanRecord = {
           ...base,
           ...(d.newSinceLast ? { newSinceLast: d.newSinceLast } : {}),
@@ -91,7 +101,7 @@ async function commitRecord(
       });
     },
   );
-  return { commit: res.sha, record: written! };
+  return { commit: res.sha, record: written!, unchanged };
 }
 
 /** Record that the scan did not run (scanner missing/failing, nothing to scan), optionally asking for a rebuild. */
@@ -117,7 +127,7 @@ export async function recordNotRun(
     ctx,
     t,
     base,
-    (_prev, a) => ({
+    async (_prev, a) => ({
       policy,
       ...(extra.rebuild && !a.pending
         ? { pending: { reason: extra.rebuild, since: extra.now.toISOString(), runId: ctx.runId } }
@@ -188,11 +198,21 @@ export async function scanAndRecord(
     });
   const summary: ReportSummary = summarizeReport(scan.value.report);
 
-  let sbom: BlobRef | undefined;
-  const sb = await trivySbom(trivy, job.source);
-  if (sb.ok) sbom = await ctx.blobs.put(sb.value.raw, SBOM_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES });
-  else ctx.log.warn(`${label(t)}: SBOM not produced: ${sb.reason}`);
-  const report = await ctx.blobs.put(scan.value.raw, REPORT_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES });
+  // The SBOM describes the image bytes, which a digest fixes: a rescan of the same digest keeps the one
+  // it has (regenerating it would only churn the record with a new hash for the same content).
+  const stored = t.artifact?.records.scan;
+  let sbom: BlobRef | undefined =
+    job.rescanRef && stored?.sbom && stored.target === job.digest ? gitBlobRef(stored.sbom) : undefined;
+  if (!sbom) {
+    const sb = await trivySbom(trivy, job.source);
+    if (sb.ok)
+      sbom = gitBlobRef(await ctx.blobs.put(sb.value.raw, SBOM_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES }));
+    else ctx.log.warn(`${label(t)}: SBOM not produced: ${sb.reason}`);
+  }
+  const report = gitBlobRef(
+    await ctx.blobs.put(scan.value.raw, REPORT_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES }),
+  );
+  const findingsRef = await putFindings(ctx.blobs, summary.findings);
 
   const base: Omit<ScanRecord, 'policy'> = {
     runId: ctx.runId,
@@ -204,20 +224,29 @@ export async function scanAndRecord(
     ...(job.rescanRef ? { rescan: true, ref: job.rescanRef } : {}),
     ...(summary.os ? { os: summary.os } : {}),
     summary: summary.summary,
-    findings: summary.findings,
+    findingsRef,
     report,
     ...(sbom ? { sbom } : {}),
   };
   const policyCfg = ctx.config.scanPolicy;
   let outcomeExtra = '';
-  const { commit, record } = await commitRecord(
+  const { commit, record, unchanged } = await commitRecord(
     ctx,
     t,
     base,
-    (prev, a) => {
-      const previous = prev?.status === 'ok' ? prev.findings : undefined;
-      const diff = diffFindings(previous, summary.findings);
+    async (prev, a) => {
       const policy = evaluatePolicy(policyCfg, t.app.id, summary.findings, now);
+      const next = { target: job.digest, findingsSha: findingsRef.sha256, policy };
+      if (unchangedScan(prev, next, now, policyCfg.rewriteAfterDays)) return null;
+      const previous = prev?.status === 'ok' ? await readFindings(ctx.blobs, prev) : undefined;
+      if (previous && !previous.ok)
+        ctx.log.warn(`${label(t)}: previous findings unreadable (${previous.reason}); no new/fixed diff`);
+      // Without the previous list nothing can be called new: no diff, and no rebuild queued from it.
+      const diff = previous?.ok
+        ? diffFindings(previous.findings, summary.findings)
+        : previous
+          ? { added: [] }
+          : diffFindings(undefined, summary.findings);
       let pending: Artifact['pending'] | undefined;
       if (job.rescanRef) {
         // Only rescans queue rebuilds: a fresh build already has whatever fixes its inputs offer.
@@ -240,6 +269,19 @@ export async function scanAndRecord(
     `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} ${summaryText(base)}`,
   );
   const blocked = record.policy?.blocked ?? false;
+  if (unchanged) {
+    const message = `${summaryText(record)}; unchanged since ${record.at} (no commit)`;
+    ctx.log.info(`${label(t)}: ${message}`);
+    return {
+      stage: 'scan',
+      app: t.app.id,
+      artifactId: t.artifactId,
+      status: blocked ? 'blocked' : 'unchanged',
+      commit: null,
+      durationMs: Date.now() - started,
+      message,
+    };
+  }
   const message =
     summaryText(record) +
     (record.newSinceLast?.length ? `; new: ${record.newSinceLast.join(', ')}` : '') +

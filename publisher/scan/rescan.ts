@@ -1,10 +1,13 @@
 // Rescans of already published images: new CVEs appear in the vulnerability DB without any rebuild, so
 // every published digest is scanned again when its last scan is older than scanPolicy.rescanHours
 // (openEuler: 24 h). The registry copy is scanned by digest; each result is one commit that records what
-// is new and what disappeared since the previous scan, and may queue a rebuild (see record.ts).
+// is new and what disappeared since the previous scan, and may queue a rebuild (see record.ts). A rescan
+// that finds the same list and policy makes no commit; its time goes to the local check state
+// (checked.ts) so the digest is not due again until rescanHours later.
 import pLimit from 'p-limit';
 import type { App, Artifact, CatalogConfig } from '../../catalog/schema.ts';
 import type { StageContext, StageOutcome, StageTarget } from '../stage.ts';
+import { checkKey, laterOf, ScanChecks } from './checked.ts';
 import { scanAndRecord, type ScanRunOptions } from './record.ts';
 
 export interface RescanSelection {
@@ -79,10 +82,11 @@ export function rescanSource(
 /** Which published artifacts are due for a rescan. */
 export async function planRescans(
   ctx: StageContext,
-  opts: Pick<RescanOptions, 'select' | 'force' | 'now'> = {},
+  opts: Pick<RescanOptions, 'select' | 'force' | 'now'> & { checks?: ScanChecks } = {},
 ): Promise<{ due: RescanPlanItem[]; skipped: RescanResult['skipped'] }> {
   const now = (opts.now ?? (() => new Date()))();
   const snap = await ctx.store.load();
+  const checks = opts.checks ?? (await ScanChecks.open(ctx.store.dir));
   const due: RescanPlanItem[] = [];
   const skipped: RescanResult['skipped'] = [];
   const maxAgeMs = ctx.config.scanPolicy.rescanHours * 3_600_000;
@@ -103,9 +107,13 @@ export async function planRescans(
         });
         continue;
       }
+      // Last scan of this digest: the record's `at`, or later when rescans since then changed nothing
+      // (they make no commit, see findings.ts) and only the local check state moved.
       const last = a.records.scan;
-      const age = last ? now.getTime() - Date.parse(last.at) : Infinity;
-      if (!opts.force && last?.status === 'ok' && last.target === src.digest && age < maxAgeMs) {
+      const recorded = last?.status === 'ok' && last.target === src.digest ? last.at : undefined;
+      const lastAt = laterOf(recorded, checks.lastScanned(checkKey(app.id, a.kind, a.id), src.digest));
+      const age = lastAt ? now.getTime() - Date.parse(lastAt) : Infinity;
+      if (!opts.force && lastAt && age < maxAgeMs) {
         skipped.push({
           app: app.id,
           artifactId: a.id,
@@ -121,7 +129,8 @@ export async function planRescans(
 
 /** Rescan every due published digest; one commit per artifact; one failure never stops the sweep. */
 export async function rescanPublished(ctx: StageContext, opts: RescanOptions = {}): Promise<RescanResult> {
-  const { due, skipped } = await planRescans(ctx, opts);
+  const checks = await ScanChecks.open(ctx.store.dir);
+  const { due, skipped } = await planRescans(ctx, { ...opts, checks });
   const env = ctx.env ?? process.env;
   const limit = pLimit(opts.concurrency ?? 2);
   let done = 0;
@@ -153,6 +162,15 @@ export async function rescanPublished(ctx: StageContext, opts: RescanOptions = {
             },
             opts,
           );
+          // A completed scan (committed or unchanged) moves the due time; a not-run one does not.
+          if (['ok', 'blocked', 'unchanged'].includes(outcome.status))
+            await checks
+              .record(
+                checkKey(item.target.app.id, 'container', item.target.artifactId),
+                item.digest,
+                (opts.now ?? (() => new Date()))().toISOString(),
+              )
+              .catch((e: unknown) => ctx.log.warn(`scan check state not saved: ${(e as Error).message}`));
         } catch (e) {
           // A catalog or blob-store error for this artifact: say so, keep going with the others.
           const message = e instanceof Error ? e.message : String(e);

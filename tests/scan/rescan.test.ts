@@ -8,6 +8,8 @@ import { git } from '../../catalog/git.ts';
 import { newRunId } from '../../catalog/run-id.ts';
 import type { Artifact } from '../../catalog/schema.ts';
 import { rescanPublished } from '../../publisher/scan/index.ts';
+import { CHECKED_FILE } from '../../publisher/scan/checked.ts';
+import { planRescans } from '../../publisher/scan/rescan.ts';
 import { runScan } from '../../publisher/scan/index.ts';
 import { editedReport, FAKE_TRIVY, scanFixture, type ScanFixture } from './helpers.ts';
 
@@ -128,15 +130,54 @@ describe('rescan of published digests', () => {
     for (const x of c) expect(JSON.stringify(x.argv)).not.toContain(PASSWORD);
   });
 
-  it('--force rescans fresh ones too; an unchanged report records no new findings and queues nothing', async () => {
+  it('--force rescans fresh ones too; an unchanged finding list and policy make no commit', async () => {
     process.env.FAKE_TRIVY_REPORT = 'centos-7';
+    const head = await fx.store.head();
+    const before = await fx.artifact('memcached', '2.4-oe2403sp4');
     const ctx = await fx.ctx({ env: { WHARF_TRIVY: FAKE_TRIVY } });
     const r = await rescanPublished(ctx, { force: true, select: [{ app: 'memcached' }] });
-    expect(r.outcomes.map((o) => o.app)).toEqual(['memcached']);
+    expect(r.outcomes.map((o) => `${o.app}:${o.status}:${o.commit}`)).toEqual(['memcached:unchanged:null']);
+    expect(await fx.store.head()).toBe(head);
     const a = await fx.artifact('memcached', '2.4-oe2403sp4');
-    expect(a.records.scan).toMatchObject({ newSinceLast: [], fixedSinceLast: [], rescan: true });
-    expect(a.records.scan!.policy!.rebuildQueued).toBeUndefined();
+    expect(a.records.scan).toEqual(before.records.scan);
     expect(a.pending).toBeUndefined();
+  });
+
+  it('an unchanged rescan moves the due time outside git, and rewrites a record older than rewriteAfterDays', async () => {
+    process.env.FAKE_TRIVY_REPORT = 'centos-7';
+    await publish(
+      'memcached',
+      '2.4-oe2403sp4',
+      (await fx.artifact('memcached', '2.4-oe2403sp4')).records.publish!.digest!,
+      30,
+    );
+    await rm(join(fx.store.dir, CHECKED_FILE), { force: true }); // the forced rescan above was recorded
+    const head = await fx.store.head();
+    const ctx = await fx.ctx({ env: { WHARF_TRIVY: FAKE_TRIVY } });
+    const sel = { select: [{ app: 'memcached' }] };
+    // Due (30 h > rescanHours), scanned, nothing changed: no commit, the record keeps its old `at`.
+    const r = await rescanPublished(ctx, sel);
+    expect(r.outcomes.map((o) => `${o.app}:${o.status}`)).toEqual(['memcached:unchanged']);
+    expect(await fx.store.head()).toBe(head);
+    const stale = (await fx.artifact('memcached', '2.4-oe2403sp4')).records.scan!;
+    expect(Date.now() - Date.parse(stale.at)).toBeGreaterThan(29 * 3_600_000);
+    // The next sweep does not scan the same digest again: the check state says it was just scanned.
+    const plan = await planRescans(ctx, sel);
+    expect(plan.due).toEqual([]);
+    expect(plan.skipped).toEqual([
+      { app: 'memcached', artifactId: '2.4-oe2403sp4', reason: 'scanned 0 h ago' },
+    ]);
+    // A lost check state only means one more scan, never a missed one.
+    await rm(join(fx.store.dir, CHECKED_FILE));
+    expect((await planRescans(ctx, sel)).due.map((d) => d.target.app.id)).toEqual(['memcached']);
+    // Past rewriteAfterDays the unchanged result is written after all, so `at` in git stays recent.
+    ctx.config = { ...ctx.config, scanPolicy: { ...ctx.config.scanPolicy, rewriteAfterDays: 1 } };
+    const w = await rescanPublished(ctx, sel);
+    expect(w.outcomes[0]).toMatchObject({ status: 'ok', commit: expect.stringMatching(/^[a-f0-9]{40}$/) });
+    const fresh = (await fx.artifact('memcached', '2.4-oe2403sp4')).records.scan!;
+    expect(Date.now() - Date.parse(fresh.at)).toBeLessThan(3_600_000);
+    expect(fresh).toMatchObject({ rescan: true, newSinceLast: [], fixedSinceLast: [] });
+    expect(fresh.findingsRef!.sha256).toBe(stale.findingsRef!.sha256);
   });
 
   it('never lets a registry password reach the catalog, its history or logs, even when trivy echoes it', async () => {

@@ -2,7 +2,14 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createScanRunner, runScan } from '../../publisher/scan/index.ts';
+import {
+  FINDINGS_MEDIA_TYPE,
+  createScanRunner,
+  parseTrivyReport,
+  readFindings,
+  runScan,
+  summarizeReport,
+} from '../../publisher/scan/index.ts';
 import { imageLayoutDir } from '../../publisher/stage.ts';
 import { editedReport, readFixture, scanFixture, sha256, type ScanFixture } from './helpers.ts';
 
@@ -48,7 +55,17 @@ describe('scan stage', () => {
       },
       policy: { blocked: false, reasons: [], waived: [] },
     });
-    expect(rec.findings).toHaveLength(3);
+    // The finding list is in the blob store (compact JSON), git keeps only its hash and no store URI.
+    expect(rec.findings).toBeUndefined();
+    expect(rec.findingsRef).toMatchObject({ mediaType: FINDINGS_MEDIA_TYPE });
+    for (const ref of [rec.findingsRef!, rec.report!, rec.sbom!]) expect(ref.uri).toBeUndefined();
+    const list = await readFindings(fx.blobs, rec);
+    expect(list).toMatchObject({ ok: true, source: 'blob' });
+    const expected = summarizeReport(parseTrivyReport(await readFixture('centos-7'))).findings;
+    expect(expected).toHaveLength(3);
+    expect(list.ok && list.findings).toEqual(expected);
+    const text = (await fx.blobs.get(rec.findingsRef!))!.toString();
+    expect(text).not.toContain('\n  ');
     // The raw report is stored byte for byte (gzip'd) under the recorded hash.
     const raw = await readFixture('centos-7');
     expect(rec.report!.sha256).toBe(sha256(raw));
@@ -106,6 +123,57 @@ describe('scan stage', () => {
       'CVE-2019-1559',
     );
     expect(await calls()).toEqual([]);
+  });
+
+  it('older records with the finding list inline still get the policy re-applied', async () => {
+    const digest = await fx.addBuiltApp('etcd', '3.5-oe2403sp4');
+    const list = summarizeReport(parseTrivyReport(await readFixture('centos-7'))).findings;
+    await fx.store.commit({ subject: 'test: an old-format scan record' }, async (tx) => {
+      await tx.updateArtifact('etcd', 'container', '3.5-oe2403sp4', (a) => ({
+        ...a!,
+        records: {
+          ...a!.records,
+          scan: {
+            runId: a!.records.build!.runId,
+            at: new Date().toISOString(),
+            status: 'ok',
+            target: digest,
+            findings: list,
+            policy: { blocked: false, reasons: [], waived: [] },
+          },
+        },
+      }));
+    });
+    const ctx = await fx.ctx();
+    ctx.config = { ...ctx.config, scanPolicy: { ...ctx.config.scanPolicy, block: ['MEDIUM'] } };
+    await rm(argsLog(), { force: true });
+    const out = await runScan(ctx, await fx.target('etcd', '3.5-oe2403sp4'));
+    expect(out.status).toBe('blocked');
+    const rec = (await fx.artifact('etcd', '3.5-oe2403sp4')).records.scan!;
+    expect(rec.findings).toEqual(list);
+    expect(rec.policy!.reasons[0]).toContain('CVE-2019-1559');
+    expect(await calls()).toEqual([]);
+  });
+
+  it('a finding list missing from the blob store means scanning again, not guessing', async () => {
+    const rec = (await fx.artifact('redis', '7.2-oe2403sp4')).records.scan!;
+    const sha = rec.findingsRef!.sha256;
+    await rm(join(fx.blobs.root, 'sha256', sha.slice(0, 2), `${sha}.gz`));
+    expect(await readFindings(fx.blobs, rec)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/not in the blob store/),
+    });
+    process.env.FAKE_TRIVY_REPORT = 'centos-7';
+    await rm(argsLog(), { force: true });
+    const ctx = await fx.ctx();
+    const out = await runScan(ctx, await fx.target('redis', '7.2-oe2403sp4'));
+    expect((await calls()).some((c) => c.argv.includes('--input'))).toBe(true);
+    expect(fx.logs.join('\n')).toMatch(/not in the blob store; scanning again/);
+    // Same list again: the blob is back under the same hash.
+    expect(out.status).not.toBe('not-run');
+    expect(
+      await readFindings(fx.blobs, (await fx.artifact('redis', '7.2-oe2403sp4')).records.scan!),
+    ).toMatchObject({ ok: true });
   });
 
   it('blocks publishing on a fixable CRITICAL unless waived; expired waivers are reported', async () => {
@@ -183,6 +251,7 @@ describe('scan stage', () => {
       expect(rec.error!.message).toMatch(reason);
       expect(rec.summary).toBeUndefined();
       expect(rec.findings).toBeUndefined();
+      expect(rec.findingsRef).toBeUndefined();
       expect(rec.policy).toEqual({ blocked: false, reasons: [], waived: [] });
     });
   }
