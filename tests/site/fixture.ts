@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CatalogStore } from '../../catalog/store.ts';
+import { defaultBlobStore } from '../../catalog/blobs.ts';
+import { putFindings } from '../../catalog/findings.ts';
 import { importOpenEuler } from '../../catalog/import/openeuler.ts';
 import type { AppInput, Artifact, Finding } from '../../catalog/schema.ts';
 
@@ -71,6 +73,18 @@ const findings: Finding[] = [
     status: 'affected',
   },
   { id: 'CVE-2024-0004', pkg: 'bash', installed: '5.2-1', severity: 'LOW', status: 'will_not_fix' },
+];
+
+/** The finding list kept in the blob store for mysql (one fixable HIGH). */
+export const BLOB_FINDINGS: Finding[] = [
+  {
+    id: 'CVE-2025-4242',
+    pkg: 'mysql-libs',
+    installed: '8.0.36-1',
+    fixed: '8.0.36-3',
+    severity: 'HIGH',
+    status: 'fixed',
+  },
 ];
 
 /** An artifact that went through every stage. */
@@ -329,6 +343,40 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
       });
     },
   );
+  // Current scan records: the finding list in the catalog's blob store, only its hash in git. mysql's
+  // blob is there; kafka's is not (an unreachable store must not fail the build).
+  const blobs = defaultBlobStore(store.dir);
+  const listRef = await putFindings(blobs, BLOB_FINDINGS);
+  const lostRef = { ...listRef, sha256: createHash('sha256').update('lost').digest('hex') };
+  for (const [app, ref] of [
+    ['mysql', listRef],
+    ['kafka', lostRef],
+  ] as const) {
+    const a = fullArtifact(app, '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 18);
+    const { findings: _inline, ...scan } = a.records.scan!;
+    await store.commit(
+      {
+        subject: `scan: ${app}:8.6.4-oe2403sp4`,
+        trailers: { App: app, Artifact: '8.6.4-oe2403sp4', Kind: 'container', Stage: 'scan' },
+      },
+      (tx) => {
+        tx.putArtifact({
+          ...a,
+          records: {
+            ...a.records,
+            scan: {
+              ...scan,
+              summary: {
+                total: { CRITICAL: 0, HIGH: 1, MEDIUM: 0, LOW: 0, UNKNOWN: 0 },
+                fixable: { CRITICAL: 0, HIGH: 1, MEDIUM: 0, LOW: 0, UNKNOWN: 0 },
+              },
+              findingsRef: ref,
+            },
+          },
+        });
+      },
+    );
+  }
   await store.commit(
     { subject: 'postgres 8.6.4-oe2403sp4: build failed', trailers: { App: 'postgres', Stage: 'build' } },
     (tx) => {

@@ -8,6 +8,7 @@ import {
   buildModel,
   filterCounts,
   filterValues,
+  scanFindings,
   scanState,
   type SiteModel,
 } from '../../site/src/lib/model.ts';
@@ -15,7 +16,7 @@ import { renderMarkdown, safeUrl } from '../../site/src/lib/markdown.ts';
 import { pick, href } from '../../site/src/lib/i18n.ts';
 import { apiApp, apiIndex, atomFeed } from '../../site/src/lib/machine.ts';
 import { resolveInside, mimeType } from '../../site/node/serve.ts';
-import { HOSTILE_MD, makeSiteCatalog } from './fixture.ts';
+import { BLOB_FINDINGS, HOSTILE_MD, makeSiteCatalog } from './fixture.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 
 let tmp: string;
@@ -76,6 +77,24 @@ describe('site model', () => {
     expect(scanState({ ...base, status: 'not-run' }).state).toBe('not-run');
     const ok = scanState({ ...base, status: 'ok', findings: [] });
     expect(ok.state === 'ok' && Object.values(ok.total).every((n) => n === 0)).toBe(true);
+  });
+
+  it('reads finding lists from the blob store, inline from older records, and says when a list is unreadable', async () => {
+    const m = await buildModel(store.dir);
+    const scanOf = (app: string) => m.byId.get(app)!.tags.find((t) => t.id === '8.6.4-oe2403sp4')!.scan;
+    const fromBlob = await scanFindings(m, scanOf('mysql'));
+    expect(fromBlob).toEqual({ ok: true, findings: BLOB_FINDINGS });
+    const inline = await scanFindings(m, scanOf('redis'));
+    expect(inline.ok && inline.findings.map((f) => f.severity)).toEqual([
+      'CRITICAL',
+      'HIGH',
+      'MEDIUM',
+      'LOW',
+    ]);
+    const lost = await scanFindings(m, scanOf('kafka'));
+    expect(lost).toMatchObject({ ok: false, reason: expect.stringMatching(/not in the blob store/) });
+    // The counts come from the record, so the image still shows its summary.
+    expect(scanOf('kafka')).toMatchObject({ state: 'ok', total: { HIGH: 1 } });
   });
 
   it('the app API document has no blob locations', async () => {

@@ -175,6 +175,18 @@ describe('app pages', () => {
     await Promise.all([page.close(), p2.close(), p3.close()]);
   });
 
+  it('shows the CVE table read from the blob store, and a note when the list cannot be read', async () => {
+    const page = await open('/en/apps/mysql/container/8.6.4-oe2403sp4/');
+    const rows = page.locator('table.cves tbody tr');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().innerText()).toContain('CVE-2025-4242');
+    const p2 = await open('/en/apps/kafka/container/8.6.4-oe2403sp4/');
+    expect(await p2.locator('table.cves').count()).toBe(0);
+    expect(await p2.locator('.findings-unavailable').innerText()).toContain('could not be read');
+    expect(await p2.locator('.sev-card.sev-high b').innerText()).toBe('1');
+    await Promise.all([page.close(), p2.close()]);
+  });
+
   it('switches language and marks text that falls back to the other language', async () => {
     const page = await open('/apps/postgres/');
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');

@@ -117,6 +117,10 @@ const UI = {
   details: { zh: '详情', en: 'Details' },
   lastScan: { zh: '最近扫描', en: 'Last scan' },
   cveTable: { zh: '漏洞列表', en: 'Vulnerabilities' },
+  findingsUnavailable: {
+    zh: '漏洞列表暂时无法读取（存储不可用），以上统计数据来自最近一次扫描。',
+    en: 'The vulnerability list could not be read from storage right now; the counts above are from the last scan.',
+  },
   package: { zh: '软件包', en: 'Package' },
   installed: { zh: '已安装版本', en: 'Installed' },
   fixed: { zh: '修复版本', en: 'Fixed in' },

@@ -3,10 +3,14 @@
 // catalog files themselves. Hidden apps are dropped here, so no page, search record, API document or
 // feed entry can mention them.
 import { CatalogStore, resolveCatalogDir, type AppEntry, type LogEntry } from '../../../catalog/store.ts';
+import type { BlobStore } from '../../../catalog/blobs.ts';
+import { openBlobStore } from '../../../catalog/blobs-s3.ts';
+import { readFindings } from '../../../catalog/findings.ts';
 import {
   SEVERITIES,
   artifactIdOf,
   type App,
+  type BlobRef,
   type Artifact,
   type CatalogConfig,
   type Finding,
@@ -31,7 +35,10 @@ export type ScanState =
       at: string;
       total: SeverityCounts;
       fixable: SeverityCounts;
-      findings: Finding[];
+      /** The list when the record holds it inline (older records); else read with scanFindings(). */
+      findings?: Finding[] | undefined;
+      /** Hash of the finding list in the blob store (current records). */
+      findingsRef?: BlobRef | undefined;
       scanner?: string | undefined;
     };
 
@@ -93,25 +100,30 @@ export interface SiteModel {
   byId: Map<string, AppView>;
   categories: { id: string; count: number }[];
   problems: number;
+  /** Where finding lists are read from (never shown on a page). */
+  blobs: { store: BlobStore } | { problem: string };
 }
 
 const HISTORY_SHOWN = 20;
 
 const zeroCounts = (): SeverityCounts => ({ CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 });
 
+const bySeverity = (list: readonly Finding[]): Finding[] =>
+  [...list].sort(
+    (a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || a.id.localeCompare(b.id),
+  );
+
 export function scanState(rec: ScanRecord | undefined): ScanState {
   if (!rec) return { state: 'none' };
   if (rec.status === 'not-run') return { state: 'not-run', at: rec.at, message: rec.error?.message };
   if (rec.status === 'failed') return { state: 'failed', at: rec.at, message: rec.error?.message };
-  const findings = [...(rec.findings ?? [])].sort(
-    (a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || a.id.localeCompare(b.id),
-  );
+  const findings = rec.findings ? bySeverity(rec.findings) : undefined;
   let total = rec.summary?.total;
   let fixable = rec.summary?.fixable;
   if (!total || !fixable) {
     total = zeroCounts();
     fixable = zeroCounts();
-    for (const f of findings) {
+    for (const f of findings ?? []) {
       total[f.severity]++;
       if (f.fixed) fixable[f.severity]++;
     }
@@ -119,7 +131,41 @@ export function scanState(rec: ScanRecord | undefined): ScanState {
   const scanner = rec.scanner
     ? `${rec.scanner.name}${rec.scanner.version ? ` ${rec.scanner.version}` : ''}`
     : undefined;
-  return { state: 'ok', at: rec.at, total, fixable, findings, scanner };
+  return {
+    state: 'ok',
+    at: rec.at,
+    total,
+    fixable,
+    ...(findings ? { findings } : {}),
+    ...(!findings && rec.findingsRef ? { findingsRef: rec.findingsRef } : {}),
+    scanner,
+  };
+}
+
+/**
+ * The CVE table of an image: inline (older records) or read from the catalog's blob store
+ * (wharf.yml `blobs:`, credentials from the environment). An unreachable or missing blob gives a
+ * reason the page shows instead of failing the build.
+ */
+export async function scanFindings(
+  m: Pick<SiteModel, 'blobs'>,
+  scan: ScanState,
+): Promise<{ ok: true; findings: Finding[] } | { ok: false; reason: string }> {
+  if (scan.state !== 'ok') return { ok: true, findings: [] };
+  if (scan.findings) return { ok: true, findings: scan.findings };
+  if (!scan.findingsRef) return { ok: true, findings: [] };
+  if ('problem' in m.blobs) return { ok: false, reason: m.blobs.problem };
+  const r = await readFindings(m.blobs.store, { findingsRef: scan.findingsRef });
+  return r.ok ? { ok: true, findings: bySeverity(r.findings) } : r;
+}
+
+/** The blob store named by the catalog config, or why it cannot be opened. */
+function siteBlobs(dir: string, config: CatalogConfig): SiteModel['blobs'] {
+  try {
+    return { store: openBlobStore(dir, config) };
+  } catch (e) {
+    return { problem: (e as Error).message };
+  }
 }
 
 function signState(r: StageRecords): SignState {
@@ -281,6 +327,7 @@ export async function buildModel(dir: string): Promise<SiteModel> {
       .map(([id, count]) => ({ id, count }))
       .sort((a, b) => b.count - a.count || a.id.localeCompare(b.id)),
     problems: snap.problems.length,
+    blobs: siteBlobs(snap.dir, snap.config),
   };
 }
 
