@@ -11,6 +11,14 @@ const BASE_ENV = {
   LC_ALL: 'C',
 };
 
+/** The identity every catalog commit is made with (author = committer). */
+export const COMMIT_IDENTITY = {
+  name: BASE_ENV.GIT_AUTHOR_NAME,
+  email: BASE_ENV.GIT_AUTHOR_EMAIL,
+  committerName: BASE_ENV.GIT_COMMITTER_NAME,
+  committerEmail: BASE_ENV.GIT_COMMITTER_EMAIL,
+};
+
 const FIXED = [
   '-c',
   'core.hooksPath=/dev/null',
@@ -47,9 +55,13 @@ export async function git(cwd: string, args: string[], opts: Pick<Options, 'inpu
   return String(r.stdout);
 }
 
-export async function gitOk(cwd: string, args: string[]): Promise<boolean> {
+export async function gitOk(
+  cwd: string,
+  args: string[],
+  opts: Pick<Options, 'input'> = {},
+): Promise<boolean> {
   try {
-    await git(cwd, args);
+    await git(cwd, args, opts);
     return true;
   } catch {
     return false;

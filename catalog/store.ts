@@ -6,10 +6,11 @@
 // Concurrency: a lock file serialises writers on one machine; with a remote ('origin'), every commit is
 // fetched-rebased-pushed, and a rejected push re-runs the mutation against the new remote head, so
 // concurrent machines never lose an update.
-import { mkdir, readdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
-import { commitMessage, git, GitError, gitOk, parseTrailers } from './git.ts';
+import { COMMIT_IDENTITY, commitMessage, git, GitError, gitOk, parseTrailers } from './git.ts';
 import { withFileLock } from './lock.ts';
 import { readSnapshotCache, writeSnapshotCache } from './snapshot-cache.ts';
 import { CatalogFileError, parseCatalogFile, toStableJson, toStableYaml, type Problem } from './format.ts';
@@ -567,58 +568,173 @@ export class CatalogStore {
     if (writes.size === 0) return null;
     // Only files whose bytes change are written and staged: idempotent stages and quiet sweeps touch
     // nothing, and a sweep over 10,000 apps stages just the handful that moved.
-    const io = pLimit(32);
     const all = [...writes.keys()].sort();
-    const differs = await Promise.all(
-      all.map((p) => io(async () => (await this.readText(p)) !== (writes.get(p) ?? null))),
-    );
-    const paths = all.filter((_, i) => differs[i]);
+    const before = new Map<string, string | null>();
+    await inChunks(all, (p) => void before.set(p, this.readTextSync(p)));
+    const paths = all.filter((p) => before.get(p) !== (writes.get(p) ?? null));
     if (paths.length === 0) return null;
-    const existed = new Map<string, boolean>();
+    const parent = await this.head();
+    const message = commitMessage(info.subject, info.trailers ?? {}, info.body);
+    const touched: string[] = [];
+    // Large commits: the commit is built from memory by `git fast-import` (one pack instead of a
+    // loose object per blob and per changed tree, which costs seconds for a 10,000-file sweep) under a
+    // temporary ref; HEAD only moves once the work tree and index agree with it.
+    const bulk = parent !== null && paths.length >= BULK_COMMIT_PATHS;
+    const tmpRef = `refs/wharf/commit-${process.pid}`;
     try {
-      await Promise.all(
-        paths.map((p) =>
-          io(async () => {
-            const abs = join(this.dir, p);
-            existed.set(p, await exists(abs));
-            const text = writes.get(p);
-            if (text === null || text === undefined) {
-              await rm(abs, { force: true });
-            } else {
-              await mkdir(dirname(abs), { recursive: true });
-              const tmp = `${abs}.tmp-${process.pid}`;
-              await writeFile(tmp, text);
-              await rename(tmp, abs);
-            }
-          }),
-        ),
-      );
+      if (bulk) await gitOk(this.dir, ['update-ref', '-d', tmpRef]); // left by a killed writer
+      const imported = bulk ? await this.importCommit(tmpRef, parent, paths, writes, message) : null;
+      const dirs = new Set<string>();
+      await inChunks(paths, (p) => {
+        touched.push(p);
+        this.writeFileSync(p, writes.get(p) ?? null, before.get(p) !== null, dirs);
+      });
       // update-index reads paths from stdin: no argv length limit, and far faster than `git add` on
-      // thousands of paths.
+      // thousands of paths. (Blobs fast-import already packed are found, not written again.)
       await git(this.dir, ['update-index', '--add', '--remove', '-z', '--stdin'], {
         input: paths.join('\0') + '\0',
       });
+      if (imported) {
+        if (imported.tree === imported.parentTree) {
+          await gitOk(this.dir, ['update-ref', '-d', tmpRef]);
+          return null;
+        }
+        // Moves HEAD's branch only if it is still the parent (compare-and-swap), and drops the temp ref.
+        await git(this.dir, ['update-ref', '-m', `commit: ${info.subject.split('\n')[0]}`, '--stdin'], {
+          input: `update HEAD ${imported.sha} ${parent}\ndelete ${tmpRef}\n`,
+        });
+        await gitOk(this.dir, ['maintenance', 'run', '--auto', '--quiet']);
+        return imported.sha;
+      }
       if (await gitOk(this.dir, ['diff', '--cached', '--quiet'])) return null;
-      await git(this.dir, ['commit', '-q', '--no-verify', '-F', '-'], {
-        input: commitMessage(info.subject, info.trailers ?? {}, info.body),
-      });
+      await git(this.dir, ['commit', '-q', '--no-verify', '-F', '-'], { input: message });
       return await git(this.dir, ['rev-parse', 'HEAD']);
     } catch (e) {
-      await this.restore(paths, existed);
+      if (bulk) await gitOk(this.dir, ['update-ref', '-d', tmpRef]);
+      await this.restore(touched, before);
       throw e;
     }
   }
 
-  /** Put touched paths back as they are at HEAD (removing ones HEAD does not have). */
-  private async restore(paths: string[], existed: Map<string, boolean>): Promise<void> {
-    const hasHead = (await this.head()) !== null;
-    await gitOk(this.dir, ['reset', '-q', '--', ...paths]);
-    for (const p of paths) {
-      const inHead = hasHead && (await gitOk(this.dir, ['cat-file', '-e', `HEAD:${p}`]));
-      if (inHead) await gitOk(this.dir, ['checkout', 'HEAD', '--', p]);
-      else if (!existed.get(p) || !hasHead) await rm(join(this.dir, p), { force: true });
-      await rm(join(this.dir, `${p}.tmp-${process.pid}`), { force: true });
+  private readTextSync(path: string): string | null {
+    try {
+      return readFileSync(join(this.dir, path), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
     }
+  }
+
+  /**
+   * Write one work-tree file, synchronously (the callers yield between chunks): thousands of tiny
+   * writes through the libuv pool cost several times more on 2 cores. Existing files are overwritten
+   * in place: on ext4 a replace-by-rename (or truncate-to-zero) forces block allocation and writeback,
+   * ~0.3 ms a file, seconds for a 10,000-file sweep. The commit never takes its content from these
+   * files (fast-import reads memory; update-index hashes exactly what was written here), and any
+   * failure restores them from HEAD.
+   */
+  private writeFileSync(path: string, text: string | null, exists: boolean, dirs: Set<string>): void {
+    const abs = join(this.dir, path);
+    if (text === null) return void rmSync(abs, { force: true });
+    const data = Buffer.from(text);
+    let fd: number;
+    if (exists) fd = openSync(abs, 'r+');
+    else {
+      const dir = dirname(abs);
+      if (!dirs.has(dir)) mkdirSync(dir, { recursive: true });
+      dirs.add(dir);
+      fd = openSync(abs, 'w');
+    }
+    try {
+      writeSync(fd, data, 0, data.length, 0);
+      ftruncateSync(fd, data.length);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Create the commit (parent + writes) with `git fast-import` under `ref`, without touching the work
+   * tree or index. Returns its sha and the trees to compare (equal trees: nothing to commit).
+   */
+  private async importCommit(
+    ref: string,
+    parent: string,
+    paths: string[],
+    writes: Map<string, string | null>,
+    message: string,
+  ): Promise<{ sha: string; tree: string; parentTree: string }> {
+    const id = COMMIT_IDENTITY;
+    const parts: (string | Buffer)[] = ['feature done\n'];
+    const marks = new Map<string, number>();
+    for (const p of paths) {
+      const text = writes.get(p);
+      if (text === null || text === undefined) continue;
+      const data = Buffer.from(text);
+      marks.set(p, marks.size + 1);
+      parts.push(`blob\nmark :${marks.size}\ndata ${data.length}\n`, data, '\n');
+    }
+    const msg = Buffer.from(message);
+    parts.push(
+      `commit ${ref}\n`,
+      `author ${id.name} <${id.email}> now\n`,
+      `committer ${id.committerName} <${id.committerEmail}> now\n`,
+      `data ${msg.length}\n`,
+      msg,
+      `\nfrom ${parent}\n`,
+    );
+    for (const p of paths) {
+      const m = marks.get(p);
+      parts.push(m ? `M 100644 :${m} ${quotePath(p)}\n` : `D ${quotePath(p)}\n`);
+    }
+    parts.push('\ndone\n');
+    const stream = Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)));
+    await git(this.dir, ['fast-import', '--quiet', '--date-format=now', '--done'], { input: stream });
+    const [sha, tree, parentTree] = (
+      await git(this.dir, ['rev-parse', ref, `${ref}^{tree}`, `${parent}^{tree}`])
+    ).split('\n') as [string, string, string];
+    return { sha, tree, parentTree };
+  }
+
+  /** Put touched paths back as they are at HEAD (removing ones HEAD does not have). */
+  private async restore(paths: string[], before: Map<string, string | null>): Promise<void> {
+    if (paths.length === 0) return;
+    const hasHead = (await this.head()) !== null;
+    const list = { input: paths.join('\0') + '\0' };
+    const fromFile = ['--pathspec-from-file=-', '--pathspec-file-nul'];
+    await gitOk(this.dir, ['--literal-pathspecs', 'reset', '-q', ...fromFile], list);
+    let inHead = new Set<string>();
+    if (hasHead) {
+      const out = await git(this.dir, ['cat-file', '--batch-check=%(objectname)'], {
+        input: paths.map((p) => `HEAD:${p}\n`).join(''),
+      }).catch(() => '');
+      const lines = out.split('\n');
+      inHead = new Set(paths.filter((_, i) => lines[i] !== undefined && !lines[i]!.endsWith(' missing')));
+    }
+    const back = paths.filter((p) => inHead.has(p));
+    if (back.length)
+      await gitOk(this.dir, ['--literal-pathspecs', 'checkout', 'HEAD', ...fromFile], {
+        input: back.join('\0') + '\0',
+      });
+    for (const p of paths)
+      if (!inHead.has(p) && (before.get(p) === null || !hasHead))
+        await rm(join(this.dir, p), { force: true });
+  }
+}
+
+/** From this many changed paths on, a commit is built by fast-import (see writeAndCommit). */
+const BULK_COMMIT_PATHS = 64;
+
+/** A path as fast-import reads it: C-style quoted (spaces, quotes, newlines are all safe). */
+function quotePath(p: string): string {
+  return `"${p.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+}
+
+/** Run a synchronous step per item, yielding to the event loop every `size` items. */
+async function inChunks<T>(items: T[], fn: (item: T) => void, size = 500): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    if (i) await new Promise((r) => setImmediate(r));
+    for (const item of items.slice(i, i + size)) fn(item);
   }
 }
 
