@@ -3,20 +3,57 @@
 // 1. Load time of the imported seed catalog (444 apps) and of a synthetic 10,000-app catalog
 //    (each app: app.yml with 3 recipes, upstream.json, 2 artifact records with stage records).
 //    Goal: the 10,000-app load under 2 s on 2 cores.
-// 2. Git size after 100 simulated pipeline runs on 444 apps × 10 versions (goal < 50 MB), see
-//    simulateRuns() for what a run writes. Full reports, SBOMs and logs go to the blob store (not git);
-//    git holds records with summaries and finding lists.
+// 2. Git size after 100 simulated pipeline runs on 444 apps × 10 versions (goal < 50 MB), with ONE
+//    COMMIT PER RESULT as the real writers make them (see simulateGrowth): each rebuilt artifact gets
+//    five commits (build, verify, scan, sign, publish: publisher/<stage> through commitStageRecord /
+//    scanAndRecord), each rescanned artifact one (publisher/scan/rescan.ts), with the real commit
+//    messages (catalog/git.ts commitMessage + publisher/stage.ts stageTrailers) and the real file bytes
+//    (zArtifact.parse + catalog/format.ts toStableJson, as CatalogTx.putArtifact writes them). The
+//    commits are streamed into `git fast-import` (CatalogStore.commit would take hours for ~150k
+//    commits), then `git gc` packs them as on the catalog host. Raw reports, SBOMs, logs and (current
+//    writers) finding lists are blob-store objects: only their BlobRefs are in git.
+//    Scenarios: legacy writers (finding lists inline) vs current writers, at the bench churn, plus the
+//    current writers at an assumed realistic churn, labelled as such (see Layout and Churn).
 //
-// Output: plain "name: value" lines. Options: --apps N (synthetic size), --runs N, --keep (leave dirs).
-import { mkdtemp, rm } from 'node:fs/promises';
+// Output: plain "name: value" lines. Options: --apps N (synthetic size; 0 skips it), --runs N,
+// --only legacy/bench,current/bench,current/weekly (scenarios), --keep (leave the dirs).
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
-import { CatalogStore } from '../../catalog/store.ts';
+import { CatalogStore, artifactFile } from '../../catalog/store.ts';
+import { COMMIT_IDENTITY, commitMessage } from '../../catalog/git.ts';
+import { toStableJson } from '../../catalog/format.ts';
+import { encodeFindings, FINDINGS_MEDIA_TYPE, unchangedScan } from '../../publisher/scan/findings.ts';
+import { evaluatePolicy, rebuildCandidates } from '../../publisher/scan/policy.ts';
+import {
+  diffFindings,
+  REPORT_MEDIA_TYPE,
+  SBOM_MEDIA_TYPE,
+  summaryText,
+} from '../../publisher/scan/record.ts';
+import { stageTrailers, type StageTarget } from '../../publisher/stage.ts';
 import { importOpenEuler } from '../../catalog/import/openeuler.ts';
-import { FsBlobStore } from '../../catalog/blobs.ts';
-import type { AppInput, Artifact, Finding, ScanRecord, Severity } from '../../catalog/schema.ts';
+import {
+  zArtifact,
+  type App,
+  type AppInput,
+  type Artifact,
+  type BlobRef,
+  type BuildRecord,
+  type Finding,
+  type PublishRecord,
+  type ScanRecord,
+  type Severity,
+  type SignRecord,
+  type Stage,
+  type VerifyRecord,
+} from '../../catalog/schema.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -27,8 +64,8 @@ const SYNTH_APPS = opt('apps', 10_000);
 const RUNS = opt('runs', 100);
 const VERSIONS = 10;
 const keep = args.includes('--keep');
-/** Keep finding lists only in the blob store (records keep summary + new/fixed ids). */
-const FINDINGS_IN_BLOB = args.includes('--findings-in-blob');
+const onlyArg = args.indexOf('--only');
+const ONLY = onlyArg >= 0 ? (args[onlyArg + 1] ?? '').split(',') : undefined;
 const SEED = resolve(import.meta.dirname, '../../catalog/seed/openeuler-images');
 
 // Deterministic pseudo-random numbers so every bench run simulates the same history.
@@ -57,17 +94,25 @@ async function timeLoad(
   return { cold: cold.ms, warm: warm[1]!, apps: cold.apps, problems: cold.problems };
 }
 
-async function gitSize(dir: string): Promise<{ sizePack: string; count: string; bytes: number }> {
+async function gitSize(
+  dir: string,
+): Promise<{ sizePack: string; count: string; bytes: number; packBytes: number }> {
   // No background auto-gc racing the explicit one (commits trigger `gc --auto`).
   await execa('git', ['config', 'gc.auto', '0'], { cwd: dir });
   await execa('git', ['gc', '-q', '--force', '--prune=now'], { cwd: dir });
   const out = (await execa('git', ['count-objects', '-vH'], { cwd: dir })).stdout;
   const raw = (await execa('git', ['count-objects', '-v'], { cwd: dir })).stdout;
   const kib = Number(/size-pack: (\d+)/.exec(raw)?.[1] ?? 0) + Number(/size: (\d+)/.exec(raw)?.[1] ?? 0);
+  // size-pack counts .pack and .idx files; the .pack alone is what a clone transfers.
+  const packDir = join(dir, '.git', 'objects', 'pack');
+  let packBytes = 0;
+  for (const f of await readdir(packDir))
+    if (f.endsWith('.pack')) packBytes += (await stat(join(packDir, f))).size;
   return {
     sizePack: /size-pack: (.+)/.exec(out)?.[1] ?? '?',
     count: /in-pack: (\d+)/.exec(out)?.[1] ?? '?',
     bytes: kib * 1024,
+    packBytes,
   };
 }
 
@@ -262,7 +307,7 @@ function scanRecord(
     target,
     os: { family: 'openEuler', name: '24.03-LTS-SP4' },
     summary: { total: counts(findings, false), fixable: counts(findings, true) },
-    ...(FINDINGS_IN_BLOB ? {} : { findings }),
+    findings,
     ...(added.length ? { newSinceLast: added } : {}),
     ...(fixed.length ? { fixedSinceLast: fixed } : {}),
     policy: { blocked, reasons: blocked ? ['fixable CRITICAL'] : [], waived: [] },
@@ -271,148 +316,393 @@ function scanRecord(
   };
 }
 
-// ------------------------------------------------------------------ 100 simulated pipeline runs
+// ------------------------------------------------------------------ git growth: 100 simulated pipeline runs
 
 /**
- * The simulation, per run (one run = one day of the pipeline):
- * - ~5% of the 4,440 artifacts (a new upstream release or a rebuild for a fixed base) go through
- *   build → verify → scan → sign → publish, each stage writing its record (new digests); their
- *   findings start from the app's current list (same packages, same base OS) with some drift;
- * - every app's latest artifact (444) is rescanned: its finding list drifts (on average ~0.8 new
- *   advisories appear and ~3% get fixed per image per day), with newSinceLast/fixedSinceLast;
- * - full reports (Trivy JSON), SBOMs and build logs go to the blob store (FsBlobStore, outside git):
- *   records only hold their BlobRef.
- * Commits: the results of one run are batched into ONE commit (one commit per result would be ~1,550
- * commits per run and make this bench take hours); the extra cost of per-result commits (trees and
- * commit objects) is measured separately on a sample and extrapolated.
+ * Which writer code the history is made with:
+ * - legacy: the scan writers before findingsRef (finding list inline, pretty JSON; BlobRefs with their
+ *   store `uri`; every rescan commits and regenerates its SBOM);
+ * - current: the writers in publisher/scan today (finding list in the blob store, only its hash in
+ *   git; no `uri`; a rescan whose finding list and policy are unchanged makes no commit unless the
+ *   record is older than scanPolicy.rewriteAfterDays; a rescan keeps the SBOM of the same digest).
  */
-function drift(prev: Finding[]): { next: Finding[]; added: string[]; fixed: string[] } {
-  const fixed = prev.filter(() => rand() < 0.03).map((f) => f.id);
-  const add = rand() < 0.6 ? [finding(), ...(rand() < 0.3 ? [finding()] : [])] : [];
-  const next = [...prev.filter((f) => !fixed.includes(f.id)), ...add].sort((x, y) =>
-    x.id.localeCompare(y.id),
-  );
-  return { next, added: add.map((f) => f.id), fixed };
+type Layout = 'legacy' | 'current';
+/**
+ * How the finding list of one image changes from one day to the next:
+ * - bench: every day ~0.8 new advisories appear with probability 0.6 and each finding is fixed with
+ *   probability 0.03 (the churn this bench has always used: most daily rescans change something);
+ * - weekly: an assumption closer to openEuler images (the list changes on about one day in seven,
+ *   by the same amounts when it does). Printed separately and labelled.
+ */
+type Churn = 'bench' | 'weekly';
+
+interface Growth {
+  commits: number;
+  rescansWritten: number;
+  rescansSkipped: number;
+  generateS: number;
+  gcS: number;
+  sizePack: string;
+  bytes: number;
+  packBytes: number;
+  objects: string;
+  findingBlobBytes: number;
 }
 
-async function simulateRuns(
-  store: CatalogStore,
-  blobs: FsBlobStore,
+const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
+const fakeRef = (label: string, size: number, mediaType: string, layout: Layout): BlobRef => {
+  const sha = sha256hex(label);
+  return {
+    sha256: sha,
+    size,
+    mediaType,
+    ...(layout === 'legacy'
+      ? { uri: `file:///srv/wharf/catalog/.wharf-blobs/sha256/${sha.slice(0, 2)}/${sha}.gz` }
+      : {}),
+  };
+};
+
+/** Streams commits into `git fast-import`: each commit = the real message + the real file bytes. */
+class FastImport {
+  private readonly child;
+  private mark = 0;
+  private time: number;
+  private first = true;
+  private readonly branch: string;
+  private readonly from: string;
+  constructor(dir: string, branch: string, from: string, startTime: number) {
+    this.branch = branch;
+    this.from = from;
+    this.child = spawn('git', ['fast-import', '--quiet', '--done'], {
+      cwd: dir,
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
+    this.time = startTime;
+  }
+  private async write(chunk: string | Buffer): Promise<void> {
+    if (!this.child.stdin.write(chunk)) await once(this.child.stdin, 'drain');
+  }
+  async commit(message: string, files: Map<string, string>, at: number): Promise<void> {
+    this.time = Math.max(this.time + 1, at);
+    const ident = `${COMMIT_IDENTITY.name} <${COMMIT_IDENTITY.email}> ${this.time} +0000`;
+    const msg = Buffer.from(message);
+    let out = `commit refs/heads/${this.branch}\nmark :${++this.mark}\nauthor ${ident}\ncommitter ${ident}\ndata ${msg.length}\n`;
+    await this.write(out);
+    await this.write(msg);
+    out = this.first ? `\nfrom ${this.from}\n` : '\n';
+    this.first = false;
+    for (const [path, text] of files) {
+      const b = Buffer.from(text);
+      out += `M 100644 inline ${path}\ndata ${b.length}\n`;
+      await this.write(out);
+      await this.write(b);
+      out = '\n';
+    }
+    await this.write(out + '\n');
+  }
+  async done(): Promise<void> {
+    this.child.stdin.end('done\n');
+    const [code] = (await once(this.child, 'exit')) as [number];
+    if (code !== 0) throw new Error(`git fast-import exited ${code}`);
+  }
+}
+
+type Recipe = App['recipes']['container'][number];
+
+interface SimApp {
+  app: App;
+  recipes: Recipe[];
+}
+
+/**
+ * Writes the history the real writers would write for `runs` days on 444 apps × 10 versions, one
+ * commit per result, through git fast-import (CatalogStore.commit takes ~30 ms per commit, hours for
+ * ~150k commits; fast-import writes the same objects in seconds):
+ * - baseline (one commit, labelled): every artifact built, scanned and published once;
+ * - per run, ~5% of the 4,440 artifacts are rebuilt: build → verify → scan → sign → publish, one
+ *   commit each (publisher/build|verify|scan|sign|publish), the artifact file rewritten each time;
+ * - per run, every app's latest artifact (444) is rescanned, one commit each (publisher/scan/rescan.ts),
+ *   or none when the current writers find nothing changed (findings.ts unchangedScan).
+ * File bytes: zArtifact.parse + toStableJson (= CatalogTx.putArtifact); messages: commitMessage()
+ * with stageTrailers() (= CatalogStore.commit). Then `git gc` as on the catalog host.
+ */
+async function simulateGrowth(
+  baseDir: string,
+  dir: string,
+  layout: Layout,
+  churn: Churn,
   runs: number,
   onRun: (r: number) => void,
-): Promise<void> {
+): Promise<Growth> {
+  seed = 42; // every scenario draws the same releases, rebuilds and findings
+  findingCache.clear();
+  await cp(baseDir, dir, { recursive: true });
+  const store = await CatalogStore.open(dir);
   const snap = await store.load();
-  const apps = [...snap.apps.values()].map((e) => e.app);
-  const latest = new Map<string, string>();
-  for (const a of apps) latest.set(a.id, a.recipes.container[a.recipes.container.length - 1]!.tag);
-  for (let run = 1; run <= runs; run++) {
+  const config = snap.config;
+  const policyCfg = config.scanPolicy;
+  const apps: SimApp[] = [...snap.apps.values()].map((e) => ({
+    app: e.app,
+    recipes: e.app.recipes.container,
+  }));
+  const head = (await execa('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout;
+  const t0 = performance.now();
+  const fi = new FastImport(dir, 'main', head, Math.floor(Date.UTC(2026, 0, 1) / 1000));
+  const state = new Map<string, Artifact>();
+  const findingBlobs = new Map<string, number>();
+  let commits = 0;
+  let rescansWritten = 0;
+  let rescansSkipped = 0;
+  const file = (a: Artifact) => {
+    const parsed = zArtifact.parse(a);
+    state.set(`${a.app}/${a.id}`, parsed);
+    return [artifactFile(a.app, 'container', a.id), toStableJson(parsed)] as const;
+  };
+  const put = async (subject: string, trailers: Record<string, string>, a: Artifact, at: string) => {
+    const [path, text] = file(a);
+    await fi.commit(commitMessage(subject, trailers), new Map([[path, text]]), Date.parse(at) / 1000);
+    commits++;
+  };
+  const findingsFields = (list: Finding[]): Pick<ScanRecord, 'findings' | 'findingsRef'> => {
+    if (layout === 'legacy') return { findings: list };
+    const text = encodeFindings(list);
+    const sha = sha256hex(text);
+    if (!findingBlobs.has(sha)) findingBlobs.set(sha, gzipSync(text).length);
+    return { findingsRef: { sha256: sha, size: Buffer.byteLength(text), mediaType: FINDINGS_MEDIA_TYPE } };
+  };
+  const scanBase = (
+    rid: string,
+    at: string,
+    digest: string,
+    list: Finding[],
+    sbom: BlobRef,
+    rescanRef?: string,
+  ): Omit<ScanRecord, 'policy'> => ({
+    runId: rid,
+    at,
+    durationMs: 20_000 + Math.floor(rand() * 60_000),
+    status: 'ok',
+    scanner: { name: 'trivy', version: '0.58.1', dbUpdatedAt: `${at.slice(0, 10)}T06:00:00.000000000Z` },
+    target: digest,
+    ...(rescanRef ? { rescan: true, ref: rescanRef } : {}),
+    os: { family: 'openEuler', name: '24.03-LTS-SP4' },
+    summary: { total: counts(list, false), fixable: counts(list, true) },
+    ...findingsFields(list),
+    report: fakeRef(`report ${rid} ${digest} ${at}`, 20_000 + list.length * 900, REPORT_MEDIA_TYPE, layout),
+    sbom,
+  });
+  const prevList = (a: Artifact | undefined): Finding[] | undefined => {
+    const s = a?.records.scan;
+    if (!s || s.status !== 'ok') return undefined;
+    return s.findings ?? findingsCacheBySha.get(s.findingsRef!.sha256);
+  };
+  const findingsCacheBySha = new Map<string, Finding[]>();
+  const remember = (list: Finding[]) => findingsCacheBySha.set(sha256hex(encodeFindings(list)), list);
+
+  /** build → verify → scan → sign → publish of one artifact, one commit per stage result. */
+  const pipeline = async (sa: SimApp, r: Recipe, run: number, list: Finding[]) => {
     const rid = runId(run);
-    const updates = new Map<string, Artifact['records']>();
     const at = (m: number) => now(run, m);
-    for (const a of apps) {
-      for (const r of a.recipes.container) {
-        const key = `${a.id}/${r.tag}`;
-        const isLatest = latest.get(a.id) === r.tag;
-        const rebuilt = rand() < 0.05;
-        if (!rebuilt && !isLatest) continue;
-        const prev = findingsFor(key, 40);
-        const { next, added, fixed } = drift(prev);
-        findingCache.set(key, next);
-        const report = await blobs.put(
-          JSON.stringify({ ArtifactName: key, Results: [{ Vulnerabilities: next }] }),
-          'application/vnd.trivy+json',
+    const t: StageTarget = { app: sa.app, kind: 'container', artifactId: r.tag, recipe: r };
+    const tr = (stage: Stage) => stageTrailers(stage, t, rid);
+    const name = `${sa.app.id}:${r.tag}`;
+    const digest = dig();
+    const prev = state.get(`${sa.app.id}/${r.tag}`);
+    let a: Artifact = prev ?? {
+      app: sa.app.id,
+      kind: 'container',
+      id: r.tag,
+      version: r.version,
+      osVersion: r.osVersion,
+      arches: ['amd64', 'arm64'],
+      records: {},
+    };
+    const build: BuildRecord = {
+      runId: rid,
+      at: at(1),
+      durationMs: 60_000 + Math.floor(rand() * 600_000),
+      status: 'ok',
+      inputsDigest: dig(),
+      base: {
+        ref: 'docker.io/openeuler/openeuler:24.03-lts-sp4',
+        digest: `sha256:${sha256hex(`base ${Math.floor(run / 30)}`)}`,
+      },
+      manifestDigest: digest,
+      arches: ['amd64', 'arm64'],
+      // The build stage still writes the store uri of its log (publisher/build is unchanged).
+      log: fakeRef(`log ${name} ${run}`, 40_000 + Math.floor(rand() * 200_000), 'text/plain', 'legacy'),
+    };
+    a = { ...a, records: { ...a.records, build } };
+    await put(`build ${name}: ok`, tr('build'), a, build.at);
+    const verify: VerifyRecord = {
+      runId: rid,
+      at: at(2),
+      durationMs: 2_000 + Math.floor(rand() * 3000),
+      status: 'passed',
+      checks: [
+        { name: 'starts', status: 'passed', durationMs: 800 + Math.floor(rand() * 3000) },
+        { name: 'version', status: 'passed', exitCode: 0, output: [r.version] },
+      ],
+    };
+    a = { ...a, records: { ...a.records, verify } };
+    await put(`verify ${name}: passed`, tr('verify'), a, verify.at);
+    const sbom = fakeRef(`sbom ${digest}`, 60_000, SBOM_MEDIA_TYPE, layout);
+    const base = scanBase(rid, at(3), digest, list, sbom);
+    const diff = diffFindings(prevList(a), list);
+    const scan: ScanRecord = {
+      ...base,
+      ...(diff.newSinceLast ? { newSinceLast: diff.newSinceLast } : {}),
+      ...(diff.fixedSinceLast ? { fixedSinceLast: diff.fixedSinceLast } : {}),
+      policy: evaluatePolicy(policyCfg, sa.app.id, list, new Date(base.at)),
+    };
+    remember(list);
+    a = { ...a, records: { ...a.records, scan } };
+    await put(`scan: ${name} ${summaryText(base)}`, tr('scan'), a, scan.at);
+    const refs = config.registries.length
+      ? config.registries.map((g) => ({ target: g.name, ref: `${g.repository}/${sa.app.name}:${r.tag}` }))
+      : [{ target: 'hub', ref: `docker.io/openeuler/${sa.app.name}:${r.tag}` }];
+    const sign: SignRecord = {
+      runId: rid,
+      at: at(4),
+      status: 'signed',
+      keyId: 'a'.repeat(64),
+      signatures: refs.map((x) => ({ ...x, digest, signatureTag: `sha256-${digest.slice(7)}.sig` })),
+    };
+    a = { ...a, records: { ...a.records, sign } };
+    await put(`sign ${name}: signed`, tr('sign'), a, sign.at);
+    const publish: PublishRecord = {
+      runId: rid,
+      at: at(5),
+      durationMs: 30_000 + Math.floor(rand() * 90_000),
+      status: 'ok',
+      digest,
+      targets: refs.map((x) => ({ ...x, status: 'ok' as const, digest })),
+    };
+    const { pending: _done, ...rest } = a;
+    a = { ...rest, records: { ...a.records, publish } };
+    await put(`publish ${name}: ok`, tr('publish'), a, publish.at);
+  };
+
+  /** A rescan of the published digest: publisher/scan/record.ts scanAndRecord with a rescanRef. */
+  const rescan = async (sa: SimApp, r: Recipe, run: number, list: Finding[]) => {
+    const key = `${sa.app.id}/${r.tag}`;
+    const a = state.get(key)!;
+    const prev = a.records.scan;
+    const digest = a.records.publish!.digest!;
+    const rid = runId(run);
+    const at = now(run, 30);
+    const nowD = new Date(at);
+    const t: StageTarget = { app: sa.app, kind: 'container', artifactId: r.tag, recipe: r };
+    const sbom =
+      layout === 'current' && prev?.sbom && prev.target === digest
+        ? prev.sbom
+        : fakeRef(`sbom ${digest} ${at}`, 60_000, SBOM_MEDIA_TYPE, layout);
+    const ref = `${a.records.publish!.targets[0]!.ref.split(':')[0]}@${digest}`;
+    const base = scanBase(rid, at, digest, list, sbom, ref);
+    const policy = evaluatePolicy(policyCfg, sa.app.id, list, nowD);
+    if (
+      layout === 'current' &&
+      unchangedScan(
+        prev,
+        { target: digest, findingsSha: sha256hex(encodeFindings(list)), policy },
+        nowD,
+        policyCfg.rewriteAfterDays,
+      )
+    ) {
+      rescansSkipped++;
+      return;
+    }
+    const diff = diffFindings(prevList(a), list);
+    const cands = rebuildCandidates(policyCfg, sa.app.id, diff.added, nowD);
+    if (cands.length) policy.rebuildQueued = true;
+    const scan: ScanRecord = {
+      ...base,
+      ...(diff.newSinceLast ? { newSinceLast: diff.newSinceLast } : {}),
+      ...(diff.fixedSinceLast ? { fixedSinceLast: diff.fixedSinceLast } : {}),
+      policy,
+    };
+    remember(list);
+    const pending =
+      cands.length && !a.pending
+        ? { reason: `rescan: fixable ${cands[0]!.id} in ${cands[0]!.pkg}`, since: at, runId: rid }
+        : a.pending;
+    await put(
+      `rescan: ${sa.app.id}:${r.tag} ${summaryText(base)}`,
+      stageTrailers('scan', t, rid),
+      { ...a, ...(pending ? { pending } : {}), records: { ...a.records, scan } },
+      at,
+    );
+    rescansWritten++;
+  };
+
+  // Baseline: every artifact built, scanned, signed and published once (one commit, not counted as a run).
+  {
+    const files = new Map<string, string>();
+    for (const sa of apps)
+      for (const r of sa.recipes) {
+        const key = `${sa.app.id}/${r.tag}`;
+        const list = findingsFor(key, 40);
+        remember(list);
+        const a = artifactWithRecords(sa.app.id, r.version, 0, []);
+        const digest = a.records.publish!.digest!;
+        const base = scanBase(
+          a.records.build!.runId,
+          now(0, 4),
+          digest,
+          list,
+          fakeRef(`sbom ${digest}`, 60_000, SBOM_MEDIA_TYPE, layout),
         );
-        if (!rebuilt) {
-          // daily rescan of the latest artifact only
-          updates.set(key, {
-            scan: scanRecord(rid, at(30), `sha256:${'0'.repeat(64)}`, next, added, fixed, report),
-          });
-          continue;
-        }
-        const digest = dig();
-        const log = await blobs.put(
-          `build log of ${key} run ${run}\n` + `STEP ${hex(8)}\n`.repeat(40),
-          'text/plain',
-        );
-        const sbom = await blobs.put(
-          JSON.stringify({ bomFormat: 'CycloneDX', components: PKGS.map((p) => ({ name: p, digest })) }),
-          'application/vnd.cyclonedx+json',
-        );
-        updates.set(key, {
-          build: {
-            runId: rid,
-            at: at(1),
-            status: 'ok',
-            manifestDigest: digest,
-            inputsDigest: dig(),
-            arches: ['amd64', 'arm64'],
-            durationMs: 60_000 + Math.floor(rand() * 600_000),
-            log,
-          },
-          verify: {
-            runId: rid,
-            at: at(2),
-            status: 'passed',
-            checks: [
-              { name: 'starts', status: 'passed', durationMs: 800 + Math.floor(rand() * 3000) },
-              { name: 'version', status: 'passed', output: [r.version] },
-            ],
-          },
-          scan: scanRecord(rid, at(3), digest, next, added, fixed, report, sbom),
-          sign: {
-            runId: rid,
-            at: at(4),
-            status: 'signed',
-            keyId: 'a'.repeat(64),
-            signatures: [
-              {
-                target: 'hub',
-                ref: `docker.io/openeuler/${a.name}:${r.tag}`,
-                digest,
-                signatureTag: `sha256-${digest.slice(7)}.sig`,
-              },
-            ],
-          },
-          publish: {
-            runId: rid,
-            at: at(5),
-            status: 'ok',
-            digest,
-            targets: ['hub', 'quay'].map((t) => ({
-              target: t,
-              ref: `${t === 'hub' ? 'docker.io' : 'quay.io'}/openeuler/${a.name}:${r.tag}`,
-              status: 'ok' as const,
-              digest,
-            })),
+        const [path, text] = file({
+          ...a,
+          records: {
+            ...a.records,
+            scan: { ...base, policy: evaluatePolicy(policyCfg, sa.app.id, list, new Date(base.at)) },
           },
         });
+        files.set(path, text);
+      }
+    await fi.commit(
+      commitMessage('bench: baseline, every artifact published once', {}),
+      files,
+      Date.parse(now(0)) / 1000,
+    );
+    commits++;
+  }
+
+  for (let run = 1; run <= runs; run++) {
+    for (const sa of apps) {
+      const latest = sa.recipes[sa.recipes.length - 1]!;
+      for (const r of sa.recipes) {
+        const key = `${sa.app.id}/${r.tag}`;
+        const rebuilt = rand() < 0.05;
+        if (!rebuilt && r !== latest) continue;
+        const prev = findingsFor(key, 40);
+        const changes = churn === 'bench' || rand() < 1 / 7;
+        const next = changes ? drift(prev).next : prev;
+        findingCache.set(key, next);
+        if (rebuilt) await pipeline(sa, r, run, next);
+        else await rescan(sa, r, run, next);
       }
     }
-    await store.commit(
-      {
-        subject: `bench: run ${run} (${updates.size} artifacts)`,
-        trailers: { Stage: 'bench', 'Run-Id': rid },
-      },
-      async (tx) => {
-        for (const [key, rec] of updates) {
-          const [app, tag] = key.split('/') as [string, string];
-          await tx.updateArtifact(app, 'container', tag, (a) => ({
-            ...(a ?? {
-              app,
-              kind: 'container' as const,
-              id: tag,
-              version: tag.split('-oe')[0]!,
-              osVersion: '24.03-lts-sp4',
-              arches: ['amd64', 'arm64'] as Artifact['arches'],
-              records: {},
-            }),
-            records: { ...(a?.records ?? {}), ...rec },
-          }));
-        }
-      },
-    );
     onRun(run);
   }
+  await fi.done();
+  await execa('git', ['reset', '-q', '--hard'], { cwd: dir });
+  const generateS = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const size = await gitSize(dir);
+  return {
+    commits,
+    rescansWritten,
+    rescansSkipped,
+    generateS,
+    gcS: (performance.now() - t1) / 1000,
+    sizePack: size.sizePack,
+    bytes: size.bytes,
+    packBytes: size.packBytes,
+    objects: size.count,
+    findingBlobBytes: [...findingBlobs.values()].reduce((x, y) => x + y, 0),
+  };
 }
 
 /** The seed apps, each with exactly 10 container versions (444 × 10 = 4,440 artifacts). */
@@ -432,36 +722,30 @@ async function tenVersions(store: CatalogStore): Promise<void> {
   });
 }
 
-/** Bytes of git history per extra commit when every result is its own commit (sample of n). */
-async function perResultCommitCost(dir: string, n: number): Promise<number> {
-  const store = await CatalogStore.open(dir);
-  const before = (await gitSize(dir)).bytes;
-  const ids = [...(await store.load()).apps.keys()];
-  for (let i = 0; i < n; i++) {
-    const app = ids[i % ids.length]!;
-    await store.commit(
-      { subject: `bench: one result`, trailers: { App: app, Stage: 'scan' } },
-      async (tx) => {
-        await tx.updateArtifact(app, 'container', '10.0.0-oe2403sp4', (a) => ({
-          ...a!,
-          records: { ...a!.records, scan: { ...a!.records.scan!, at: now(1000 + i) } },
-        }));
-      },
-    );
-  }
-  return ((await gitSize(dir)).bytes - before) / n;
+/** The history a day's churn leaves in a finding list (see Churn). */
+function drift(prev: Finding[]): { next: Finding[]; added: string[]; fixed: string[] } {
+  const fixed = prev.filter(() => rand() < 0.03).map((f) => f.id);
+  const add = rand() < 0.6 ? [finding(), ...(rand() < 0.3 ? [finding()] : [])] : [];
+  const next = [...prev.filter((f) => !fixed.includes(f.id)), ...add].sort((x, y) =>
+    x.id.localeCompare(y.id),
+  );
+  return { next, added: add.map((f) => f.id), fixed };
 }
+
+const SCENARIOS: { layout: Layout; churn: Churn; label: string }[] = [
+  { layout: 'legacy', churn: 'bench', label: 'legacy writers (findings inline, every rescan commits)' },
+  { layout: 'current', churn: 'bench', label: 'current writers (findingsRef, unchanged rescans skip)' },
+  {
+    layout: 'current',
+    churn: 'weekly',
+    label: "current writers, ASSUMED realistic churn (an image's findings change ~1 day in 7)",
+  },
+];
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'wharf-bench-'));
   try {
     line('machine', `${(await import('node:os')).cpus().length} cores, node ${process.version}`);
-    line(
-      'finding lists',
-      FINDINGS_IN_BLOB
-        ? 'blob store only (records: summary + new/fixed ids)'
-        : 'in git records (and in the blob store report)',
-    );
     // 1. the imported seed
     const seedDir = join(root, 'seed');
     const seedStore = await CatalogStore.init(seedDir);
@@ -480,62 +764,61 @@ async function main(): Promise<void> {
     line('load 444-app catalog, warm (snapshot cache, median of 3)', `${Math.round(l1.warm)} ms`);
 
     // 2. synthetic catalog
-    const synDir = join(root, 'synthetic');
-    t0 = performance.now();
-    await buildSynthetic(synDir, SYNTH_APPS);
-    line(
-      `build synthetic ${SYNTH_APPS}-app catalog`,
-      `${Math.round(performance.now() - t0)} ms (app.yml + upstream.json + 2 artifact records per app)`,
-    );
-    const l2 = await timeLoad(synDir);
-    line(
-      `load ${SYNTH_APPS}-app catalog, cold (parse + validate every file)`,
-      `${Math.round(l2.cold)} ms (${l2.apps} apps, ${l2.problems} problems)`,
-    );
-    line(
-      `load ${SYNTH_APPS}-app catalog, warm (snapshot cache, median of 3)`,
-      `${Math.round(l2.warm)} ms (goal < 2000 ms)`,
-    );
-    await rm(synDir, { recursive: true, force: true });
+    if (SYNTH_APPS > 0) {
+      const synDir = join(root, 'synthetic');
+      t0 = performance.now();
+      await buildSynthetic(synDir, SYNTH_APPS);
+      line(
+        `build synthetic ${SYNTH_APPS}-app catalog`,
+        `${Math.round(performance.now() - t0)} ms (app.yml + upstream.json + 2 artifact records per app)`,
+      );
+      const l2 = await timeLoad(synDir);
+      line(
+        `load ${SYNTH_APPS}-app catalog, cold (parse + validate every file)`,
+        `${Math.round(l2.cold)} ms (${l2.apps} apps, ${l2.problems} problems)`,
+      );
+      line(
+        `load ${SYNTH_APPS}-app catalog, warm (snapshot cache, median of 3)`,
+        `${Math.round(l2.warm)} ms (goal < 2000 ms)`,
+      );
+      await rm(synDir, { recursive: true, force: true });
+    }
 
-    // 3. git growth over simulated runs
+    // 3. git growth over simulated runs, one commit per result
     await tenVersions(seedStore);
     const base = await gitSize(seedDir);
-    line('git size before runs (444 apps x 10 versions)', `${base.sizePack} (${mb(base.bytes)})`);
-    const blobs = new FsBlobStore(join(root, 'blobs'));
-    t0 = performance.now();
-    await simulateRuns(seedStore, blobs, RUNS, (r) => {
-      if (process.stderr.isTTY) process.stderr.write(`\r  run ${r}/${RUNS}`);
-    });
-    if (process.stderr.isTTY) process.stderr.write('\n');
-    const commits = (await execa('git', ['rev-list', '--count', 'HEAD'], { cwd: seedDir })).stdout;
-    line(
-      `simulate ${RUNS} runs`,
-      `${Math.round((performance.now() - t0) / 1000)} s, ${commits} commits in total (results batched: one commit per run)`,
-    );
-    const after = await gitSize(seedDir);
-    line(
-      `git size after ${RUNS} runs (git gc; count-objects size-pack)`,
-      `${after.sizePack} (${mb(after.bytes)}; goal < 50 MB)`,
-    );
-    const blobBytes = Number((await execa('du', ['-sb', join(root, 'blobs')])).stdout.split('\t')[0]);
-    line('blob store (outside git: reports, SBOMs, logs, gzip)', mb(blobBytes));
-    const l3 = await timeLoad(seedDir);
-    line(
-      `load 444-app catalog after ${RUNS} runs (4440 artifacts), cold / warm`,
-      `${Math.round(l3.cold)} ms / ${Math.round(l3.warm)} ms`,
-    );
-    const sample = 50;
-    const perCommit = await perResultCommitCost(seedDir, sample);
-    const perRun = 0.05 * 4440 * 5 + 444;
-    line(
-      `extra git bytes per commit if every result were its own commit (sample of ${sample})`,
-      `${Math.round(perCommit)} bytes`,
-    );
-    line(
-      `estimated git size with one commit per result (${Math.round(perRun)} commits per run)`,
-      `${mb(after.bytes + perCommit * perRun * RUNS)}`,
-    );
+    line('git size before runs (444 apps x 10 versions, no records)', `${base.sizePack} (${mb(base.bytes)})`);
+    const chosen = SCENARIOS.filter((s) => (ONLY ? ONLY.includes(`${s.layout}/${s.churn}`) : true));
+    for (const [i, sc] of chosen.entries()) {
+      const dir = join(root, `growth-${i}`);
+      const g = await simulateGrowth(seedDir, dir, sc.layout, sc.churn, RUNS, (r) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r  ${sc.layout}/${sc.churn}: run ${r}/${RUNS}`);
+      });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      const tag = `[${sc.layout}/${sc.churn}]`;
+      line(
+        `${tag} ${sc.label}: ${RUNS} runs`,
+        `${g.commits} commits (one per result: ${g.rescansWritten} rescans written, ${g.rescansSkipped} unchanged rescans not committed), generated in ${Math.round(g.generateS)} s, git gc ${Math.round(g.gcS)} s`,
+      );
+      line(
+        `${tag} git size after ${RUNS} runs, one commit per result (git gc; size-pack)`,
+        `${g.sizePack} (${mb(g.bytes)}; goal < 50 MB)`,
+      );
+      line(
+        `${tag} of which the .pack alone (what a clone transfers; the rest is the .idx)`,
+        `${mb(g.packBytes)}, ${g.objects} objects, ${Math.round(g.packBytes / g.commits)} bytes per commit`,
+      );
+      if (sc.layout === 'current')
+        line(`${tag} finding lists in the blob store (unique, gzip)`, mb(g.findingBlobBytes));
+      if (i === chosen.length - 1) {
+        const l3 = await timeLoad(dir);
+        line(
+          `${tag} load 444-app catalog after ${RUNS} runs (4440 artifacts), cold / warm`,
+          `${Math.round(l3.cold)} ms / ${Math.round(l3.warm)} ms`,
+        );
+      }
+      if (!keep) await rm(dir, { recursive: true, force: true });
+    }
   } finally {
     if (keep) line('kept', root);
     else await rm(root, { recursive: true, force: true });
