@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { COMMIT_IDENTITY, commitMessage, git, GitError, gitOk, parseTrailers } from './git.ts';
 import { withFileLock } from './lock.ts';
-import { readSnapshotCache, writeSnapshotCache } from './snapshot-cache.ts';
+import { decodeSnapshotCache, openSnapshotCache, writeSnapshotCache } from './snapshot-cache.ts';
 import { CatalogFileError, parseCatalogFile, toStableJson, toStableYaml, type Problem } from './format.ts';
 import { assertAppId, assertTag } from './names.ts';
 import {
@@ -349,15 +349,28 @@ export class CatalogStore {
    * snapshot-cache.ts): parsing and validating tens of thousands of files is the slow part.
    */
   async load(): Promise<CatalogSnapshot> {
+    // `git status` (a child process, ~0.4 s on 40,000 files) runs while this process reads and
+    // deserialises the cache; the cache is only served once the tree proved clean at that HEAD.
+    const cleanP = this.isClean();
+    const cacheP = openSnapshotCache(this.dir);
     const head = await this.head();
-    const clean = head !== null && (await this.isClean());
-    if (clean) {
-      const cached = await readSnapshotCache(this.dir, head);
-      if (cached) return { ...cached, dir: this.dir, head };
+    if (head !== null) {
+      const file = await cacheP;
+      const cached = file && file.head === head ? decodeSnapshotCache(file.payload) : null;
+      // Re-read HEAD after the status: a writer may have committed in between.
+      if (cached && (await cleanP) && (await this.head()) === head) {
+        const snap = { ...cached, dir: this.dir, head };
+        exactSnapshots.add(snap);
+        return snap;
+      }
     }
+    const clean = head !== null && (await cleanP);
     const snap = await this.loadFromFiles();
     // Only a snapshot that is exactly HEAD may be cached (re-check: a writer may have committed meanwhile).
-    if (clean && snap.head === head) await writeSnapshotCache(this.dir, snap).catch(() => undefined);
+    if (clean && snap.head === head) {
+      exactSnapshots.add(snap);
+      await writeSnapshotCache(this.dir, snap).catch(() => undefined);
+    }
     return snap;
   }
 
@@ -386,7 +399,7 @@ export class CatalogStore {
     const entries = await Promise.all(
       ids.map((id) =>
         limit(async () => {
-          if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(id)) {
+          if (!APP_DIR_RE.test(id)) {
             problems.push({
               file: `apps/${id}`,
               line: 1,
@@ -472,6 +485,99 @@ export class CatalogStore {
 
   // ------------------------------------------------------------------ writing
 
+  /**
+   * After a commit made with a snapshot that exactly mirrored its parent (loaded from a clean tree),
+   * cache the snapshot of the new HEAD: the parent's snapshot with the committed files re-parsed
+   * (apps without app.yml before or after are re-read from disk). The next load is then warm instead of
+   * parsing the whole catalog again — a sweep's commit touches thousands of apps. Best effort: any
+   * doubt (problems, unusual paths) leaves no cache, and load() still checks the tree is clean.
+   */
+  private async cacheSnapshotAfter(
+    snap: CatalogSnapshot,
+    writes: Map<string, string | null>,
+    head: string,
+  ): Promise<void> {
+    if (!exactSnapshots.has(snap) || snap.problems.length) return;
+    try {
+      const next = await this.snapshotAfter(snap, writes, head);
+      if (next) await writeSnapshotCache(this.dir, next);
+    } catch {
+      /* no cache: the next load parses the files */
+    }
+  }
+
+  private async snapshotAfter(
+    snap: CatalogSnapshot,
+    writes: Map<string, string | null>,
+    head: string,
+  ): Promise<CatalogSnapshot | null> {
+    let config = snap.config;
+    const byApp = new Map<string, [string, string | null][]>();
+    for (const [path, text] of writes) {
+      if (path === CONFIG_FILE) {
+        const r = parseCatalogFile(CONFIG_FILE, text ?? '{}\n', zCatalogConfig);
+        if (!r.ok) return null;
+        config = r.value;
+        continue;
+      }
+      const m = /^apps\/([^/]+)\/(.+)$/.exec(path);
+      if (!m) continue; // outside app directories: not part of the snapshot
+      if (!APP_DIR_RE.test(m[1]!)) return null;
+      const list = byApp.get(m[1]!) ?? [];
+      list.push([m[2]!, text]);
+      byApp.set(m[1]!, list);
+    }
+    const apps = new Map(snap.apps);
+    let added = false;
+    for (const [id, files] of byApp) {
+      const old = apps.get(id);
+      const appYml = files.find(([f]) => f === 'app.yml');
+      let entry: AppEntry | undefined;
+      if (!old || (appYml && appYml[1] === null)) {
+        // New app, or app.yml removed: read the directory as load() would.
+        const problems: Problem[] = [];
+        entry = await this.loadAppCollect(id, problems);
+        if (problems.length) return null;
+      } else {
+        entry = { ...old, artifacts: [...old.artifacts] };
+        for (const [file, text] of files) {
+          const path = `apps/${id}/${file}`;
+          if (file === 'app.yml') {
+            const r = parseCatalogFile(path, text!, zApp);
+            if (!r.ok || r.value.id !== id) return null;
+            entry.app = r.value;
+          } else if (file === 'upstream.json') {
+            if (text === null) delete entry.upstream;
+            else {
+              const r = parseCatalogFile(path, text, zUpstreamState);
+              if (!r.ok) return null;
+              entry.upstream = r.value;
+            }
+          } else if (file.startsWith('artifacts/')) {
+            const a = /^artifacts\/([^/]+)\/([^/]+)\.json$/.exec(file);
+            if (!a || !(IMAGE_KINDS as readonly string[]).includes(a[1]!)) return null;
+            const rest = entry.artifacts.filter((x) => !(x.kind === a[1] && x.id === a[2]));
+            if (text !== null) {
+              const r = parseCatalogFile(path, text, zArtifact);
+              if (!r.ok || r.value.app !== id || r.value.kind !== a[1] || r.value.id !== a[2]) return null;
+              rest.push(r.value);
+            }
+            entry.artifacts = rest.sort(artifactOrder);
+          }
+          // Any other file in an app directory is not read by load() either.
+        }
+      }
+      if (entry) {
+        if (!apps.has(id)) added = true;
+        apps.set(id, entry);
+      } else apps.delete(id);
+    }
+    const ordered = added ? new Map([...apps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : apps;
+    const next: CatalogSnapshot = { dir: this.dir, head, config, apps: ordered, problems: [] };
+    exactSnapshots.add(next);
+    return next;
+  }
+
   private async remoteName(): Promise<string | null> {
     if (this.remote !== undefined) return this.remote;
     if (this.opts.remote === false) return (this.remote = null);
@@ -516,16 +622,20 @@ export class CatalogStore {
           await mutate(tx);
           const sha = await this.writeAndCommit(tx.pending(), info);
           if (!sha) return { sha: null, changed: false, attempts: attempt };
-          if (!remote) return { sha, changed: true, attempts: attempt };
+          const kept = async (r: CommitResult) => {
+            if (snap) await this.cacheSnapshotAfter(snap, tx.pending(), sha);
+            return r;
+          };
+          if (!remote) return kept({ sha, changed: true, attempts: attempt });
           const push = await this.push(remote, branch);
-          if (push === 'ok') return { sha, changed: true, pushed: true, attempts: attempt };
+          if (push === 'ok') return kept({ sha, changed: true, pushed: true, attempts: attempt });
           if (push === 'rejected' && attempt < maxAttempts) {
             // Someone else pushed first: drop our commit and redo the mutation on their head.
             await git(this.dir, ['reset', '-q', '--hard', 'HEAD~1']);
             await sleepJitter(attempt);
             continue;
           }
-          return { sha, changed: true, pushed: false, attempts: attempt };
+          return kept({ sha, changed: true, pushed: false, attempts: attempt });
         }
       },
       { timeoutMs: this.opts.lockTimeoutMs ?? 300_000 },
@@ -720,6 +830,20 @@ export class CatalogStore {
       if (!inHead.has(p) && (before.get(p) === null || !hasHead))
         await rm(join(this.dir, p), { force: true });
   }
+}
+
+/** Snapshots known to mirror their HEAD exactly (loaded from a clean tree, or derived from one). */
+const exactSnapshots = new WeakSet<CatalogSnapshot>();
+
+const APP_DIR_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+
+/** The order load() lists an app's artifacts in: by kind (IMAGE_KINDS), then by file name. */
+function artifactOrder(x: Artifact, y: Artifact): number {
+  const k = IMAGE_KINDS.indexOf(x.kind) - IMAGE_KINDS.indexOf(y.kind);
+  if (k) return k;
+  const a = `${x.id}.json`;
+  const b = `${y.id}.json`;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** From this many changed paths on, a commit is built by fast-import (see writeAndCommit). */
