@@ -6,10 +6,18 @@
 // Concurrency: a lock file serialises writers on one machine; with a remote ('origin'), every commit is
 // fetched-rebased-pushed, and a rejected push re-runs the mutation against the new remote head, so
 // concurrent machines never lose an update.
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import pLimit from 'p-limit';
 import { COMMIT_IDENTITY, commitMessage, git, GitError, gitOk, parseTrailers } from './git.ts';
 import { withFileLock } from './lock.ts';
 import { decodeSnapshotCache, openSnapshotCache, writeSnapshotCache } from './snapshot-cache.ts';
@@ -281,13 +289,25 @@ export class CatalogStore {
   }
 
   private async loadAppCollect(id: string, problems: Problem[]): Promise<AppEntry | undefined> {
+    return this.loadAppFrom(id, problems, new FsListing(this.dir));
+  }
+
+  /**
+   * One app from the work tree, synchronously (tens of thousands of tiny reads cost several times
+   * more through the libuv pool); `files` lists directories (the file system, or git's index).
+   */
+  private loadAppFrom(id: string, problems: Problem[], files: Listing): AppEntry | undefined {
     const base = `apps/${id}`;
-    const appText = await this.readText(`${base}/app.yml`);
+    const present = new Set(files.list(base) ?? []);
+    const appText = present.has('app.yml') ? this.readTextSync(`${base}/app.yml`) : null;
     if (appText === null) {
-      // A directory without app.yml is a problem unless it is entirely empty (e.g. after a removal).
-      const files = await this.listAppFiles(id).catch(() => []);
-      if (files.length)
-        problems.push({ file: `${base}/app.yml`, line: 1, field: '', message: 'missing app.yml' });
+      // A directory without app.yml is a problem unless it holds none of the app's files (e.g. after a removal).
+      const known =
+        present.has('upstream.json') ||
+        IMAGE_KINDS.some((k) =>
+          (files.list(`${base}/artifacts/${k}`) ?? []).some((f) => f.endsWith('.json')),
+        );
+      if (known) problems.push({ file: `${base}/app.yml`, line: 1, field: '', message: 'missing app.yml' });
       return undefined;
     }
     const app = parseCatalogFile(`${base}/app.yml`, appText, zApp);
@@ -304,29 +324,21 @@ export class CatalogStore {
       });
     }
     const entry: AppEntry = { app: app.value, artifacts: [] };
-    const present = new Set(await readdir(join(this.dir, base)).catch(() => [] as string[]));
-    const upText = present.has('upstream.json') ? await this.readText(`${base}/upstream.json`) : null;
+    const upText = present.has('upstream.json') ? this.readTextSync(`${base}/upstream.json`) : null;
     if (upText !== null) {
       const up = parseCatalogFile(`${base}/upstream.json`, upText, zUpstreamState);
       if (up.ok) entry.upstream = up.value;
       else problems.push(...up.problems);
     }
     const kinds = present.has('artifacts')
-      ? new Set(await readdir(join(this.dir, base, 'artifacts')).catch(() => [] as string[]))
+      ? new Set(files.list(`${base}/artifacts`) ?? [])
       : new Set<string>();
     for (const kind of IMAGE_KINDS) {
       if (!kinds.has(kind)) continue;
-      let files: string[];
-      try {
-        files = (await readdir(join(this.dir, base, 'artifacts', kind)))
-          .filter((f) => f.endsWith('.json'))
-          .sort();
-      } catch {
-        continue;
-      }
-      for (const f of files) {
+      const names = (files.list(`${base}/artifacts/${kind}`) ?? []).filter((f) => f.endsWith('.json')).sort();
+      for (const f of names) {
         const path = `${base}/artifacts/${kind}/${f}`;
-        const text = await this.readText(path);
+        const text = this.readTextSync(path);
         if (text === null) continue;
         const a = parseCatalogFile(path, text, zArtifact);
         if (!a.ok) problems.push(...a.problems);
@@ -365,7 +377,7 @@ export class CatalogStore {
       }
     }
     const clean = head !== null && (await cleanP);
-    const snap = await this.loadFromFiles();
+    const snap = await this.loadFromFiles(clean);
     // Only a snapshot that is exactly HEAD may be cached (re-check: a writer may have committed meanwhile).
     if (clean && snap.head === head) {
       exactSnapshots.add(snap);
@@ -383,7 +395,11 @@ export class CatalogStore {
     }
   }
 
-  private async loadFromFiles(): Promise<CatalogSnapshot> {
+  /**
+   * Parse and validate every file. `clean`: the tree matches HEAD, so git's index lists the files
+   * (one `git ls-files` instead of ~30,000 directory reads for 10,000 apps).
+   */
+  private async loadFromFiles(clean = false): Promise<CatalogSnapshot> {
     const problems: Problem[] = [];
     let config: CatalogConfig;
     const cfgText = await this.readText(CONFIG_FILE);
@@ -393,26 +409,30 @@ export class CatalogStore {
       problems.push(...cfg.problems);
       config = zCatalogConfig.parse({});
     }
-    const ids = await this.appIds();
-    const limit = pLimit(64);
+    let files: Listing = new FsListing(this.dir);
+    if (clean) {
+      const out = await git(this.dir, ['ls-files', '-z', '--', 'apps']).catch(() => null);
+      if (out !== null) files = new IndexListing(out.split('\0').filter(Boolean));
+    }
+    const ids = (files.list('apps', true) ?? []).sort();
     const apps = new Map<string, AppEntry>();
-    const entries = await Promise.all(
-      ids.map((id) =>
-        limit(async () => {
-          if (!APP_DIR_RE.test(id)) {
-            problems.push({
-              file: `apps/${id}`,
-              line: 1,
-              field: 'id',
-              message: 'directory name is not a valid app id',
-            });
-            return undefined;
-          }
-          return this.loadAppCollect(id, problems);
-        }),
-      ),
+    await inChunks(
+      ids,
+      (id) => {
+        if (!APP_DIR_RE.test(id)) {
+          problems.push({
+            file: `apps/${id}`,
+            line: 1,
+            field: 'id',
+            message: 'directory name is not a valid app id',
+          });
+          return;
+        }
+        const e = this.loadAppFrom(id, problems, files);
+        if (e) apps.set(e.app.id, e);
+      },
+      100,
     );
-    for (const e of entries) if (e) apps.set(e.app.id, e);
     problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
     return { dir: this.dir, head: await this.head(), config, apps, problems };
   }
@@ -829,6 +849,50 @@ export class CatalogStore {
     for (const p of paths)
       if (!inHead.has(p) && (before.get(p) === null || !hasHead))
         await rm(join(this.dir, p), { force: true });
+  }
+}
+
+/** Names in a catalog directory (relative path); `dirsOnly`: subdirectories only. Null: no such directory. */
+interface Listing {
+  list(dir: string, dirsOnly?: boolean): string[] | null;
+}
+
+class FsListing implements Listing {
+  private readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+  }
+  list(dir: string, dirsOnly = false): string[] | null {
+    try {
+      const ents = readdirSync(join(this.root, dir), { withFileTypes: true });
+      return ents.filter((e) => !dirsOnly || e.isDirectory()).map((e) => e.name);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw e;
+    }
+  }
+}
+
+/** Directories as git's index has them (only for a tree known to match the index). */
+class IndexListing implements Listing {
+  private readonly children = new Map<string, Set<string>>();
+  constructor(paths: string[]) {
+    for (const p of paths) {
+      let dir = '';
+      for (const part of p.split('/')) {
+        const set = this.children.get(dir) ?? new Set<string>();
+        set.add(part);
+        this.children.set(dir, set);
+        dir = dir ? `${dir}/${part}` : part;
+      }
+    }
+  }
+  list(dir: string, dirsOnly = false): string[] | null {
+    const set = this.children.get(dir);
+    if (!set) return null;
+    const names = [...set];
+    return dirsOnly ? names.filter((n) => this.children.has(`${dir}/${n}`)) : names;
   }
 }
 

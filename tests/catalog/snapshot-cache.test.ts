@@ -21,7 +21,8 @@ const artifact = (appId: string, id: string) => ({
   id,
   version: id.split('-')[0]!,
   osVersion: '24.03-lts-sp4',
-  arches: ['amd64'],
+  arches: ['amd64' as const],
+  records: {},
 });
 const CACHE = join('.git', 'wharf-snapshot.v8');
 
