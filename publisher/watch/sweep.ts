@@ -225,13 +225,18 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
   let done = 0;
   opts.onProgress?.(0, watched.length);
   const outcomes = new Map<string, Outcome>();
+  // A window of apps in flight (far more than the HTTP client's concurrency, so a slow host does not
+  // starve the others) instead of all of them at once: 10,000 pending checks cost ~100 MB.
+  const window = pLimit(Math.max(512, cfg.concurrency * 8));
   try {
     await Promise.all(
-      watched.map(async (id) => {
-        const e = snap.apps.get(id)!;
-        outcomes.set(id, await checkApp(e.app, e.upstream, shared));
-        opts.onProgress?.(++done, watched.length, id);
-      }),
+      watched.map((id) =>
+        window(async () => {
+          const e = snap.apps.get(id)!;
+          outcomes.set(id, await checkApp(e.app, e.upstream, shared));
+          opts.onProgress?.(++done, watched.length, id);
+        }),
+      ),
     );
   } finally {
     await http.close();
