@@ -8,12 +8,14 @@
 // concurrent machines never lose an update.
 import {
   closeSync,
+  existsSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
@@ -38,6 +40,8 @@ import {
 } from './schema.ts';
 
 export const CONFIG_FILE = 'wharf.yml';
+/** Paths a writer is changing in the work tree right now (see recoverInterruptedWrite). */
+const WRITE_JOURNAL = join('.git', 'wharf-writing.json');
 export const appDir = (id: string) => `apps/${assertAppId(id)}`;
 export const appFile = (id: string) => `${appDir(id)}/app.yml`;
 export const upstreamFile = (id: string) => `${appDir(id)}/upstream.json`;
@@ -361,6 +365,12 @@ export class CatalogStore {
    * snapshot-cache.ts): parsing and validating tens of thousands of files is the slow part.
    */
   async load(): Promise<CatalogSnapshot> {
+    if (existsSync(join(this.dir, WRITE_JOURNAL))) {
+      // A writer was killed mid-write (or is writing now: then the lock is taken and this is skipped).
+      await withFileLock(this.lockPath(), () => this.recoverInterruptedWrite(), { timeoutMs: 0 }).catch(
+        () => undefined,
+      );
+    }
     // `git status` (a child process, ~0.4 s on 40,000 files) runs while this process reads and
     // deserialises the cache; the cache is only served once the tree proved clean at that HEAD.
     const cleanP = this.isClean();
@@ -630,8 +640,9 @@ export class CatalogStore {
   ): Promise<CommitResult> {
     const maxAttempts = this.opts.maxAttempts ?? 8;
     return withFileLock(
-      join(this.dir, '.git', 'wharf.lock'),
+      this.lockPath(),
       async () => {
+        await this.recoverInterruptedWrite();
         const remote = await this.remoteName();
         const branch = await this.branch();
         for (let attempt = 1; ; attempt++) {
@@ -714,6 +725,10 @@ export class CatalogStore {
     try {
       if (bulk) await gitOk(this.dir, ['update-ref', '-d', tmpRef]); // left by a killed writer
       const imported = bulk ? await this.importCommit(tmpRef, parent, paths, writes, message) : null;
+      // Files are overwritten in place (see writeFileSync), so a writer killed now could leave a torn
+      // file: the journal names every path about to change, and the next writer (or load) puts them
+      // back as HEAD has them.
+      writeFileSync(join(this.dir, WRITE_JOURNAL), JSON.stringify({ pid: process.pid, paths }) + '\n');
       const dirs = new Set<string>();
       await inChunks(paths, (p) => {
         touched.push(p);
@@ -727,23 +742,62 @@ export class CatalogStore {
       if (imported) {
         if (imported.tree === imported.parentTree) {
           await gitOk(this.dir, ['update-ref', '-d', tmpRef]);
+          this.endJournal();
           return null;
         }
         // Moves HEAD's branch only if it is still the parent (compare-and-swap), and drops the temp ref.
         await git(this.dir, ['update-ref', '-m', `commit: ${info.subject.split('\n')[0]}`, '--stdin'], {
           input: `update HEAD ${imported.sha} ${parent}\ndelete ${tmpRef}\n`,
         });
+        this.endJournal();
         await gitOk(this.dir, ['maintenance', 'run', '--auto', '--quiet']);
         return imported.sha;
       }
-      if (await gitOk(this.dir, ['diff', '--cached', '--quiet'])) return null;
+      if (await gitOk(this.dir, ['diff', '--cached', '--quiet'])) {
+        this.endJournal();
+        return null;
+      }
       await git(this.dir, ['commit', '-q', '--no-verify', '-F', '-'], { input: message });
+      this.endJournal();
       return await git(this.dir, ['rev-parse', 'HEAD']);
     } catch (e) {
       if (bulk) await gitOk(this.dir, ['update-ref', '-d', tmpRef]);
       await this.restore(touched, before);
+      this.endJournal();
       throw e;
     }
+  }
+
+  private lockPath(): string {
+    return join(this.dir, '.git', 'wharf.lock');
+  }
+
+  private endJournal(): void {
+    rmSync(join(this.dir, WRITE_JOURNAL), { force: true });
+  }
+
+  /**
+   * Undo the work-tree writes of a writer that died between writing files and committing them (its
+   * journal is still there). Callers hold the catalog lock, so that writer cannot still be running.
+   * A writer that died after its commit leaves files equal to HEAD: putting them back changes nothing.
+   */
+  private async recoverInterruptedWrite(): Promise<void> {
+    const file = join(this.dir, WRITE_JOURNAL);
+    let paths: string[];
+    try {
+      const j = JSON.parse(readFileSync(file, 'utf8')) as { paths?: unknown };
+      paths = Array.isArray(j.paths)
+        ? j.paths.filter(
+            (p): p is string =>
+              typeof p === 'string' && p !== '' && !p.startsWith('/') && !p.split('/').includes('..'),
+          )
+        : [];
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      paths = []; // garbled (killed while writing the journal itself): nothing was written yet
+    }
+    await this.restore(paths, new Map(paths.map((p) => [p, null])));
+    this.endJournal();
   }
 
   private readTextSync(path: string): string | null {

@@ -69,6 +69,36 @@ describe('CatalogStore', () => {
     expect((await s.load()).apps.size).toBe(0);
   });
 
+  it('puts back the files of a writer killed between writing and committing (its journal), on load or the next commit', async () => {
+    for (const next of ['load', 'commit'] as const) {
+      const s = await fresh();
+      await s.commit({ subject: 'add' }, (tx) => void tx.putApp(app));
+      const head = await s.head();
+      // What a writer killed mid-write leaves: a torn app.yml, a new file, and its journal.
+      const torn = (await readFile(join(s.dir, 'apps/redis/app.yml'), 'utf8')).slice(0, 25);
+      await writeFile(join(s.dir, 'apps/redis/app.yml'), torn);
+      await writeFile(join(s.dir, 'apps/redis/upstream.json'), '{"lat');
+      await writeFile(
+        join(s.dir, '.git/wharf-writing.json'),
+        JSON.stringify({ pid: 999_999, paths: ['apps/redis/app.yml', 'apps/redis/upstream.json'] }),
+      );
+      if (next === 'load') {
+        const snap = await s.load();
+        expect(snap.problems).toEqual([]);
+        expect(snap.apps.get('redis')?.app.title.en).toBe('Redis');
+      } else {
+        await s.commit(
+          { subject: 'other' },
+          (tx) => void tx.putApp({ ...app, id: 'valkey', name: 'valkey' }),
+        );
+        expect((await s.log(undefined, { limit: 1 }))[0]!.subject).toBe('other');
+      }
+      expect((await execa('git', ['status', '--porcelain', '--ignored'], { cwd: s.dir })).stdout).toBe('');
+      if (next === 'load') expect(await s.head()).toBe(head);
+      expect((await s.load()).problems).toEqual([]);
+    }
+  });
+
   it('records stage results on artifacts and reports bad files with file, line and field', async () => {
     const s = await fresh();
     await s.commit({ subject: 'add' }, (tx) => void tx.putApp(app));
