@@ -15,6 +15,7 @@ interface Pagefind {
   options: (o: Record<string, unknown>) => Promise<void>;
   init: () => Promise<void>;
   filters: () => Promise<Record<string, Record<string, number>>>;
+  preload: (q: string) => Promise<void>;
   search: (
     q: string | null,
     o?: { filters?: Record<string, { any: string[] }> },
@@ -158,6 +159,9 @@ async function main(): Promise<void> {
   renderFilters(allFilters);
   let timer: ReturnType<typeof setTimeout> | undefined;
   input.addEventListener('input', () => {
+    // Fetch the index chunks for what is typed now, while the debounce waits (as Pagefind's own UI does).
+    const q = input.value.trim();
+    if (q) void pf.preload(q).catch(() => undefined);
     clearTimeout(timer);
     timer = setTimeout(() => void run(), 60);
   });
