@@ -1,7 +1,7 @@
 // npm run bench:catalog — catalog load time and git growth.
 //
 // 1. Load time of the imported seed catalog (444 apps) and of a synthetic 10,000-app catalog
-//    (each app: app.yml with 3 recipes, upstream.json, 2 artifact records with stage records).
+//    (scripts/bench/synthetic-catalog.ts: app.yml with 3 recipes, upstream.json, 2 artifact records).
 //    Goal: the 10,000-app load under 2 s on 2 cores.
 // 2. Git size after 100 simulated pipeline runs on 444 apps × 10 versions (goal < 50 MB), with ONE
 //    COMMIT PER RESULT as the real writers make them (see simulateGrowth): each rebuilt artifact gets
@@ -39,10 +39,10 @@ import {
 } from '../../publisher/scan/record.ts';
 import { stageTrailers, type StageTarget } from '../../publisher/stage.ts';
 import { importOpenEuler } from '../../catalog/import/openeuler.ts';
+import { buildSyntheticCatalog } from './synthetic-catalog.ts';
 import {
   zArtifact,
   type App,
-  type AppInput,
   type Artifact,
   type BlobRef,
   type BuildRecord,
@@ -127,35 +127,6 @@ const runId = (run: number) =>
 
 // ------------------------------------------------------------------ synthetic 10,000-app catalog
 
-function synthApp(i: number): AppInput {
-  const id = `app-${String(i).padStart(5, '0')}`;
-  return {
-    id,
-    name: id,
-    title: { zh: `应用 ${i}`, en: `App ${i}` },
-    summary: { zh: '一个用于基准测试的合成应用。', en: 'A synthetic app for the load benchmark.' },
-    description: {
-      zh: '合成应用的较长描述。'.repeat(8),
-      en: 'A longer description of a synthetic app. '.repeat(8),
-    },
-    category: pick(['ai', 'bigdata', 'cloud', 'database', 'hpc', 'others', 'storage']),
-    scene: 'Others',
-    homepage: `https://example.org/${id}`,
-    license: { spdx: 'Apache-2.0', text: 'Apache-2.0 license' },
-    upstream: { backend: 'github', repo: `example/${id}`, scheme: 'semver' },
-    recipes: {
-      container: ['1.0.0', '1.1.0', '2.0.0'].map((v) => ({
-        kind: 'container' as const,
-        tag: `${v}-oe2403sp4`,
-        dockerfile: `${v}/24.03-lts-sp4/Dockerfile`,
-        version: v,
-        osVersion: '24.03-lts-sp4',
-      })),
-    },
-    docs: { usage: { zh: '```\ndocker run openeuler/' + id + ':{Tag}\n```\n' } },
-  };
-}
-
 function artifactWithRecords(app: string, version: string, run: number, findings: Finding[]): Artifact {
   const rid = runId(run);
   const digest = dig();
@@ -208,18 +179,6 @@ function artifactWithRecords(app: string, version: string, run: number, findings
       },
     },
   };
-}
-
-async function buildSynthetic(dir: string, n: number): Promise<void> {
-  const store = await CatalogStore.init(dir);
-  await store.commit({ subject: `bench: ${n} synthetic apps` }, (tx) => {
-    for (let i = 0; i < n; i++) {
-      const a = tx.putApp(synthApp(i));
-      tx.putUpstream(a.id, { latest: '2.0.0', known: ['1.0.0', '1.1.0', '2.0.0'], lastChecked: now(0) });
-      for (const v of ['1.1.0', '2.0.0'])
-        tx.putArtifact(artifactWithRecords(a.id, v, 0, findingsFor(a.id, 6)));
-    }
-  });
 }
 
 // ------------------------------------------------------------------ findings and records
@@ -767,7 +726,7 @@ async function main(): Promise<void> {
     if (SYNTH_APPS > 0) {
       const synDir = join(root, 'synthetic');
       t0 = performance.now();
-      await buildSynthetic(synDir, SYNTH_APPS);
+      await buildSyntheticCatalog(synDir, SYNTH_APPS);
       line(
         `build synthetic ${SYNTH_APPS}-app catalog`,
         `${Math.round(performance.now() - t0)} ms (app.yml + upstream.json + 2 artifact records per app)`,
