@@ -125,8 +125,10 @@ const runId = (run: number) =>
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')}-${hex(6)}`;
 
-// ------------------------------------------------------------------ synthetic 10,000-app catalog
+// ------------------------------------------------------------------ baseline artifacts of the growth simulation
 
+// Unlike the synthetic catalog's artifacts (synthetic-catalog.ts, fixed times, own random numbers), these
+// carry run-based times and run ids and take the finding list the simulation tracks per artifact.
 function artifactWithRecords(app: string, version: string, run: number, findings: Finding[]): Artifact {
   const rid = runId(run);
   const digest = dig();
