@@ -64,6 +64,8 @@ interface SendOptions {
   ok: number[];
   /** Retry transient failures inside send (false for upload steps: the session is retried as a whole). */
   retry?: boolean;
+  /** 4xx error codes that are transient for this request (races in the registry, see putManifest). */
+  transientCodes?: string[];
   what: string;
 }
 
@@ -145,6 +147,7 @@ export class RegistryClient {
       const msg = `${o.what}: ${this.registry} answered HTTP ${res.statusCode}${detail.text ? ` (${detail.text})` : ''}`;
       if (res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408)
         throw new TransientError(msg, parseRetryAfter(h['retry-after']));
+      if (detail.code && o.transientCodes?.includes(detail.code)) throw new TransientError(msg);
       if (res.statusCode === 401 || res.statusCode === 403)
         throw new AuthError(
           `${o.what}: ${this.registry} refused access (HTTP ${res.statusCode})` +
@@ -221,7 +224,14 @@ export class RegistryClient {
     };
   }
 
-  /** PUT a manifest's exact bytes under a tag or digest; returns its digest (checked against the registry's). */
+  /**
+   * PUT a manifest's exact bytes under a tag or digest; returns its digest (checked against the registry's).
+   * The registry checks every blob the manifest names; distribution 2.x reads each blob's link file
+   * for that, and a concurrent push of the same blob into the repository (another worker, another
+   * publisher) rewrites that file in place, so the check can read it empty and answer DIGEST_INVALID
+   * or MANIFEST_BLOB_UNKNOWN for a blob that is there. The bytes were hashed here, so those answers
+   * are retried with backoff like a 5xx; a blob that is really missing still fails after the retries.
+   */
   async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
     const digest = sha256Digest(bytes);
     const r = await this.send({
@@ -232,6 +242,7 @@ export class RegistryClient {
       scopes: [pushScope(repo)],
       ok: [201, 200],
       what: `PUT manifest ${repo}:${ref}`,
+      transientCodes: ['DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'BLOB_UNKNOWN'],
     });
     const got = r.headers['docker-content-digest'];
     if (got && got !== digest)
@@ -290,6 +301,29 @@ export class RegistryClient {
     size: number,
     source: BlobSource,
     opts: { mountFrom?: string[] } = {},
+  ): Promise<BlobUploadResult> {
+    // One upload of a blob into a repository at a time in this process: a second caller (another
+    // artifact of the same app sharing a layer, a signature sharing a config) waits for the first and
+    // then finds the blob there. Two uploads at once make the registry rewrite the blob's link while a
+    // manifest PUT may be reading it (see putManifest).
+    const key = `${this.baseUrl} ${repo} ${digest}`;
+    for (let pending = inFlightUploads.get(key); pending; pending = inFlightUploads.get(key))
+      await pending.catch(() => undefined);
+    const upload = this.uploadBlobOnce(repo, digest, size, source, opts);
+    inFlightUploads.set(key, upload);
+    try {
+      return await upload;
+    } finally {
+      if (inFlightUploads.get(key) === upload) inFlightUploads.delete(key);
+    }
+  }
+
+  private async uploadBlobOnce(
+    repo: string,
+    digest: string,
+    size: number,
+    source: BlobSource,
+    opts: { mountFrom?: string[] },
   ): Promise<BlobUploadResult> {
     if (await this.hasBlob(repo, digest)) return 'exists';
     const what = `upload blob ${repo}@${digest.slice(0, 19)}`;
@@ -394,6 +428,9 @@ export class RegistryClient {
     return tags;
   }
 }
+
+/** Blob uploads under way in this process, by registry URL, repository and digest. */
+const inFlightUploads = new Map<string, Promise<BlobUploadResult>>();
 
 export const pullScope = (repo: string) => `repository:${repo}:pull`;
 export const pushScope = (repo: string) => `repository:${repo}:pull,push`;

@@ -122,6 +122,57 @@ describe('RegistryClient against a real docker-registry', () => {
     }
   });
 
+  it('retries a manifest PUT that races another push (DIGEST_INVALID), but not a really missing blob', async () => {
+    const proxy = await startFaultProxy(reg.host);
+    try {
+      let tagPuts = 0;
+      proxy.setFault((req) =>
+        req.method === 'PUT' && req.url === '/v2/test/race/manifests/1' && ++tagPuts === 1
+          ? 'digestInvalid'
+          : 'pass',
+      );
+      const retries: string[] = [];
+      const c = new RegistryClient({
+        registry: proxy.host,
+        insecure: true,
+        retry: fast,
+        onRetry: (what) => retries.push(what),
+      });
+      const r = await pushLayout(c, 'test/race', img.dir, { tags: ['1'] });
+      expect(r.digest).toBe(img.digest);
+      expect(tagPuts).toBe(2);
+      expect(retries).toEqual(['PUT manifest test/race:1']);
+
+      // A manifest naming a blob the repository lacks is refused by the real registry every time.
+      const orphan = Buffer.from(img.manifest.toString('utf8').replace(/"size":\s*\d+/, '"size": 1'));
+      const err = await c.putManifest('test/orphan', 'x', orphan, OCI_MANIFEST).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/BLOB_UNKNOWN.*after 4 attempts/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('uploads a blob once when two pushes of it into one repository overlap', async () => {
+    const proxy = await startFaultProxy(reg.host);
+    try {
+      const shared = await makeTinyImage(join(work, 'shared'), 'shared');
+      const a = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
+      const b = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
+      const [ra, rb] = await Promise.all([
+        pushLayout(a, 'test/shared', shared.dir, { tags: ['a'] }),
+        pushLayout(b, 'test/shared', shared.dir, { tags: ['b'] }),
+      ]);
+      expect([ra.digest, rb.digest]).toEqual([shared.digest, shared.digest]);
+      const starts = proxy.log.filter((l) => l.startsWith('POST /v2/test/shared/blobs/uploads/'));
+      expect(starts).toHaveLength(2); // config + layer, each once
+      expect(ra.blobs.uploaded + rb.blobs.uploaded).toBe(2);
+      expect(ra.blobs.exists + rb.blobs.exists).toBe(2);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('detects a manifest whose bytes do not match the digest', async () => {
     const proxy = await startFaultProxy(reg.host, {
       fault: (req) => (req.method === 'GET' ? 'corrupt' : 'pass'),

@@ -61,10 +61,13 @@ export async function makeTinyImage(dir: string, seed: string, extraBytes = 0): 
   return { dir, digest: sha(manifest), manifest, config, layer };
 }
 
-export type FaultDecision = 'pass' | 'fail500' | 'reset' | 'corrupt';
+export type FaultDecision = 'pass' | 'fail500' | 'reset' | 'corrupt' | 'digestInvalid';
 
 export interface ProxyOptions {
-  /** Decide per request what to do: pass it on, answer 500, reset the connection, or corrupt a GET answer. */
+  /**
+   * Decide per request what to do: pass it on, answer 500, reset the connection, corrupt a GET answer,
+   * or answer 400 DIGEST_INVALID (what distribution 2.x says when a concurrent push races a manifest PUT).
+   */
   fault?: (req: IncomingMessage) => FaultDecision;
   /** Require the Bearer token handshake with these Basic credentials at /token. */
   auth?: { username: string; password: string };
@@ -132,6 +135,15 @@ export async function startFaultProxy(upstream: string, opts: ProxyOptions = {})
       res
         .writeHead(500, { 'content-type': 'application/json' })
         .end('{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}');
+      return;
+    }
+    if (decision === 'digestInvalid') {
+      req.resume();
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(
+          '{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}',
+        );
       return;
     }
     if (decision === 'reset') {
