@@ -77,6 +77,20 @@ const TOOLS: ToolSpec[] = [
     fix: APT('qemu-utils'),
   },
   {
+    name: 'xz',
+    bins: ['xz'],
+    args: ['--version'],
+    purpose: 'xz-compressed RPM repository metadata (watch)',
+    fix: APT('xz-utils'),
+  },
+  {
+    name: 'bzip2',
+    bins: ['bzip2'],
+    args: ['--help'],
+    purpose: 'bzip2-compressed RPM repository metadata (watch)',
+    fix: APT('bzip2'),
+  },
+  {
     name: 'trivy',
     bins: ['trivy'],
     args: ['--version'],

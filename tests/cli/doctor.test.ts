@@ -68,6 +68,8 @@ describe('wharf doctor', () => {
       'docker-registry',
       'redis-server',
       'skopeo',
+      'xz',
+      'bzip2',
       'trivy',
     ])
       expect(by.has(name), name).toBe(true);

@@ -1,4 +1,5 @@
 // PyPI, npm and RPM-repository sources against loopback servers in each format.
+import { execa } from 'execa';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -179,33 +180,53 @@ describe('rpm repository', () => {
     expect(versionsOf((await check(app, undefined, cfg())).outcome)).toEqual(['1:3.0.12-5.oe2403']);
   });
 
-  it('fails clearly on a corrupt primary file or unsupported compression', async () => {
-    srv.route('/bad/repodata/repomd.xml', (req, res) =>
-      sendWithEtag(req, res, repomd('repodata/x-primary.xml.gz')),
-    );
-    srv.route(
-      '/bad/repodata/x-primary.xml.gz',
-      (_req, res) => void res.writeHead(200).end('not gzip at all'),
-    );
-    srv.route('/xz/repodata/repomd.xml', (req, res) =>
-      sendWithEtag(req, res, repomd('repodata/x-primary.xml.xz')),
-    );
-    const bad = makeApp({
-      id: 'a',
-      upstream: { backend: 'rpm', url: `${srv.url}/bad`, package: 'redis', scheme: 'rpm' },
-    });
-    const xz = makeApp({
-      id: 'b',
-      upstream: { backend: 'rpm', url: `${srv.url}/xz`, package: 'redis', scheme: 'rpm' },
-    });
-    srv.route('/xz/repodata/x-primary.xml.xz', (_req, res) => void res.writeHead(200).end('xz'));
-    expect((await check(bad, undefined, cfg())).outcome).toMatchObject({
-      kind: 'error',
-      message: expect.stringMatching(/cannot read primary/),
-    });
-    expect((await check(xz, undefined, cfg())).outcome).toMatchObject({
-      kind: 'error',
-      message: expect.stringMatching(/unsupported/),
-    });
+  it('reads xz and bzip2 primary metadata (by their bytes, whatever the name says)', async () => {
+    const xml = primaryXml(pkgs);
+    const packed = {
+      xz: Buffer.from((await execa('xz', ['-c'], { input: xml, encoding: 'buffer' })).stdout),
+      bz2: Buffer.from((await execa('bzip2', ['-c'], { input: xml, encoding: 'buffer' })).stdout),
+      gz: gzipSync(xml),
+    };
+    // xz and bz2 named as such; a gzip file whose name carries no extension at all.
+    const cases = [
+      ['xz', 'repodata/p-primary.xml.xz', packed.xz],
+      ['bz2', 'repodata/p-primary.xml.bz2', packed.bz2],
+      ['noext', 'repodata/p-primary', packed.gz],
+    ] as const;
+    for (const [dir, href, body] of cases) {
+      srv.route(`/${dir}/repodata/repomd.xml`, (req, res) => sendWithEtag(req, res, repomd(href)));
+      srv.route(`/${dir}/${href}`, (_req, res) => void res.writeHead(200).end(body));
+      const app = makeApp({
+        id: 'openssl',
+        upstream: { backend: 'rpm', url: `${srv.url}/${dir}/`, package: 'openssl', scheme: 'rpm' },
+      });
+      expect([dir, versionsOf((await check(app, undefined, cfg())).outcome)]).toEqual([
+        dir,
+        ['1:3.0.12-5.oe2403'],
+      ]);
+    }
+  });
+
+  it('fails clearly on a corrupt primary file, whatever its compression', async () => {
+    const xml = Buffer.from(primaryXml(pkgs));
+    const truncatedXz = Buffer.from((await execa('xz', ['-c'], { input: xml, encoding: 'buffer' })).stdout);
+    const cases = [
+      ['gz-text', 'repodata/x-primary.xml.gz', Buffer.from('not gzip at all'), /is not gzip data/],
+      ['xz-short', 'repodata/x-primary.xml.xz', Buffer.from('xz'), /is not xz data/],
+      ['xz-cut', 'repodata/x-primary.xml.xz', truncatedXz.subarray(0, 200), /xz -dc failed/],
+      ['html', 'repodata/x-primary.xml', Buffer.from('<!doctype html><p>502 Bad Gateway</p>'), /not XML/],
+    ] as const;
+    for (const [dir, href, body, why] of cases) {
+      srv.route(`/${dir}/repodata/repomd.xml`, (req, res) => sendWithEtag(req, res, repomd(href)));
+      srv.route(`/${dir}/${href}`, (_req, res) => void res.writeHead(200).end(body));
+      const app = makeApp({
+        id: 'redis',
+        upstream: { backend: 'rpm', url: `${srv.url}/${dir}`, package: 'redis', scheme: 'rpm' },
+      });
+      const { outcome } = await check(app, undefined, cfg());
+      expect([dir, outcome.kind]).toEqual([dir, 'error']);
+      expect(outcome).toMatchObject({ message: expect.stringMatching(/cannot read primary metadata/) });
+      expect(outcome).toMatchObject({ message: expect.stringMatching(why) });
+    }
   });
 });

@@ -1,9 +1,8 @@
-// An RPM repository: repodata/repomd.xml (conditional) → the primary metadata it names (gzip, zstd or
-// plain) → every [epoch:]version-release of the named package. primary.xml of a whole OS is hundreds of
+// An RPM repository: repodata/repomd.xml (conditional) → the primary metadata it names (gzip, zstd,
+// xz, bzip2 or plain; see ../decompress.ts) → every [epoch:]version-release of the named package. primary.xml of a whole OS is hundreds of
 // MB, so it is decompressed as a stream and scanned package by package instead of parsed whole;
 // only <package> elements naming our package are looked at. Use `regex` to keep only the version part.
-import { Readable } from 'node:stream';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { decompress } from '../decompress.ts';
 import { HttpError } from '../http.ts';
 import { EntryError, type Source } from '../source.ts';
 
@@ -38,10 +37,16 @@ export async function scanPrimary(
   const decoder = new TextDecoder();
   let buf = '';
   let total = 0;
+  let looked = false; // the start was checked: an HTML error page must not pass as "no versions"
+  const looksLikeMetadata = (start: string) => {
+    if (!/^\uFEFF?\s*<(\?xml|metadata)/.test(start)) throw new Error('not XML metadata');
+    return true;
+  };
   for await (const chunk of text) {
     total += chunk.length;
     if (total > maxBytes) throw new Error(`primary metadata exceeds the ${maxBytes}-byte cap`);
     buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    if (!looked && buf.length >= 64) looked = looksLikeMetadata(buf);
     let end: number;
     while ((end = buf.indexOf('</package>')) >= 0) {
       const pkgXml = buf.slice(0, end);
@@ -55,6 +60,7 @@ export async function scanPrimary(
       found.add(`${epoch && epoch !== '0' ? `${epoch}:` : ''}${ver}${rel ? `-${rel}` : ''}`);
     }
   }
+  if (!looked) looksLikeMetadata(buf);
   return [...found];
 }
 
@@ -70,11 +76,9 @@ const rpm: Source = async (entry, ctx) => {
   if (!href) throw new HttpError(repomdUrl, 'repomd.xml names no primary metadata');
   const primaryUrl = new URL(href, base).toString();
   const primary = await ctx.get(primaryUrl, { maxBytes: ctx.cfg.maxRpmBytes });
-  let stream: AsyncIterable<Buffer> = Readable.from([primary.body]);
-  if (/\.gz$/.test(href)) stream = Readable.from([primary.body]).pipe(createGunzip());
-  else if (/\.zst$/.test(href)) stream = Readable.from([primary.body]).pipe(createZstdDecompress());
-  else if (!/\.xml$/.test(href)) throw new HttpError(primaryUrl, 'unsupported primary metadata compression');
+  const name = new URL(primaryUrl).pathname;
   try {
+    const stream = decompress(primary.body, name);
     return (await scanPrimary(stream, pkg, ctx.cfg.maxRpmBytes)).map((v) => ({ version: v }));
   } catch (e) {
     throw new HttpError(primaryUrl, `cannot read primary metadata: ${(e as Error).message}`);
