@@ -116,6 +116,26 @@ async function gitSize(
   };
 }
 
+/** Bytes in the pack per object type (commit, tree, blob), from `git verify-pack -v`. */
+async function packByType(dir: string): Promise<Map<string, { count: number; bytes: number }>> {
+  const packDir = join(dir, '.git', 'objects', 'pack');
+  const out = new Map<string, { count: number; bytes: number }>();
+  for (const f of await readdir(packDir)) {
+    if (!f.endsWith('.idx')) continue;
+    const { stdout } = await execa('git', ['verify-pack', '-v', join(packDir, f)], { cwd: dir });
+    for (const row of stdout.split('\n')) {
+      // <sha> <type> <size> <size-in-pack> <offset> [<depth> <base>]
+      const m = /^[0-9a-f]{40,64} (commit|tree|blob|tag) +\d+ (\d+) /.exec(row);
+      if (!m) continue;
+      const t = out.get(m[1]!) ?? { count: 0, bytes: 0 };
+      t.count++;
+      t.bytes += Number(m[2]);
+      out.set(m[1]!, t);
+    }
+  }
+  return out;
+}
+
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MB`;
 const dig = () => `sha256:${hex(64)}`;
 const now = (run: number, minute = 0) =>
@@ -308,6 +328,7 @@ interface Growth {
   packBytes: number;
   objects: string;
   findingBlobBytes: number;
+  byType: Map<string, { count: number; bytes: number }>;
 }
 
 const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -663,6 +684,7 @@ async function simulateGrowth(
     packBytes: size.packBytes,
     objects: size.count,
     findingBlobBytes: [...findingBlobs.values()].reduce((x, y) => x + y, 0),
+    byType: await packByType(dir),
   };
 }
 
@@ -768,6 +790,17 @@ async function main(): Promise<void> {
       line(
         `${tag} of which the .pack alone (what a clone transfers; the rest is the .idx)`,
         `${mb(g.packBytes)}, ${g.objects} objects, ${Math.round(g.packBytes / g.commits)} bytes per commit`,
+      );
+      // Where the bytes go: each commit object, the trees on its path (root, apps/, the app,
+      // artifacts/, the kind) and the new version of the record file (a delta against the last).
+      line(
+        `${tag} pack by object type, per commit`,
+        ['commit', 'tree', 'blob']
+          .map((t) => {
+            const v = g.byType.get(t) ?? { count: 0, bytes: 0 };
+            return `${t}s ${mb(v.bytes)} (${v.count}, ${Math.round(v.bytes / g.commits)} B/commit)`;
+          })
+          .join(', '),
       );
       if (sc.layout === 'current')
         line(`${tag} finding lists in the blob store (unique, gzip)`, mb(g.findingBlobBytes));
