@@ -386,8 +386,20 @@ export class CatalogStore {
         return snap;
       }
     }
-    const clean = head !== null && (await cleanP);
-    const snap = await this.loadFromFiles(clean);
+    // Cold: parse while `git status` is still running. The files are listed by git's index (one
+    // `git ls-files` instead of ~30,000 directory reads for 10,000 apps), which is only right for a
+    // clean tree: when the status says otherwise, the parse is done again from the directories.
+    let clean = false;
+    let snap: CatalogSnapshot | undefined;
+    if (head !== null) {
+      const listing = await git(this.dir, ['ls-files', '-z', '--', 'apps']).catch(() => null);
+      if (listing !== null) {
+        const fromIndex = await this.loadFromFiles(new IndexListing(listing.split('\0').filter(Boolean)));
+        clean = await cleanP;
+        if (clean) snap = fromIndex;
+      }
+    }
+    snap ??= await this.loadFromFiles(new FsListing(this.dir));
     // Only a snapshot that is exactly HEAD may be cached (re-check: a writer may have committed meanwhile).
     if (clean && snap.head === head) {
       exactSnapshots.add(snap);
@@ -405,11 +417,8 @@ export class CatalogStore {
     }
   }
 
-  /**
-   * Parse and validate every file. `clean`: the tree matches HEAD, so git's index lists the files
-   * (one `git ls-files` instead of ~30,000 directory reads for 10,000 apps).
-   */
-  private async loadFromFiles(clean = false): Promise<CatalogSnapshot> {
+  /** Parse and validate every file that `files` lists. */
+  private async loadFromFiles(files: Listing): Promise<CatalogSnapshot> {
     const problems: Problem[] = [];
     let config: CatalogConfig;
     const cfgText = await this.readText(CONFIG_FILE);
@@ -418,11 +427,6 @@ export class CatalogStore {
     else {
       problems.push(...cfg.problems);
       config = zCatalogConfig.parse({});
-    }
-    let files: Listing = new FsListing(this.dir);
-    if (clean) {
-      const out = await git(this.dir, ['ls-files', '-z', '--', 'apps']).catch(() => null);
-      if (out !== null) files = new IndexListing(out.split('\0').filter(Boolean));
     }
     const ids = (files.list('apps', true) ?? []).sort();
     const apps = new Map<string, AppEntry>();

@@ -104,5 +104,13 @@ describe('snapshot cache', () => {
     expect(dirty.problems[0]!.file).toBe('apps/a/app.yml');
     await execa('git', ['checkout', '--', '.'], { cwd: s.dir });
     expect((await s.load()).apps.get('a')!.app.title.en).toBe('a');
+
+    // A tracked file deleted: git's index still lists it, the load from the files does not.
+    await rm(join(s.dir, 'apps/a'), { recursive: true });
+    await rm(join(s.dir, CACHE), { force: true });
+    const gone = await s.load();
+    expect([gone.apps.size, gone.problems]).toEqual([0, []]);
+    await execa('git', ['checkout', '--', '.'], { cwd: s.dir });
+    expect([...(await coldLoad(s)).apps.keys()]).toEqual(['a']);
   });
 });
