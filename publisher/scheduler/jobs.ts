@@ -99,7 +99,13 @@ export async function loadJob(name: JobName): Promise<JobRun> {
           logLevel: 'silent',
         });
         ctx.siteHead.value = r.catalogHead;
-        return { head: r.catalogHead, skipped: r.skipped, pages: r.pages, ms: Math.round(r.timings.totalMs) };
+        return {
+          head: r.catalogHead,
+          skipped: r.skipped,
+          pages: r.pages,
+          ...(r.renderedApps ? { renderedApps: r.renderedApps.length } : {}),
+          ms: Math.round(r.timings.totalMs),
+        };
       };
     }
     case 'events': {

@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
 });
 
 /** Build through the CLI in a child process, as users do (one Astro build per process). */
-async function build(catalog: string, out: string): Promise<SiteBuildResult> {
+async function build(catalog: string, out: string, force = true): Promise<SiteBuildResult> {
   const r = await execa(
     join(REPO_ROOT, 'node_modules/.bin/node'),
     [
@@ -56,7 +56,7 @@ async function build(catalog: string, out: string): Promise<SiteBuildResult> {
       '--out',
       out,
       '--json',
-      '--force',
+      ...(force ? ['--force'] : []),
     ],
     { cwd: REPO_ROOT, reject: false },
   );
@@ -139,6 +139,16 @@ async function searchLatency(out: string, queries: QuerySet): Promise<Record<Lan
   }
 }
 
+/** A commit that retitles `n` visible apps spread over the catalog (what a day of results touches). */
+async function touchApps(store: CatalogStore, n: number): Promise<void> {
+  const apps = [...(await store.load()).apps.values()].filter((e) => e.app.visibility !== 'hidden');
+  const step = Math.max(1, Math.floor(apps.length / n));
+  await store.commit({ subject: `bench: retitle ${n} apps` }, (tx) => {
+    for (const e of apps.filter((_, i) => i % step === 0).slice(0, n))
+      tx.putApp({ ...e.app, summary: { ...e.app.summary, en: `${e.app.summary?.en ?? ''} (updated)` } });
+  });
+}
+
 async function bench(label: string, catalog: string, tmp: string, names: string[]): Promise<void> {
   const out = join(tmp, `out-${label}`);
   const r = await build(catalog, out);
@@ -148,6 +158,12 @@ async function bench(label: string, catalog: string, tmp: string, names: string[
   );
   console.log(
     `site ${label}: pagefind index ${(r.pagefindBytes / 1024 / 1024).toFixed(2)} MiB (${r.languages.join(', ')})`,
+  );
+  await touchApps(await CatalogStore.open(catalog), 10);
+  const p = await build(catalog, out, false);
+  console.log(
+    `site ${label}: after a commit changing 10 apps: build ${sec(p.timings.totalMs)} (astro ${sec(p.timings.astroMs)}, pagefind ${sec(p.timings.pagefindMs)}), ` +
+      `${p.renderedApps ? `${p.renderedApps.length} apps rendered again` : 'full build'}, ${p.pages} pages`,
   );
   const lat = await searchLatency(out, { names, broad: BROAD });
   for (const lang of ['zh', 'en'] as const) {

@@ -14,10 +14,12 @@ export default function register(program: Command): void {
 
   site
     .command('build')
-    .description('render the site from the catalog and index it for search; skipped when nothing changed')
+    .description(
+      'render the site from the catalog and index it for search; only the apps changed since the last build are rendered again, nothing when nothing changed',
+    )
     .addOption(catalogOption())
     .option('--out <dir>', `output directory (default: ${relativeOut(DEFAULT_OUT)})`)
-    .option('--force', 'rebuild even when the catalog and site sources are unchanged')
+    .option('--force', 'render every page, even when the catalog and site sources are unchanged')
     .addOption(jsonOption())
     .action(async (o: { catalog?: string; out?: string; force?: boolean; json?: boolean }) => {
       const r = await buildSite({
@@ -34,8 +36,11 @@ export default function register(program: Command): void {
         );
         return;
       }
+      const what = r.renderedApps
+        ? `rendered ${r.renderedApps.length} changed app(s) and the pages over all apps (${r.pages} pages)`
+        : `built ${r.pages} pages`;
       console.log(
-        `built ${r.pages} pages into ${relativeOut(r.out)} in ${s(r.timings.totalMs)} ` +
+        `${what} into ${relativeOut(r.out)} in ${s(r.timings.totalMs)} ` +
           `(astro ${s(r.timings.astroMs)}, pagefind ${s(r.timings.pagefindMs)}: ${r.indexedPages} pages indexed, ` +
           `${r.languages.join('+')}, ${kb(r.pagefindBytes)})`,
       );

@@ -1,14 +1,16 @@
 // `wharf site build` as a library: render the site with Astro (static output), index the app pages
 // with Pagefind's Node API, and record what was built in <out>/.wharf-site.json. When the catalog's
-// HEAD and the site sources are the same as in that stamp, the build is skipped entirely.
+// HEAD and the site sources are the same as in that stamp, the build is skipped entirely; when only
+// some apps changed since the stamp's HEAD, only their pages are rendered again (see partialPlan).
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { CatalogStore } from '../../catalog/store.ts';
+import { CatalogStore, CONFIG_FILE } from '../../catalog/store.ts';
+import { git } from '../../catalog/git.ts';
 import { withFileLock } from '../../catalog/lock.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +30,11 @@ export interface SiteBuildResult {
   out: string;
   catalogHead: string | null;
   skipped: boolean;
+  /**
+   * Partial build: the apps whose pages were rendered again (changed since the last build); the
+   * other app pages were kept. Absent for a full build.
+   */
+  renderedApps?: string[];
   /** Milliseconds per phase and in total. */
   timings: { astroMs: number; pagefindMs: number; totalMs: number };
   pages: number;
@@ -38,6 +45,7 @@ export interface SiteBuildResult {
 
 const zStamp = z.object({
   catalogHead: z.string().nullable(),
+  catalogDir: z.string().optional(),
   sourcesHash: z.string(),
   builtAt: z.string(),
   result: z.unknown().optional(),
@@ -100,6 +108,7 @@ async function runAstro(
   catalogDir: string,
   out: string,
   logLevel: SiteBuildOptions['logLevel'],
+  onlyFile?: string,
 ): Promise<void> {
   const astroBin = join(REPO_ROOT, 'node_modules/astro/bin/astro.mjs');
   const args = [astroBin, 'build', '--root', REPO_ROOT];
@@ -116,6 +125,7 @@ async function runAstro(
       WHARF_SITE_OUT: out,
       WHARF_SITE_CACHE: cacheDir,
       WHARF_SITE_BUILD: randomUUID(),
+      ...(onlyFile ? { WHARF_SITE_ONLY: onlyFile } : {}),
       ASTRO_TELEMETRY_DISABLED: '1',
     },
     reject: false,
@@ -133,6 +143,75 @@ async function runAstro(
       .slice(-15)
       .join('\n');
     throw new Error(`astro build failed (exit ${r.exitCode}):\n${tail}`);
+  }
+}
+
+/** The app ids a catalog change touches, or 'all' when the site as a whole depends on it. */
+export async function siteChanges(dir: string, from: string, to: string): Promise<Set<string> | 'all'> {
+  let out: string;
+  try {
+    out = await git(dir, ['diff', '--name-only', '-z', '--no-renames', from, to, '--']);
+  } catch {
+    return 'all'; // `from` is gone (history rewritten, another catalog): render everything
+  }
+  const ids = new Set<string>();
+  for (const p of out.split('\0').filter(Boolean)) {
+    const m = /^apps\/([^/.][^/]*)\//.exec(p);
+    if (m) ids.add(m[1]!);
+    // wharf.yml holds the registries every pull command names and the site's name.
+    else if (p === CONFIG_FILE) return 'all';
+    // Anything else (the sweep summary, notes) is not on the site.
+  }
+  return ids;
+}
+
+/**
+ * Decide between a full and a partial build. Partial when the last build (its stamp) was made from
+ * this catalog with the same site sources, and the apps changed since its HEAD are few: their own
+ * pages (app, tags, /api/apps/<id>.json) are rendered again, and so are the pages over all apps
+ * (home, categories, search, feed, /api/apps.json), which are few. Astro still loads the whole
+ * catalog, which those pages need.
+ */
+async function partialPlan(
+  opts: SiteBuildOptions & { out: string },
+  dir: string,
+  head: string | null,
+  hash: string,
+  stamp: z.infer<typeof zStamp> | undefined,
+): Promise<Set<string> | null> {
+  if (opts.force || !stamp || !head || !stamp.catalogHead) return null;
+  if (stamp.catalogDir !== dir || stamp.sourcesHash !== hash) return null;
+  const prev = stamp.result as SiteBuildResult | undefined;
+  if (!prev?.pages || !(await exists(join(opts.out, 'index.html')))) return null;
+  const changes = await siteChanges(dir, stamp.catalogHead, head);
+  if (changes === 'all') return null;
+  // An app has at least two pages (zh, en): past a quarter of the pages, render everything.
+  if (changes.size * 2 * 4 > prev.pages) return null;
+  return changes;
+}
+
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
+
+/** Paths under the output that belong to one app's own pages. */
+const appOutputs = (out: string, id: string) => [
+  join(out, 'apps', id),
+  join(out, 'en', 'apps', id),
+  join(out, 'api', 'apps', `${id}.json`),
+];
+
+/** Move every file of `from` into `to` (same file system), replacing what is there. */
+async function moveTree(from: string, to: string): Promise<void> {
+  for (const e of await readdir(from, { withFileTypes: true })) {
+    const src = join(from, e.name);
+    const dst = join(to, e.name);
+    if (e.isDirectory()) {
+      await mkdir(dst, { recursive: true });
+      await moveTree(src, dst);
+    } else await rename(src, dst);
   }
 }
 
@@ -164,9 +243,28 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
     };
   }
 
+  const only = await partialPlan(opts, store.dir, catalogHead, hash, stamp);
+  // Without the stamp a failed or interrupted build is never taken for a good one: the next is full.
   await rm(join(out, STAMP_FILE), { force: true });
   const ta = performance.now();
-  await runAstro(store.dir, out, opts.logLevel ?? 'warn');
+  if (only) {
+    // Render into a directory beside the output, then swap the changed apps' pages in: an app that
+    // is gone (deleted, hidden) loses its pages, a tag that is gone its tag page.
+    const stage = await mkdtemp(join(dirname(out), '.wharf-site-partial-'));
+    try {
+      const onlyFile = join(stage, 'only.json');
+      await writeFile(onlyFile, JSON.stringify([...only]));
+      const render = join(stage, 'out');
+      await runAstro(store.dir, render, opts.logLevel ?? 'warn', onlyFile);
+      // Category pages are rendered whole; one left empty by the change must go too.
+      const stale = [...only].flatMap((id) => appOutputs(out, id));
+      stale.push(join(out, 'category'), join(out, 'en', 'category'));
+      for (const p of stale) await rm(p, { recursive: true, force: true });
+      await moveTree(render, out);
+    } finally {
+      await rm(stage, { recursive: true, force: true });
+    }
+  } else await runAstro(store.dir, out, opts.logLevel ?? 'warn');
   const astroMs = performance.now() - ta;
 
   const tp = performance.now();
@@ -189,6 +287,7 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
       out,
       catalogHead,
       skipped: false,
+      ...(only ? { renderedApps: [...only].sort() } : {}),
       timings: {
         astroMs: Math.round(astroMs),
         pagefindMs: Math.round(pagefindMs),
@@ -201,8 +300,11 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
     };
     await writeFile(
       join(out, STAMP_FILE),
-      JSON.stringify({ catalogHead, sourcesHash: hash, builtAt: new Date().toISOString(), result }, null, 2) +
-        '\n',
+      JSON.stringify(
+        { catalogHead, catalogDir: store.dir, sourcesHash: hash, builtAt: new Date().toISOString(), result },
+        null,
+        2,
+      ) + '\n',
     );
     return result;
   } finally {

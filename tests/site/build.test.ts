@@ -1,12 +1,12 @@
 // buildSite() as a long-lived process uses it (the daemon): several builds in one process must each
 // render their own catalog, and an unchanged catalog is skipped while a new commit is not.
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSite } from '../../site/node/build.ts';
 import { makeSiteCatalog, syntheticApp } from './fixture.ts';
-import type { CatalogStore } from '../../catalog/store.ts';
+import { artifactFile, type CatalogStore } from '../../catalog/store.ts';
 
 let tmp: string;
 let a: CatalogStore;
@@ -48,4 +48,54 @@ describe('buildSite', () => {
     expect(after.skipped).toBe(false);
     expect(after.indexedPages).toBe((7 + 5) * 2);
   }, 180_000);
+
+  it('renders only the apps a commit changed, and the result equals a full build', async () => {
+    const c = await makeSiteCatalog(join(tmp, 'c'), { extra: 3 });
+    const out = join(tmp, 'out-partial');
+    const full0 = await buildSite({ catalog: c.dir, out, logLevel: 'silent' });
+    expect(full0.renderedApps).toBeUndefined();
+    const kept = join(out, 'apps', syntheticApp(0).id, 'index.html');
+    const keptMtime = (await stat(kept)).mtimeMs;
+    expect(await exists(join(out, 'apps/redis/container/8.6.4-oe2403sp4/index.html'))).toBe(true);
+
+    // One app retitled, one hidden, one tag of redis gone.
+    const one = syntheticApp(1);
+    await c.commit({ subject: 'three apps change' }, (tx) => {
+      tx.putApp({ ...one, title: { zh: '全新标题', en: 'Brand new title' } });
+      tx.putApp({ ...syntheticApp(2), visibility: 'hidden' });
+      tx.putText(artifactFile('redis', 'container', '8.6.4-oe2403sp4'), null);
+    });
+    const part = await buildSite({ catalog: c.dir, out, logLevel: 'silent' });
+    expect(part.renderedApps).toEqual(['redis', one.id, syntheticApp(2).id].sort());
+    expect(part.indexedPages).toBe(full0.indexedPages - 2);
+    expect(await readFile(join(out, 'en/apps', one.id, 'index.html'), 'utf8')).toContain('Brand new title');
+    expect(await exists(join(out, 'apps', syntheticApp(2).id))).toBe(false);
+    expect(await exists(join(out, 'api/apps', `${syntheticApp(2).id}.json`))).toBe(false);
+    expect(await exists(join(out, 'apps/redis/container/8.6.4-oe2403sp4/index.html'))).toBe(false);
+    expect((await stat(kept)).mtimeMs).toBe(keptMtime); // an unchanged app's page was not rewritten
+    const home = await readFile(join(out, 'en/index.html'), 'utf8');
+    expect(home).toContain('Brand new title');
+
+    // Byte for byte what a full build of the same commit gives (the search index aside).
+    const ref = join(tmp, 'out-full');
+    await buildSite({ catalog: c.dir, out: ref, logLevel: 'silent', force: true });
+    const files = async (d: string) =>
+      (await readdir(d, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(d.length + 1))
+        .filter((f) => !f.startsWith('pagefind/') && f !== '.wharf-site.json')
+        .sort();
+    const mine = await files(out);
+    expect(mine).toEqual(await files(ref));
+    for (const f of mine)
+      expect([f, await readFile(join(out, f), 'utf8')]).toEqual([f, await readFile(join(ref, f), 'utf8')]);
+
+    // A commit outside apps/ renders no app page again; wharf.yml renders everything.
+    await c.commit({ subject: 'notes' }, (tx) => tx.putText('notes/readme.txt', 'x\n'));
+    expect((await buildSite({ catalog: c.dir, out, logLevel: 'silent' })).renderedApps).toEqual([]);
+    await c.commit({ subject: 'rename' }, async (tx) =>
+      tx.putConfig({ ...(await tx.getConfig()), name: 'renamed' }),
+    );
+    expect((await buildSite({ catalog: c.dir, out, logLevel: 'silent' })).renderedApps).toBeUndefined();
+  }, 240_000);
 });

@@ -2,6 +2,7 @@
 // snapshot (CatalogStore.load) plus each visible app's git history (store.log); pages never read
 // catalog files themselves. Hidden apps are dropped here, so no page, search record, API document or
 // feed entry can mention them.
+import { readFile } from 'node:fs/promises';
 import { CatalogStore, resolveCatalogDir, type AppEntry, type LogEntry } from '../../../catalog/store.ts';
 import type { BlobStore } from '../../../catalog/blobs.ts';
 import { openBlobStore } from '../../../catalog/blobs-s3.ts';
@@ -343,6 +344,19 @@ export function siteModel(): Promise<SiteModel> {
   const key = `${dir}\0${process.env.WHARF_SITE_BUILD ?? ''}`;
   if (cached?.key !== key) cached = { key, model: buildModel(dir) };
   return cached.model;
+}
+
+/**
+ * The apps whose own pages (app page, tag pages, /api/apps/<id>.json) this build renders: all of
+ * them, or in a partial build (site/node/build.ts) only those named in the JSON file
+ * $WHARF_SITE_ONLY. Home, categories, search, the feed and /api/apps.json are always rendered whole.
+ */
+export async function pageApps(): Promise<AppView[]> {
+  const m = await siteModel();
+  const only = process.env.WHARF_SITE_ONLY;
+  if (!only) return m.apps;
+  const ids = new Set(JSON.parse(await readFile(only, 'utf8')) as string[]);
+  return m.apps.filter((a) => ids.has(a.id));
 }
 
 const newestOs = (a: AppView) => a.osVersions[0] ?? '';

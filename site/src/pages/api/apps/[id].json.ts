@@ -1,10 +1,10 @@
 // GET /api/apps/<id>.json: one visible app with its tags and public stage records.
 import { apiApp } from '../../../lib/machine.ts';
-import { siteModel, type AppView } from '../../../lib/model.ts';
+import { pageApps, type AppView } from '../../../lib/model.ts';
 
 export async function getStaticPaths() {
-  const m = await siteModel();
-  return m.apps.map((a) => ({ params: { id: a.id }, props: { a } }));
+  const apps = await pageApps();
+  return apps.map((a) => ({ params: { id: a.id }, props: { a } }));
 }
 
 export function GET({ props }: { props: { a: AppView } }): Response {
