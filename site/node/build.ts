@@ -31,8 +31,8 @@ export interface SiteBuildResult {
   catalogHead: string | null;
   skipped: boolean;
   /**
-   * Partial build: the apps whose pages were rendered again (changed since the last build); the
-   * other app pages were kept. Absent for a full build.
+   * Partial build: the apps changed since the last build, whose pages were rendered again (or
+   * removed, for an app deleted or hidden); the other app pages were kept. Absent for a full build.
    */
   renderedApps?: string[];
   /** Milliseconds per phase and in total. */
@@ -268,6 +268,39 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
   const astroMs = performance.now() - ta;
 
   const tp = performance.now();
+  // Only app pages are indexed: when none changed, the index in the output is still right.
+  const prev = stamp?.result as SiteBuildResult | undefined;
+  const search = only?.size === 0 && prev ? prev : await indexPages(out);
+  const result: SiteBuildResult = {
+    out,
+    catalogHead,
+    skipped: false,
+    ...(only ? { renderedApps: [...only].sort() } : {}),
+    timings: {
+      astroMs: Math.round(astroMs),
+      pagefindMs: Math.round(performance.now() - tp),
+      totalMs: Math.round(performance.now() - t0),
+    },
+    pages: await countHtml(out),
+    indexedPages: search.indexedPages,
+    pagefindBytes: search.pagefindBytes,
+    languages: search.languages,
+  };
+  await writeFile(
+    join(out, STAMP_FILE),
+    JSON.stringify(
+      { catalogHead, catalogDir: store.dir, sourcesHash: hash, builtAt: new Date().toISOString(), result },
+      null,
+      2,
+    ) + '\n',
+  );
+  return result;
+}
+
+/** Index every page of the output with Pagefind (it has no incremental index) into <out>/pagefind. */
+async function indexPages(
+  out: string,
+): Promise<Pick<SiteBuildResult, 'indexedPages' | 'pagefindBytes' | 'languages'>> {
   const pagefind = await import('pagefind');
   const { index, errors } = await pagefind.createIndex({});
   if (!index) throw new Error(`pagefind: ${errors.join('; ')}`);
@@ -278,35 +311,14 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
     await rm(pfDir, { recursive: true, force: true });
     const written = await index.writeFiles({ outputPath: pfDir });
     if (written.errors.length) throw new Error(`pagefind: ${written.errors.join('; ')}`);
-    const pagefindMs = performance.now() - tp;
     const entry = JSON.parse(await readFile(join(pfDir, 'pagefind-entry.json'), 'utf8')) as {
       languages?: Record<string, { page_count?: number }>;
     };
-    const langs = Object.keys(entry.languages ?? {}).sort();
-    const result: SiteBuildResult = {
-      out,
-      catalogHead,
-      skipped: false,
-      ...(only ? { renderedApps: [...only].sort() } : {}),
-      timings: {
-        astroMs: Math.round(astroMs),
-        pagefindMs: Math.round(pagefindMs),
-        totalMs: Math.round(performance.now() - t0),
-      },
-      pages: await countHtml(out),
+    return {
       indexedPages: Object.values(entry.languages ?? {}).reduce((n, l) => n + (l.page_count ?? 0), 0),
       pagefindBytes: await dirSize(pfDir),
-      languages: langs,
+      languages: Object.keys(entry.languages ?? {}).sort(),
     };
-    await writeFile(
-      join(out, STAMP_FILE),
-      JSON.stringify(
-        { catalogHead, catalogDir: store.dir, sourcesHash: hash, builtAt: new Date().toISOString(), result },
-        null,
-        2,
-      ) + '\n',
-    );
-    return result;
   } finally {
     await pagefind.close();
   }

@@ -92,7 +92,11 @@ describe('buildSite', () => {
 
     // A commit outside apps/ renders no app page again; wharf.yml renders everything.
     await c.commit({ subject: 'notes' }, (tx) => tx.putText('notes/readme.txt', 'x\n'));
-    expect((await buildSite({ catalog: c.dir, out, logLevel: 'silent' })).renderedApps).toEqual([]);
+    const quiet = await buildSite({ catalog: c.dir, out, logLevel: 'silent' });
+    expect(quiet.renderedApps).toEqual([]);
+    // No app page changed, so the search index was kept as it was.
+    expect(quiet.indexedPages).toBe(part.indexedPages);
+    expect(await exists(join(out, 'pagefind/pagefind-entry.json'))).toBe(true);
     await c.commit({ subject: 'rename' }, async (tx) =>
       tx.putConfig({ ...(await tx.getConfig()), name: 'renamed' }),
     );

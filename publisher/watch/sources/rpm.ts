@@ -1,6 +1,7 @@
 // An RPM repository: repodata/repomd.xml (conditional) → the primary metadata it names (gzip, zstd,
-// xz, bzip2 or plain; see ../decompress.ts) → every [epoch:]version-release of the named package. primary.xml of a whole OS is hundreds of
-// MB, so it is decompressed as a stream and scanned package by package instead of parsed whole;
+// xz, bzip2 or plain; see ../decompress.ts) → every [epoch:]version-release of the named package.
+// primary.xml of a whole OS is hundreds of MB, so it is decompressed as a stream and scanned
+// package by package instead of parsed whole;
 // only <package> elements naming our package are looked at. Use `regex` to keep only the version part.
 import { decompress } from '../decompress.ts';
 import { HttpError } from '../http.ts';
