@@ -51,11 +51,18 @@ async function* viaTool(kind: keyof typeof TOOLS, body: Buffer): AsyncGenerator<
   }
 }
 
+const BY_EXTENSION = new Map<string, Compression>([
+  ['gz', 'gzip'],
+  ['zst', 'zstd'],
+  ['xz', 'xz'],
+  ['bz2', 'bzip2'],
+  ['xml', 'none'],
+]);
+
 /** The compression a file name announces (…primary.xml.gz), or undefined when it names none. */
 export function compressionOfName(name: string): Compression | undefined {
-  const ext = /\.(gz|zst|xz|bz2|xml)$/.exec(name)?.[1];
-  if (!ext) return undefined;
-  return ({ gz: 'gzip', zst: 'zstd', xz: 'xz', bz2: 'bzip2', xml: 'none' } as const)[ext as 'gz'];
+  const ext = /\.([a-z0-9]+)$/.exec(name)?.[1];
+  return ext ? BY_EXTENSION.get(ext) : undefined;
 }
 
 /**

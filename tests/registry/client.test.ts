@@ -25,6 +25,18 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** A client on `host` with fast retries that records what it retried. */
+function countingRetries(host: string): { client: RegistryClient; retries: string[] } {
+  const retries: string[] = [];
+  const client = new RegistryClient({
+    registry: host,
+    insecure: true,
+    retry: fast,
+    onRetry: (what) => retries.push(what),
+  });
+  return { client, retries };
+}
+
 describe('image references', () => {
   it('parses hosts, Docker Hub names, tags and digests', () => {
     expect(parseImageRef('127.0.0.1:5000/openeuler/redis:8.6-oe2403sp4')).toEqual({
@@ -98,13 +110,7 @@ describe('RegistryClient against a real docker-registry', () => {
         }
         return 'pass';
       });
-      const retries: string[] = [];
-      const c = new RegistryClient({
-        registry: proxy.host,
-        insecure: true,
-        retry: fast,
-        onRetry: (what) => retries.push(what),
-      });
+      const { client: c, retries } = countingRetries(proxy.host);
       const r = await pushLayout(c, 'test/flaky', img.dir, { tags: ['1'], concurrency: 1 });
       expect(r.digest).toBe(img.digest);
       expect(retries.length).toBe(2);
@@ -131,13 +137,7 @@ describe('RegistryClient against a real docker-registry', () => {
           ? 'digestInvalid'
           : 'pass',
       );
-      const retries: string[] = [];
-      const c = new RegistryClient({
-        registry: proxy.host,
-        insecure: true,
-        retry: fast,
-        onRetry: (what) => retries.push(what),
-      });
+      const { client: c, retries } = countingRetries(proxy.host);
       const r = await pushLayout(c, 'test/race', img.dir, { tags: ['1'] });
       expect(r.digest).toBe(img.digest);
       expect(tagPuts).toBe(2);
