@@ -9,10 +9,10 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import cron, { type ScheduledTask } from 'node-cron';
+import { isHeld, tryFileLock } from '../../catalog/lock.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { JOB_NAMES, parseDaemonConfig, type DaemonConfig, type JobName } from './config.ts';
 import { loadJob, SUBSYSTEM, type JobLogger, type JobRun, type JobSummary } from './jobs.ts';
-import { isLock, tryJobLock } from './lock.ts';
 import { DaemonMetrics } from './metrics.ts';
 
 export interface DaemonLog {
@@ -240,8 +240,12 @@ export class Daemon {
       st.lastError = `not loaded: ${st.loadError}`;
       return;
     }
-    const lock = await tryJobLock(join(this.store.dir, '.git', 'wharf-daemon', `${st.name}.lock`));
-    if (!isLock(lock)) {
+    // Shared by every daemon on this catalog. A job another daemon runs is skipped, not waited for; the
+    // lock of a daemon that died is taken over (other host: after 6 hours).
+    const lockDir = join(this.store.dir, '.git', 'wharf-daemon');
+    await mkdir(lockDir, { recursive: true });
+    const lock = await tryFileLock(join(lockDir, `${st.name}.lock`), { staleMs: 6 * 3600_000 });
+    if (!isHeld(lock)) {
       this.metrics.jobRuns.inc({ job: st.name, outcome: 'skipped_locked' });
       this.log('info', `job ${st.name} skipped: running in another daemon`, {
         holder: `${lock.host}:${lock.pid}`,

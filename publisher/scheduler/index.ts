@@ -8,5 +8,4 @@ export {
   type DaemonConfig,
   type JobName,
 } from './config.ts';
-export { tryJobLock, isLock, readHolder } from './lock.ts';
 export type { JobRun, JobContext, JobSummary } from './jobs.ts';
