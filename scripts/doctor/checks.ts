@@ -112,13 +112,6 @@ const TOOLS: ToolSpec[] = [
     fix: APT('docker-registry'),
   },
   {
-    name: 'redis-server',
-    bins: ['redis-server'],
-    args: ['--version'],
-    purpose: 'job queue of the daemon',
-    fix: APT('redis-server'),
-  },
-  {
     name: 'skopeo',
     bins: ['skopeo'],
     args: ['--version'],
