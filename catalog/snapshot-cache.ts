@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import type { CatalogSnapshot } from './store.ts';
+import type { CatalogSnapshot } from './store/layout.ts';
 
 const CACHE_FILE = join('.git', 'wharf-snapshot.v8');
 const FORMAT = 2;
@@ -22,7 +22,8 @@ function schemaKey(): string {
   schemaHash ??= createHash('sha256')
     .update(readFileSync(new URL('./schema.ts', import.meta.url)))
     .update(readFileSync(new URL('./names.ts', import.meta.url)))
-    .update(readFileSync(new URL('./store.ts', import.meta.url)))
+    .update(readFileSync(new URL('./store/read.ts', import.meta.url)))
+    .update(readFileSync(new URL('./store/snapshot.ts', import.meta.url)))
     .digest('hex')
     .slice(0, 16);
   return `${FORMAT}:${schemaHash}`;

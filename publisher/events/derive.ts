@@ -12,7 +12,7 @@ import {
   type Artifact,
   type Stage,
 } from '../../catalog/schema.ts';
-import { readBlobs, readCommits, type CatalogCommit } from './gitlog.ts';
+import { readBlobs, readCommits, type CatalogCommit } from '../../catalog/store/history.ts';
 import { eventType, type EventKind, type WharfEvent } from './types.ts';
 
 export interface DeriveContext {

@@ -4,7 +4,7 @@
 import type { CatalogStore } from '../../catalog/store.ts';
 import type { CatalogConfig } from '../../catalog/schema.ts';
 import { deriveEvents, type DeriveContext } from './derive.ts';
-import { commitsSince } from './gitlog.ts';
+import { commitsSince } from '../../catalog/store/history.ts';
 import { Outbox, type JournalEntry } from './outbox.ts';
 import { matchesSubscription, parseEventsConfig, type EventsConfig } from './types.ts';
 import { git } from '../../catalog/git.ts';

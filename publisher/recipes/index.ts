@@ -4,12 +4,13 @@
 // exactly the recorded commit (never uncommitted edits). Paths from app.yml are checked twice: by name
 // (names.ts) and by realpath, so neither `..` nor a symlink can lead a build outside the tree.
 import { createHash } from 'node:crypto';
-import { access, mkdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { execa } from 'execa';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { git } from '../../catalog/git.ts';
+import { pathExists } from '../../catalog/store/layout.ts';
 import { assertRelativePath, NameError, OS_VERSION_RE, TAG_RE } from '../../catalog/names.ts';
 import type { App, CatalogConfig } from '../../catalog/schema.ts';
 
@@ -40,7 +41,7 @@ export async function checkoutRecipes(source: string, ref: string, workDir: stri
   const base = join(workDir, 'recipes', key);
   const mirror = join(base, 'mirror.git');
   await mkdir(base, { recursive: true });
-  if (!(await exists(join(mirror, 'HEAD')))) await git(base, ['init', '-q', '--bare', mirror]);
+  if (!(await pathExists(join(mirror, 'HEAD')))) await git(base, ['init', '-q', '--bare', mirror]);
   let commit: string;
   if (SHA_RE.test(ref) && (await hasCommit(mirror, ref))) {
     commit = ref;
@@ -68,7 +69,7 @@ export async function checkoutRecipes(source: string, ref: string, workDir: stri
     }
   }
   const tree = join(base, 'trees', commit);
-  if (!(await exists(tree))) {
+  if (!(await pathExists(tree))) {
     const tmp = `${tree}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     await mkdir(tmp, { recursive: true });
     try {
@@ -230,13 +231,4 @@ export async function readMeta(
     recipes.push({ tag, dockerfile: e.path, version, osVersion });
   }
   return { recipes, problems };
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -11,7 +11,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, gitOk } from '../../catalog/git.ts';
 import { deriveEvents } from '../../publisher/events/derive.ts';
-import { commitsSince } from '../../publisher/events/gitlog.ts';
+import { commitsSince } from '../../catalog/store/history.ts';
 import { serveSite } from '../../site/node/serve.ts';
 import { launchChromium } from '../site/browser.ts';
 import { startReceiver, type Receiver } from '../events/fixtures.ts';

@@ -10,7 +10,7 @@ import {
   syncOutbox,
 } from '../../publisher/events/index.ts';
 import { deriveEvents } from '../../publisher/events/derive.ts';
-import { commitsSince } from '../../publisher/events/gitlog.ts';
+import { commitsSince } from '../../catalog/store/history.ts';
 import { commitStage, freshCatalog, redisApp, startReceiver, type Receiver } from './fixtures.ts';
 
 const SECRET = 'test-secret-0123456789';

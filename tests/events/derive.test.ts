@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { git } from '../../catalog/git.ts';
 import { deriveEvents } from '../../publisher/events/derive.ts';
-import { commitsSince } from '../../publisher/events/gitlog.ts';
+import { commitsSince } from '../../catalog/store/history.ts';
 import { zCloudEvent } from '../../publisher/events/types.ts';
 import { baseArtifact, commitStage, freshCatalog, redisApp } from './fixtures.ts';
 

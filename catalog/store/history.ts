@@ -1,7 +1,75 @@
-// Reading catalog history for event derivation: the commits after a cursor (oldest first, first-parent),
-// the paths each one changed, and file contents at a commit in one `git cat-file --batch` round trip.
+// Catalog history: the log of one app or of every app at once (what `wharf catalog log`, the site and
+// the pipeline read), and the commits, changed paths and file contents events are derived from.
+// Every function here only reads objects and refs: none touches the index or the work tree.
 import { execa } from 'execa';
-import { git, gitOk, parseTrailers } from '../../catalog/git.ts';
+import { git, gitOk, parseTrailers } from '../git.ts';
+import { appDir, type LogEntry } from './layout.ts';
+import { head } from './read.ts';
+
+/** History of an app (or of the whole catalog when id is omitted), newest first. */
+export async function log(
+  dir: string,
+  id?: string,
+  opts: { limit?: number; since?: string } = {},
+): Promise<LogEntry[]> {
+  if ((await head(dir)) === null) return [];
+  const args = ['log', '--format=%H%x1f%aI%x1f%B%x1e'];
+  if (opts.limit) args.push(`-n${opts.limit}`);
+  if (opts.since) args.push(`${opts.since}..HEAD`);
+  if (id) args.push('--', appDir(id));
+  const out = await git(dir, args);
+  return out
+    .split('\x1e')
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((r) => {
+      const [sha, date, msg] = r.split('\x1f') as [string, string, string];
+      const [subject, ...rest] = msg.split('\n');
+      return {
+        sha,
+        date,
+        subject: subject ?? '',
+        body: rest.join('\n').trim(),
+        trailers: parseTrailers(msg),
+      };
+    });
+}
+
+/**
+ * History of every app at once, newest first (what `log(id)` gives per app, from one `git log`
+ * instead of one per app): app id → entries. Commits touching several apps appear under each.
+ */
+export async function logByApp(dir: string): Promise<Map<string, LogEntry[]>> {
+  const byApp = new Map<string, LogEntry[]>();
+  if ((await head(dir)) === null) return byApp;
+  const out = await git(dir, ['log', '--format=%x1e%H%x1f%aI%x1f%B%x1f', '--name-only', '--', 'apps']);
+  for (const rec of out.split('\x1e')) {
+    const [sha, date, msg, names] = rec.split('\x1f') as [string, string, string, string | undefined];
+    if (!sha || msg === undefined) continue;
+    const [subject, ...rest] = msg.split('\n');
+    const entry: LogEntry = {
+      sha: sha.trim(),
+      date,
+      subject: subject ?? '',
+      body: rest.join('\n').trim(),
+      trailers: parseTrailers(msg),
+    };
+    const ids = new Set<string>();
+    for (const line of (names ?? '').split('\n')) {
+      const m = /^apps\/([^/]+)\//.exec(line.trim());
+      if (m) ids.add(m[1]!);
+    }
+    for (const id of ids) {
+      const list = byApp.get(id);
+      if (list) list.push(entry);
+      else byApp.set(id, [entry]);
+    }
+  }
+  return byApp;
+}
+
+// ---- what events derive from: commits after a cursor (oldest first, first-parent), the paths each
+// one changed, and file contents at a commit in one `git cat-file --batch` round trip.
 
 export interface CommitChange {
   status: 'A' | 'M' | 'D' | 'T';
