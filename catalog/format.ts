@@ -2,7 +2,7 @@
 // Output is byte-stable for equal data (sorted JSON keys, fixed YAML options, trailing newline), so a
 // diff between two commits shows only what really changed.
 import { LineCounter, parseDocument, stringify, isMap, isSeq, type Node } from 'yaml';
-import jsYaml from 'js-yaml';
+import { assertBoundedTree, loadYaml, nodeBudget, YAML_MAX_ALIASES, YamlLimitError } from './yaml.ts';
 import type { z } from 'zod';
 
 export interface Problem {
@@ -111,13 +111,16 @@ export function parseCatalogFile<S extends z.ZodType>(
     }
   } else {
     // Fast path: js-yaml (about 10x faster than building a located document) with the YAML 1.2 core
-    // schema, the same scalars the `yaml` writer produces. Any syntax error or schema problem falls
-    // through to the located parse below, so problems still carry line numbers.
+    // schema, the same scalars the `yaml` writer produces, bounded against alias bombs and deep
+    // nesting (catalog/yaml.ts). A limit is reported at once; any syntax error or schema problem
+    // falls through to the located parse below, so problems still carry line numbers.
     try {
-      const fast = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false });
+      const fast = loadYaml(text);
       const r = schema.safeParse(fast);
       if (r.success) return { ok: true, value: r.data };
-    } catch {
+    } catch (e) {
+      if (e instanceof YamlLimitError)
+        return { ok: false, problems: [{ file, line: 1, field: '', message: e.message }] };
       /* report with lines below */
     }
     const lc = new LineCounter();
@@ -133,7 +136,15 @@ export function parseCatalogFile<S extends z.ZodType>(
         })),
       };
     }
-    data = doc.toJS();
+    try {
+      data = doc.toJS({ maxAliasCount: YAML_MAX_ALIASES });
+      assertBoundedTree(data, nodeBudget(text));
+    } catch (e) {
+      return {
+        ok: false,
+        problems: [{ file, line: 1, field: '', message: `refused: ${(e as Error).message}` }],
+      };
+    }
   }
   const r = schema.safeParse(data);
   if (r.success) return { ok: true, value: r.data };

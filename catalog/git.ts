@@ -1,6 +1,7 @@
 // Thin wrapper over the system git: argument arrays only, a fixed identity and no user config
 // surprises (hooks, signing, pagers) so catalog commits behave the same on every machine.
 import { execa, type Options } from 'execa';
+import { commitBody, commitLine, TRAILER_KEY_RE, TRAILER_MAX } from './text.ts';
 
 const BASE_ENV = {
   GIT_TERMINAL_PROMPT: '0',
@@ -68,21 +69,28 @@ export async function gitOk(
   }
 }
 
-/** Build a commit message: subject, optional body, then trailers in a fixed order. */
+/**
+ * Build a commit message: subject, optional body, then trailers in a fixed order. Every part goes
+ * through catalog/text.ts, so upstream bytes (NUL, controls, newlines) can never make git refuse the
+ * commit or forge a trailer; a trailer key outside the grammar is a programming error.
+ */
 export function commitMessage(
   subject: string,
   trailers: Record<string, string | undefined>,
   body?: string,
 ): string {
-  const clean = (s: string) => s.replace(/[\r\n]+/g, ' ').trim();
-  const lines = [clean(subject)];
-  if (body) lines.push('', body.trim());
-  const t = Object.entries(trailers).filter(
-    (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
-  );
+  const lines = [commitLine(subject) || '(no subject)'];
+  const b = body ? commitBody(body) : '';
+  if (b) lines.push('', b);
+  const t = Object.entries(trailers)
+    .map(([k, v]): [string, string] => [k, typeof v === 'string' ? commitLine(v, TRAILER_MAX) : ''])
+    .filter((e) => e[1] !== '');
   if (t.length) {
     lines.push('');
-    for (const [k, v] of t) lines.push(`${k}: ${clean(v)}`);
+    for (const [k, v] of t) {
+      if (!TRAILER_KEY_RE.test(k)) throw new Error(`invalid commit trailer key ${JSON.stringify(k)}`);
+      lines.push(`${k}: ${v}`);
+    }
   }
   return lines.join('\n') + '\n';
 }

@@ -22,19 +22,76 @@ export const zRunId = z
   .string()
   .regex(/^[0-9]{8}T[0-9]{6}Z-[a-z0-9]{6,12}$/, 'run id must look like 20261122T101500Z-3f9a1c');
 
+// ---------------------------------------------------------------- text and URL building blocks
+// Every string field has a size cap and refuses control characters (NUL, escapes), so a hostile
+// catalog file cannot make a multi-gigabyte site build or a commit git refuses. Caps are in characters.
+
+export const TEXT_CAPS = {
+  /** Identifiers, labels, short names. */
+  short: 256,
+  /** One-line text: titles, summaries, reasons, messages. */
+  line: 2_000,
+  /** Markdown: descriptions and portal docs, per language. */
+  doc: 64 * 1024,
+  /** Items in a list of short strings (keywords, prefixes, filters). */
+  list: 256,
+} as const;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// eslint-disable-next-line no-control-regex
+const LINE_CONTROL_RE = /[\u0000-\u001f\u007f]/;
+
+/** Text of at most `max` characters, tabs and newlines allowed, no other control characters. */
+export const zText = (max: number) =>
+  z
+    .string()
+    .max(max, `longer than ${max} characters`)
+    .refine((v) => !CONTROL_RE.test(v), 'contains a control character');
+/** One line of at most `max` characters: no newline or other control character. */
+export const zLine = (max: number = TEXT_CAPS.short) =>
+  z
+    .string()
+    .max(max, `longer than ${max} characters`)
+    .refine((v) => !LINE_CONTROL_RE.test(v), 'contains a newline or control character');
+/** A list of short one-line strings. */
+export const zLineList = (max: number = TEXT_CAPS.list, itemMax: number = TEXT_CAPS.short) =>
+  z.array(zLine(itemMax)).max(max, `more than ${max} items`);
+
+/** An absolute http(s) URL: javascript:, data:, file: and other schemes are refused. */
+export const zHttpUrl = z
+  .string()
+  .max(2048, 'longer than 2048 characters')
+  .url()
+  .refine((u) => {
+    try {
+      const p = new URL(u).protocol;
+      return p === 'https:' || p === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL');
+
 /** Text in both portal languages; either may be missing (the site falls back and marks it). */
-export const zI18nText = z.object({ zh: z.string().optional(), en: z.string().optional() }).strict();
+export const zI18nText = z
+  .object({ zh: zText(TEXT_CAPS.line).optional(), en: zText(TEXT_CAPS.line).optional() })
+  .strict();
 export type I18nText = z.infer<typeof zI18nText>;
+/** Portal Markdown in both languages (descriptions, docs sections). */
+export const zI18nDoc = z
+  .object({ zh: zText(TEXT_CAPS.doc).optional(), en: zText(TEXT_CAPS.doc).optional() })
+  .strict();
 
 export const zLicense = z
   .object({
     /** SPDX identifier (or expression) when the original text maps onto one. */
     spdx: z
       .string()
+      .max(TEXT_CAPS.short)
       .regex(/^[A-Za-z0-9.+\-() ]+$/)
       .optional(),
     /** The original free text, kept verbatim. */
-    text: z.string().optional(),
+    text: zText(TEXT_CAPS.doc).optional(),
   })
   .strict();
 
@@ -60,28 +117,37 @@ export const zUpstream = z
   .object({
     backend: zUpstreamBackend,
     /** owner/name for forges, a git URL for 'git', registry/repo for 'oci', package name for pypi/npm/rpm. */
-    repo: z.string().min(1).optional(),
-    /** URL for http-*, base URL of an RPM repository, or an API base override. */
-    url: z.string().url().optional(),
+    repo: zLine(1024).min(1).optional(),
+    /** URL for http-*, base URL of an RPM repository, or an API base override (http or https only). */
+    url: zHttpUrl.optional(),
     /** RPM package name (backend rpm). */
-    package: z.string().optional(),
+    package: zLine().optional(),
     /** Regex with one capture group (http-regex, or to pick versions out of tags). */
-    regex: z.string().optional(),
+    regex: zLine(1024).optional(),
     /** JSON path such as $.releases[*].tag_name (http-json). */
-    jsonPath: z.string().optional(),
+    jsonPath: zLine(1024).optional(),
     /** Use tags instead of releases (github/gitlab/gitee). */
     useTags: z.boolean().optional(),
     scheme: zVersionScheme.default('loose'),
     /** Prefixes stripped from tags before parsing, e.g. ["v", "release-", "nginx-"]. */
-    prefixes: z.array(z.string()).optional(),
-    include: z.array(z.string()).optional(),
-    exclude: z.array(z.string()).optional(),
+    prefixes: zLineList().optional(),
+    include: zLineList().optional(),
+    exclude: zLineList().optional(),
     prerelease: z.boolean().optional(),
     /** Release lines tracked independently, as semver ranges or regexes, e.g. ["1.x", "2.x"]. */
-    lines: z.array(z.string()).optional(),
-    ignore: z.array(z.string()).optional(),
-    /** The original openEuler fields, kept for round-tripping and review. */
-    original: z.record(z.string(), z.unknown()).optional(),
+    lines: zLineList(64).optional(),
+    ignore: zLineList().optional(),
+    /**
+     * The original openEuler fields (meta.yml `upstream:` strings), kept for round-tripping and review:
+     * flat string → string, never a nested tree.
+     */
+    original: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'key must be [A-Za-z0-9_.-], 1-64 characters'),
+        zLine(TEXT_CAPS.line),
+      )
+      .refine((o) => Object.keys(o).length <= 64, 'more than 64 fields')
+      .optional(),
   })
   .strict();
 export type Upstream = z.infer<typeof zUpstream>;
@@ -90,12 +156,12 @@ export type Upstream = z.infer<typeof zUpstream>;
 
 export const zSmokeTest = z
   .object({
-    name: z.string().min(1),
+    name: zLine().min(1),
     /** argv run inside the container; never passed through a shell by Wharf. */
-    command: z.array(z.string()).min(1),
+    command: z.array(zText(TEXT_CAPS.line)).min(1).max(TEXT_CAPS.list),
     expectExit: z.number().int().default(0),
     /** Regex the combined output must match. */
-    expectOutput: z.string().optional(),
+    expectOutput: zLine(TEXT_CAPS.line).optional(),
     /** A TCP port that must accept connections while the container runs. */
     port: z.number().int().min(1).max(65535).optional(),
     timeoutSeconds: z.number().positive().max(3600).default(60),
@@ -108,11 +174,11 @@ const zRecipeBase = {
   version: zVersion,
   osVersion: zOsVersion,
   arches: z.array(zArch).min(1).default(['amd64', 'arm64']),
-  smoke: z.array(zSmokeTest).optional(),
+  smoke: z.array(zSmokeTest).max(64).optional(),
   /** Set by the importer when the recipe could not be resolved; the pipeline skips it with a reason. */
-  problem: z.string().optional(),
+  problem: zText(TEXT_CAPS.line).optional(),
   /** Fields the importer derived (guessed from a naming convention) instead of reading them from the source. */
-  derived: z.array(z.string()).optional(),
+  derived: zLineList(64).optional(),
 };
 
 export const zContainerRecipe = z
@@ -123,7 +189,16 @@ export const zContainerRecipe = z
     dockerfile: zRelPath,
     /** Build context relative to the app directory; defaults to the Dockerfile's directory. */
     context: zRelPath.optional(),
-    buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    buildArgs: z
+      .record(
+        z
+          .string()
+          .max(TEXT_CAPS.short)
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+        zLine(TEXT_CAPS.line),
+      )
+      .refine((o) => Object.keys(o).length <= 64, 'more than 64 build args')
+      .optional(),
     ...zRecipeBase,
   })
   .strict();
@@ -135,7 +210,7 @@ export const zCloudRecipe = z
     id: zTag,
     format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']),
     /** Source disk image or rootfs, relative to the recipe tree or an https URL. */
-    source: z.string().min(1),
+    source: zLine(2048).min(1),
     sizeGiB: z.number().positive().optional(),
     cloudInit: z.boolean().optional(),
     ...zRecipeBase,
@@ -147,10 +222,10 @@ export const zWslRecipe = z
     kind: z.literal('wsl'),
     id: zTag,
     /** Rootfs tarball or container image the .wsl file is made from. */
-    source: z.string().min(1),
+    source: zLine(2048).min(1),
     compression: z.enum(['gzip', 'xz']).default('gzip'),
     defaultUid: z.number().int().default(1000),
-    defaultName: z.string().optional(),
+    defaultName: zLine().optional(),
     ...zRecipeBase,
   })
   .strict();
@@ -175,38 +250,42 @@ export const zApp = z
     name: z.string().regex(APP_ID_RE),
     title: zI18nText,
     summary: zI18nText.default({}),
-    description: zI18nText.default({}),
-    category: z.string().regex(/^[a-z0-9-]+$/),
+    description: zI18nDoc.default({}),
+    category: z
+      .string()
+      .max(64)
+      .regex(/^[a-z0-9-]+$/),
     /** Scene directory in the openEuler layout (AI, Base, Cloud, …). */
-    scene: z.string().optional(),
-    homepage: z.string().url().optional(),
+    scene: zLine().optional(),
+    /** http or https only: the site links it and the JSON API serves it. */
+    homepage: zHttpUrl.optional(),
     license: zLicense.default({}),
     visibility: z.enum(['public', 'hidden']).default('public'),
     upstream: zUpstream.optional(),
     recipes: z
       .object({
-        container: z.array(zContainerRecipe).default([]),
-        cloud: z.array(zCloudRecipe).default([]),
-        wsl: z.array(zWslRecipe).default([]),
+        container: z.array(zContainerRecipe).max(1024).default([]),
+        cloud: z.array(zCloudRecipe).max(1024).default([]),
+        wsl: z.array(zWslRecipe).max(1024).default([]),
       })
       .strict()
       .default({ container: [], cloud: [], wsl: [] }),
     /** Portal Markdown, per language. */
     docs: z
       .object({
-        environment: zI18nText.optional(),
-        download: zI18nText.optional(),
-        usage: zI18nText.optional(),
-        tags: zI18nText.optional(),
+        environment: zI18nDoc.optional(),
+        download: zI18nDoc.optional(),
+        usage: zI18nDoc.optional(),
+        tags: zI18nDoc.optional(),
       })
       .strict()
       .default({}),
-    similar: z.array(z.string()).optional(),
-    dependencies: z.array(z.string()).optional(),
-    keywords: z.array(z.string()).optional(),
+    similar: zLineList().optional(),
+    dependencies: zLineList().optional(),
+    keywords: zLineList().optional(),
     /** Where the app came from: recipe tree directory and commit. */
     source: z
-      .object({ origin: z.string(), dir: z.string(), commit: z.string().optional() })
+      .object({ origin: zLine(2048), dir: zLine(1024), commit: zLine(128).optional() })
       .strict()
       .optional(),
   })

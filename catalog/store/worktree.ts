@@ -16,6 +16,7 @@ import {
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { COMMIT_IDENTITY, commitMessage, git, gitOk } from '../git.ts';
+import { commitLine } from '../text.ts';
 import { WRITE_JOURNAL, inChunks, readTextSync, type CommitInfo } from './layout.ts';
 import { head } from './read.ts';
 
@@ -70,7 +71,7 @@ export async function writeAndCommit(
         return null;
       }
       // Moves HEAD's branch only if it is still the parent (compare-and-swap), and drops the temp ref.
-      await git(dir, ['update-ref', '-m', `commit: ${info.subject.split('\n')[0]}`, '--stdin'], {
+      await git(dir, ['update-ref', '-m', `commit: ${commitLine(info.subject)}`, '--stdin'], {
         input: `update HEAD ${imported.sha} ${parent}\ndelete ${tmpRef}\n`,
       });
       endJournal(dir);

@@ -2,7 +2,7 @@
 // one commit and its parent (the diff of the changed records), so events can be re-derived at any time
 // and always get the same ids. Unknown or unparseable files are skipped with a warning, never fatal.
 import { createHash } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import { loadYaml } from '../../catalog/yaml.ts';
 import {
   zApp,
   zArtifact,
@@ -79,7 +79,7 @@ export function eventsOfCommit(
     const t = read(spec);
     if (t === null) return undefined;
     try {
-      const r = zApp.safeParse(parseYaml(t));
+      const r = zApp.safeParse(loadYaml(t));
       return r.success ? r.data : undefined;
     } catch {
       return undefined;

@@ -4,6 +4,7 @@
 // app's lastError, never the end of the sweep.
 import pLimit from 'p-limit';
 import { newRunId } from '../../catalog/run-id.ts';
+import { commitLine } from '../../catalog/text.ts';
 import type { CatalogStore, Tx } from '../../catalog/store.ts';
 import type { App, Upstream, UpstreamState } from '../../catalog/schema.ts';
 import { parseWatchConfig, type WatchConfig } from './config.ts';
@@ -72,9 +73,12 @@ export type Outcome =
 
 const TOKEN_VARS = ['GITHUB_TOKEN', 'GITLAB_TOKEN', 'GITEE_TOKEN'];
 
-/** Remove any token value that might have slipped into an error message. */
+/**
+ * Remove any token value that might have slipped into an error message, and every control byte an
+ * upstream body may have put there (the message goes into upstream.json and the sweep's commit).
+ */
 function scrub(msg: string, env: NodeJS.ProcessEnv): string {
-  let out = msg.replace(/\s+/g, ' ').slice(0, 500);
+  let out = commitLine(msg, 500);
   for (const k of TOKEN_VARS) {
     const v = env[k];
     if (v && v.length >= 4) out = out.split(v).join('***');

@@ -4,6 +4,7 @@
 import { summarizeApp } from '../../../catalog/summary.ts';
 import type { Artifact } from '../../../catalog/schema.ts';
 import { href, pickText } from './i18n.ts';
+import { safeUrl } from './markdown.ts';
 import type { AppView, SiteModel } from './model.ts';
 
 export const API_VERSION = 1;
@@ -29,7 +30,14 @@ function publicRecords(r: Artifact['records']): unknown {
 }
 
 export function apiApp(a: AppView) {
-  const { source: _source, ...app } = a.app;
+  const { source: _source, homepage: _homepage, ...rest } = a.app;
+  // URLs pass safeUrl (http and https only) even though the schema refuses other schemes already:
+  // the API must never hand a javascript: link to a client, whatever the record says.
+  const homepage = safeUrl(a.app.homepage);
+  const upstreamUrl = safeUrl(rest.upstream?.url);
+  const upstream = rest.upstream && { ...rest.upstream, url: upstreamUrl };
+  if (upstream && !upstreamUrl) delete upstream.url;
+  const app = { ...rest, ...(homepage ? { homepage } : {}), ...(upstream ? { upstream } : {}) };
   return {
     apiVersion: API_VERSION,
     app,
