@@ -38,7 +38,9 @@ export interface HookHandlerOptions {
   log?: (line: HookLogLine) => void;
   /** Delivery ids already seen (default: in memory; the daemon passes a FileReplayGuard). */
   replay?: DeliveryGuard;
+  /** The clock (replay windows, `pending.since`) and the run id of each queued rebuild (tests pin them). */
   now?: () => number;
+  runId?: () => string;
 }
 
 export type HookHandler = (req: IncomingMessage, res: ServerResponse, forge: string) => Promise<void>;
@@ -148,17 +150,17 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
       const results: QueueResult[] = [];
       for (const app of targets) {
         results.push(
-          await queueRebuild(
-            opts.store,
-            app.id,
-            event.kind === 'tag'
+          await queueRebuild(opts.store, app.id, {
+            now: new Date(now()),
+            ...(opts.runId ? { runId: opts.runId() } : {}),
+            ...(event.kind === 'tag'
               ? {
                   tag: event.tag,
                   prerelease: !!event.prerelease,
                   reason: `${forge} tag ${event.tag.slice(0, 100)} on ${repo}`,
                 }
-              : { reason: `${forge} push to ${repo}@${event.branch.slice(0, 100)}` },
-          ),
+              : { reason: `${forge} push to ${repo}@${event.branch.slice(0, 100)}` }),
+          }),
         );
       }
       const queued = results.reduce((n, r) => n + r.queued.length, 0);

@@ -1,21 +1,16 @@
 // Queue a rebuild: one catalog commit that marks an app's newest artifacts `pending` (the pipeline picks
 // them up), or — for a version newer than any known — records it in upstream.json and adds the derived
-// recipes and pending artifacts exactly the way the watcher does (publisher/watch: pendingFor /
-// derivePendingWork), so a webhook and a sweep that see the same release write the same records.
+// recipes and pending artifacts through the watcher's own function (publisher/watch/pending.ts
+// `releaseUpdate`), so a webhook and a sweep that see the same release write the same records. Why it
+// was queued (forge, tag, repository) is in the commit; the records say what was found.
 import { newRunId } from '../../catalog/run-id.ts';
 import { assertAppId, assertVersion } from '../../catalog/names.ts';
-import {
-  artifactIdOf,
-  IMAGE_KINDS,
-  type App,
-  type Artifact,
-  type Recipe,
-  type UpstreamState,
-} from '../../catalog/schema.ts';
+import { artifactIdOf, IMAGE_KINDS, type App, type Artifact, type Recipe } from '../../catalog/schema.ts';
 import type { CatalogStore, Tx } from '../../catalog/store.ts';
-import { applyPolicy, sortVersions } from '../watch/policy.ts';
-import { pendingFor } from '../watch/sweep.ts';
-import { getScheme, inLine, type VersionScheme } from '../watch/versions/index.ts';
+import { parseWatchConfig } from '../watch/config.ts';
+import { addPendingWork, releaseUpdate, seenWithRelease } from '../watch/pending.ts';
+import { applyPolicy } from '../watch/policy.ts';
+import { getScheme, type VersionScheme } from '../watch/versions/index.ts';
 
 export interface QueueOptions {
   /** A version as Wharf spells it (wharf trigger --version). */
@@ -59,6 +54,7 @@ export async function queueRebuild(
     subject: `trigger: ${appId}${(opts.version ?? opts.tag) ? ` ${opts.version ?? opts.tag}` : ''} (${opts.reason})`,
     trailers: { App: appId, Version: opts.version, Stage: 'trigger', 'Run-Id': runId },
   };
+  let knownLimit: number | undefined;
   const r = await store.commit(info, async (tx) => {
     result = { app: appId, runId, newVersion: false, queued: [], commit: null };
     const app = await tx.getApp(appId);
@@ -79,7 +75,8 @@ export async function queueRebuild(
     }
     if (version !== undefined) {
       result.version = version;
-      if (await recordNewVersion(tx, app, scheme, version, at, runId, opts.reason, result)) return;
+      knownLimit ??= parseWatchConfig((await store.config()).watch).knownLimit;
+      if (await recordNewVersion(tx, app, version, at, runId, knownLimit, result)) return;
     }
     await markNewest(tx, app, scheme, version, at, runId, opts.reason, result);
   });
@@ -87,50 +84,29 @@ export async function queueRebuild(
   return result;
 }
 
-/** Record a version newer than any known (like a watch sweep would); false when it is not new. */
+/**
+ * Record a version newer than any known, through the watcher's own path (publisher/watch/pending.ts:
+ * the release merged into what was known, then `releaseUpdate` and `addPendingWork`), so the records are
+ * those a sweep seeing the same release writes. False when it is not new.
+ */
 async function recordNewVersion(
   tx: Tx,
   app: App,
-  scheme: VersionScheme,
   version: string,
   at: string,
   runId: string,
-  reason: string,
+  knownLimit: number,
   result: QueueResult,
 ): Promise<boolean> {
+  const entry = app.upstream ?? { backend: 'git', scheme: 'loose' };
   const prev = await tx.getUpstream(app.id);
-  const newer = (from: string | null | undefined) => from == null || scheme.compare(version, from) > 0;
-  const recipeVersions = app.recipes.container.map((r) => r.version).filter((v) => scheme.isValid(v));
-  const newestRecipe = recipeVersions.length ? sortVersions(scheme, recipeVersions)[0] : null;
-  const state: UpstreamState = { known: [], ...prev };
-  let moved = false;
-  const lines = app.upstream?.lines ?? [];
-  if (lines.length) {
-    for (const line of lines) {
-      if (!inLine(scheme, version, line) || !newer(prev?.lines?.[line] ?? newestRecipe)) continue;
-      state.lines = { ...state.lines, [line]: version };
-      moved = true;
-    }
-  } else if (newer(prev?.latest ?? newestRecipe)) {
-    state.latest = version;
-    moved = true;
-  }
-  if (!moved) return false;
-  state.known = sortVersions(scheme, [version, ...(prev?.known ?? [])]);
-  state.lastChanged = at;
-  tx.putUpstream(app.id, state);
+  const seen = seenWithRelease(entry, prev, version, knownLimit);
+  const u = releaseUpdate({ ...app, upstream: entry }, prev, seen, at, runId, knownLimit);
+  if (!u.changes.length) return false;
+  tx.putUpstream(app.id, u.state);
   result.newVersion = true;
-  const recipes = [...app.recipes.container];
-  for (const w of pendingFor(app, state, at, runId)) {
-    for (const rec of w.recipes) if (!recipes.some((x) => x.tag === rec.tag)) recipes.push(rec);
-    for (const a of w.artifacts) {
-      if (await tx.getArtifact(app.id, 'container', a.id)) continue;
-      tx.putArtifact({ ...a, pending: { ...a.pending!, reason: `${reason}: ${a.pending!.reason}` } });
-      result.queued.push({ kind: 'container', artifact: a.id, version: a.version });
-    }
-  }
-  if (recipes.length !== app.recipes.container.length)
-    tx.putApp({ ...app, recipes: { ...app.recipes, container: recipes } });
+  for (const a of await addPendingWork(tx, app, u.work))
+    result.queued.push({ kind: 'container', artifact: a.id, version: a.version });
   return true;
 }
 

@@ -1,9 +1,16 @@
 // A new upstream version becomes pending work, the way openEuler's auto-upgrade bot does it: copy the
 // newest existing container recipe of each OS line, replace the version (tag `<new>-oe<os>`, same
 // Dockerfile path, build arg VERSION), and open a pending artifact record for the pipeline.
+//
+// This is the ONE path from "upstream offers these versions" to records, used by the watch sweep (a
+// whole listing) and by triggers (one release, merged into what was known: `seenWithRelease`), so a
+// webhook and a sweep that see the same release write the same upstream.json version fields, recipes
+// and pending artifacts: `releaseUpdate` → `addPendingWork`.
 import { assertTag, isTag } from '../../catalog/names.ts';
-import type { App, Artifact } from '../../catalog/schema.ts';
-import { inLine, type VersionScheme } from './versions/index.ts';
+import type { App, Artifact, Upstream, UpstreamState } from '../../catalog/schema.ts';
+import type { Tx } from '../../catalog/store.ts';
+import { sortVersions } from './policy.ts';
+import { getScheme, inLine, type VersionScheme } from './versions/index.ts';
 
 type ContainerRecipe = App['recipes']['container'][number];
 
@@ -74,4 +81,126 @@ export function derivePendingWork(
     });
   }
   return { recipes, artifacts, from: newest };
+}
+
+/** What an upstream is known to offer: versions (newest first), the newest overall and per release line. */
+export interface SeenVersions {
+  versions: string[];
+  latest?: string;
+  lines: Record<string, string>;
+}
+
+/** A newly seen version: overall (`line` absent) or in a tracked release line. */
+export interface VersionChange {
+  app: string;
+  from: string | null;
+  to: string;
+  line?: string;
+}
+
+/** The newest valid version among the app's container recipes (within `line`, when given). */
+export function newestRecipeVersion(app: App, scheme: VersionScheme, line?: string): string | null {
+  const vs = app.recipes.container
+    .map((r) => r.version)
+    .filter((v) => scheme.isValid(v) && (!line || inLine(scheme, v, line)));
+  return vs.length ? vs.reduce((a, b) => (scheme.compare(b, a) > 0 ? b : a)) : null;
+}
+
+const newest = (scheme: VersionScheme, vs: (string | undefined)[]): string | undefined =>
+  vs
+    .filter((v): v is string => !!v)
+    .reduce<string | undefined>((a, b) => (!a || scheme.compare(b, a) > 0 ? b : a), undefined);
+
+/**
+ * What is known once one release (`version`, already through the version policy) is added to `prev`:
+ * nothing is forgotten (a webhook names one release, not the whole listing). Pure.
+ */
+export function seenWithRelease(
+  entry: Upstream,
+  prev: UpstreamState | undefined,
+  version: string,
+  knownLimit: number,
+): SeenVersions {
+  const scheme = getScheme(entry.scheme);
+  const known = sortVersions(scheme, [version, ...(prev?.known ?? [])]);
+  const lines: Record<string, string> = {};
+  for (const line of entry.lines ?? []) {
+    const v = newest(scheme, [prev?.lines?.[line], inLine(scheme, version, line) ? version : undefined]);
+    if (v) lines[line] = v;
+  }
+  const latest = newest(scheme, [prev?.latest, version]);
+  return { versions: known.slice(0, knownLimit), ...(latest ? { latest } : {}), lines };
+}
+
+/**
+ * The version fields of the next upstream.json (latest, lines, known, lastChanged; every other field
+ * kept from `prev`), the changes they mean, and the pending work they call for. A version is new when
+ * it is newer than the last one recorded, or — none recorded yet — than the newest recipe (of its line,
+ * when lines are tracked). Pure: same inputs, same output.
+ */
+export function releaseUpdate(
+  app: App,
+  prev: UpstreamState | undefined,
+  seen: SeenVersions,
+  at: string,
+  runId: string,
+  knownLimit: number,
+): { state: UpstreamState; changes: VersionChange[]; moved: boolean; work: PendingWork[] } {
+  const entry = app.upstream!;
+  const scheme = getScheme(entry.scheme);
+  const newer = (to: string | undefined, from: string | null | undefined): to is string =>
+    !!to && (from == null || scheme.compare(to, from) > 0);
+  const changes: VersionChange[] = [];
+  if (!entry.lines?.length) {
+    const from = prev?.latest ?? newestRecipeVersion(app, scheme);
+    if (newer(seen.latest, from)) changes.push({ app: app.id, from, to: seen.latest });
+  }
+  for (const [line, v] of Object.entries(seen.lines)) {
+    const from = prev?.lines?.[line] ?? newestRecipeVersion(app, scheme, line);
+    if (newer(v, from)) changes.push({ app: app.id, from, to: v, line });
+  }
+  const state: UpstreamState = { ...prev, known: seen.versions.slice(0, knownLimit) };
+  if (seen.latest) state.latest = seen.latest;
+  else delete state.latest;
+  if (Object.keys(seen.lines).length) state.lines = { ...seen.lines };
+  else delete state.lines;
+  const moved = state.latest !== prev?.latest || JSON.stringify(state.lines) !== JSON.stringify(prev?.lines);
+  if (moved) state.lastChanged = at;
+  return { state, changes, moved, work: pendingFor(app, state, at, runId) };
+}
+
+/** Pending work for every tracked newest version (overall, or per release line). Pure. */
+export function pendingFor(app: App, state: UpstreamState, at: string, runId: string): PendingWork[] {
+  const entry = app.upstream;
+  if (!entry || !app.recipes.container.length) return [];
+  const scheme = getScheme(entry.scheme);
+  const targets: [string, string | undefined][] = entry.lines?.length
+    ? Object.entries(state.lines ?? {}).map(([line, v]) => [v, line])
+    : state.latest
+      ? [[state.latest, undefined]]
+      : [];
+  return targets
+    .map(([v, line]) => derivePendingWork(app, scheme, v, { since: at, runId }, line))
+    .filter((w) => w.recipes.length > 0);
+}
+
+/** Write pending work: new recipes into app.yml, artifacts that do not exist yet. Returns those added. */
+export async function addPendingWork(
+  tx: Pick<Tx, 'getArtifact' | 'putArtifact' | 'putApp'>,
+  app: App,
+  work: PendingWork[],
+): Promise<Artifact[]> {
+  const recipes = [...app.recipes.container];
+  const added: Artifact[] = [];
+  for (const w of work) {
+    for (const r of w.recipes) if (!recipes.some((x) => x.tag === r.tag)) recipes.push(r);
+    for (const a of w.artifacts) {
+      if (await tx.getArtifact(app.id, 'container', a.id)) continue;
+      tx.putArtifact(a);
+      added.push(a);
+    }
+  }
+  if (recipes.length !== app.recipes.container.length)
+    tx.putApp({ ...app, recipes: { ...app.recipes, container: recipes } });
+  return added;
 }

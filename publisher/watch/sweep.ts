@@ -9,11 +9,16 @@ import type { CatalogStore, Tx } from '../../catalog/store.ts';
 import type { App, Upstream, UpstreamState } from '../../catalog/schema.ts';
 import { parseWatchConfig, type WatchConfig } from './config.ts';
 import { HttpClient, HttpError, type Validators } from './http.ts';
-import { derivePendingWork, type PendingWork } from './pending.ts';
+import {
+  addPendingWork,
+  pendingFor,
+  releaseUpdate,
+  type PendingWork,
+  type VersionChange,
+} from './pending.ts';
 import { applyPolicy, canonicalJson, policyFingerprint, type PolicyResult } from './policy.ts';
 import { NotModified, type SourceContext } from './source.ts';
 import { SOURCES } from './sources/index.ts';
-import { getScheme } from './versions/index.ts';
 
 export interface SweepOptions {
   /** Only these app ids (default: every app with an upstream). */
@@ -28,12 +33,7 @@ export interface SweepOptions {
   config?: WatchConfig;
 }
 
-export interface SweepChange {
-  app: string;
-  from: string | null;
-  to: string;
-  line?: string;
-}
+export type SweepChange = VersionChange;
 
 export interface SweepResult {
   runId: string;
@@ -125,69 +125,30 @@ export async function checkApp(
   }
 }
 
-/** The newest version among the app's container recipes (the "from" before any upstream state). */
-function newestRecipeVersion(app: App): string | null {
-  const scheme = getScheme(app.upstream?.scheme ?? 'loose');
-  const vs = app.recipes.container.map((r) => r.version).filter((v) => scheme.isValid(v));
-  return vs.length ? vs.reduce((a, b) => (scheme.compare(b, a) > 0 ? b : a)) : null;
-}
-
-/** The next upstream.json for an app and the changes it means. Pure. */
+/** The next upstream.json for an app, the changes it means and the pending work (pending.ts). Pure. */
 export function nextState(
   app: App,
   prev: UpstreamState | undefined,
   outcome: Outcome,
   at: string,
   cfg: WatchConfig,
-): { state: UpstreamState; changes: SweepChange[] } {
+  runId = '',
+): { state: UpstreamState; changes: SweepChange[]; work: PendingWork[] } {
   const base: UpstreamState = { known: [], ...prev, lastChecked: at };
   if (outcome.kind === 'error') {
     const count = (prev?.lastError?.count ?? 0) + 1;
-    return { state: { ...base, lastError: { message: outcome.message, at, count } }, changes: [] };
+    const state = { ...base, lastError: { message: outcome.message, at, count } };
+    return { state, changes: [], work: pendingFor(app, state, at, runId) };
   }
   delete base.lastError;
-  if (outcome.kind === 'notModified') return { state: base, changes: [] };
-  const entry = app.upstream as Upstream;
-  const scheme = getScheme(entry.scheme);
-  const p = outcome.policy;
-  const changes: SweepChange[] = [];
-  const newer = (to: string | undefined, from: string | null | undefined): to is string =>
-    !!to && (from == null || scheme.compare(to, from) > 0);
-  const from = prev?.latest ?? newestRecipeVersion(app);
-  if (!entry.lines?.length && newer(p.latest, from)) changes.push({ app: app.id, from, to: p.latest });
-  for (const [line, v] of Object.entries(p.lines)) {
-    const lfrom = prev?.lines?.[line] ?? null;
-    if (newer(v, lfrom)) changes.push({ app: app.id, from: lfrom, to: v, line });
-  }
-  const state: UpstreamState = {
-    ...base,
-    latest: p.latest,
-    lines: Object.keys(p.lines).length ? p.lines : undefined,
-    known: p.versions.slice(0, cfg.knownLimit),
-    policy: policyFingerprint(entry),
-    validators: Object.keys(outcome.validators).length ? outcome.validators : undefined,
-  };
-  const moved = state.latest !== prev?.latest || JSON.stringify(state.lines) !== JSON.stringify(prev?.lines);
-  if (moved) state.lastChanged = at;
-  if (state.latest === undefined) delete state.latest;
-  if (state.lines === undefined) delete state.lines;
-  if (state.validators === undefined) delete state.validators;
-  return { state, changes };
-}
-
-/** Pending work for every tracked newest version (overall, or per release line). Pure. */
-export function pendingFor(app: App, state: UpstreamState, at: string, runId: string): PendingWork[] {
-  const entry = app.upstream;
-  if (!entry || !app.recipes.container.length) return [];
-  const scheme = getScheme(entry.scheme);
-  const targets: [string, string | undefined][] = entry.lines?.length
-    ? Object.entries(state.lines ?? {}).map(([line, v]) => [v, line])
-    : state.latest
-      ? [[state.latest, undefined]]
-      : [];
-  return targets
-    .map(([v, line]) => derivePendingWork(app, scheme, v, { since: at, runId }, line))
-    .filter((w) => w.recipes.length > 0);
+  if (outcome.kind === 'notModified')
+    return { state: base, changes: [], work: pendingFor(app, base, at, runId) };
+  // The whole listing, through the one "versions seen → records" path that triggers use too.
+  const u = releaseUpdate(app, base, outcome.policy, at, runId, cfg.knownLimit);
+  const state: UpstreamState = { ...u.state, policy: policyFingerprint(app.upstream as Upstream) };
+  if (Object.keys(outcome.validators).length) state.validators = outcome.validators;
+  else delete state.validators;
+  return { state, changes: u.changes, work: u.work };
 }
 
 export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Promise<SweepResult> {
@@ -271,7 +232,7 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
   for (const id of watched) {
     const e = snap.apps.get(id)!;
     const o = outcomes.get(id)!;
-    const { state, changes } = nextState(e.app, e.upstream, o, at, cfg);
+    const { state, changes, work } = nextState(e.app, e.upstream, o, at, cfg, runId);
     if (worthWriting(e.upstream, state, cfg, at)) result.written++;
     if (o.kind === 'error') {
       result.errors++;
@@ -280,7 +241,7 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
     else if (changes.length) result.new++;
     else result.unchanged++;
     result.changes.push(...changes);
-    for (const w of pendingFor(e.app, state, at, runId))
+    for (const w of work)
       for (const a of w.artifacts) result.pending.push({ app: id, tag: a.id, version: a.version });
   }
 
@@ -316,16 +277,9 @@ async function record(
         const app = await tx.getApp(id);
         if (!app?.upstream) return;
         const prev = await tx.getUpstream(id);
-        const { state } = nextState(app, prev, outcomes.get(id)!, at, cfg);
+        const { state, work } = nextState(app, prev, outcomes.get(id)!, at, cfg, runId);
         if (worthWriting(prev, state, cfg, at)) tx.putUpstream(id, state);
-        const work = pendingFor(app, state, at, runId);
-        if (!work.length) return;
-        const recipes = [...app.recipes.container];
-        for (const w of work) {
-          for (const r of w.recipes) if (!recipes.some((x) => x.tag === r.tag)) recipes.push(r);
-          for (const a of w.artifacts) if (!(await tx.getArtifact(id, 'container', a.id))) tx.putArtifact(a);
-        }
-        tx.putApp({ ...app, recipes: { ...app.recipes, container: recipes } });
+        await addPendingWork(tx, app, work);
       }),
     ),
   );

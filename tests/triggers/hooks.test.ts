@@ -115,11 +115,13 @@ describe('webhook triggers', () => {
     const e = (await store.loadApp('redis'))!;
     expect(e.upstream?.latest).toBe('8.6.5');
     expect(e.app.recipes.container.map((r) => r.tag)).toEqual(['8.6.4-oe2403sp4', '8.6.5-oe2403sp4']);
-    expect(e.artifacts.find((a) => a.id === '8.6.5-oe2403sp4')?.pending?.reason).toContain(
-      'github tag v8.6.5',
+    // The record says what was found, exactly as a sweep would write it; the commit says who told us.
+    expect(e.artifacts.find((a) => a.id === '8.6.5-oe2403sp4')?.pending?.reason).toBe(
+      'upstream 8.6.4 → 8.6.5',
     );
     const log = await store.log(undefined, { since: head! });
     expect(log).toHaveLength(1);
+    expect(log[0]!.subject).toContain('github tag v8.6.5 on redis/redis');
     expect(log[0]!.trailers).toMatchObject({ App: 'redis', Stage: 'trigger' });
 
     // The same delivery again: refused as a replay, nothing committed.
