@@ -1,8 +1,11 @@
 // Delivery of outbox events to webhook subscriptions: CloudEvents structured mode
 // (Content-Type: application/cloudevents+json), signed with Wharf-Signature, in order per subscription.
 // A failed head-of-queue event blocks its subscription until its retry time (exponential backoff with
-// jitter) or until it goes to the dead-letter list after maxAttempts; other subscriptions carry on.
-// A delivery is marked done only after a 2xx answer, so a crash in between means a resend with the same id.
+// jitter, or the receiver's Retry-After when that is later) or until it goes to the dead-letter list
+// after maxAttempts; other subscriptions carry on. A delivery is marked done only after a 2xx answer, so
+// a crash in between means a resend with the same id. Requests go through publisher/net.
+import { backoffDelay } from '../../catalog/backoff.ts';
+import { isTransientStatus, parseRetryAfter, send } from '../net/index.ts';
 import { SIGNATURE_HEADER, signPayload } from './signature.ts';
 import type { Outbox, Delivery, JournalEntry } from './outbox.ts';
 import type { EventsConfig, Subscription, WharfEvent } from './types.ts';
@@ -22,12 +25,6 @@ export interface DeliverReport {
   dead: number;
   /** Subscriptions whose queue head waits for a retry time. */
   waiting: string[];
-}
-
-/** Exponential backoff with full jitter between 50% and 100% of the step. */
-export function backoffMs(attempts: number, baseMs: number, maxMs: number, rand = Math.random): number {
-  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
-  return Math.round(step * (0.5 + rand() / 2));
 }
 
 export async function deliverPending(
@@ -91,7 +88,9 @@ async function deliverSubscription(
         report.dead++;
         continue;
       }
-      const next = now() + backoffMs(head.attempts + 1, cfg.backoff.baseMs, cfg.backoff.maxMs);
+      // The receiver's Retry-After (on 429/5xx) is honoured when it asks for more than the backoff, up to maxMs.
+      const backoff = backoffDelay(head.attempts + 1, cfg.backoff.baseMs, cfg.backoff.maxMs);
+      const next = now() + Math.max(backoff, Math.min(res.retryAfterMs ?? 0, cfg.backoff.maxMs));
       await flush([{ op: 'attempt', sub: sub.name, id: head.id, at, error: res.error, next, ...status }]);
       opts.log?.(
         `events: ${sub.name}: delivery of ${event.id.slice(0, 12)} failed (${res.error}); retry at ${new Date(next).toISOString()}`,
@@ -112,6 +111,7 @@ interface PostResult {
   ok: boolean;
   status?: number;
   error: string;
+  retryAfterMs?: number;
 }
 
 async function post(
@@ -137,16 +137,24 @@ async function post(
   }
   // opts.signal (shutdown) stops the loop between deliveries; a request in flight runs to its timeout,
   // so a shutdown never turns into a spurious failed attempt.
-  const signal = AbortSignal.timeout(sub.timeoutMs ?? cfg.timeoutMs);
+  const timeout = sub.timeoutMs ?? cfg.timeoutMs;
+  // Redirects are not followed (send never does); the answer's body is drained, never buffered.
   try {
-    const r = await fetch(sub.url, { method: 'POST', headers, body, redirect: 'manual', signal });
-    await r.body?.cancel().catch(() => {});
+    const r = await send(sub.url, { method: 'POST', headers, body, deadlineMs: timeout, discardBody: true });
     if (r.status >= 200 && r.status < 300) return { ok: true, status: r.status, error: '' };
-    return { ok: false, status: r.status, error: `HTTP ${r.status}` };
+    const retryAfterMs = isTransientStatus(r.status) ? parseRetryAfter(r.headers['retry-after']) : undefined;
+    return {
+      ok: false,
+      status: r.status,
+      error: `HTTP ${r.status}`,
+      ...(retryAfterMs ? { retryAfterMs } : {}),
+    };
   } catch (e) {
-    const err = e as Error & { cause?: { code?: string; message?: string } };
+    const err = e as Error & { code?: string; cause?: { code?: string; message?: string } };
     const why =
-      err.name === 'TimeoutError' ? 'timed out' : (err.cause?.code ?? err.cause?.message ?? err.message);
+      err.name === 'TimeoutError'
+        ? 'timed out'
+        : (err.code ?? err.cause?.code ?? err.cause?.message ?? err.message);
     return { ok: false, error: `request failed: ${why}` };
   }
 }

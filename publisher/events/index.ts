@@ -10,7 +10,7 @@ import { matchesSubscription, parseEventsConfig, type EventsConfig } from './typ
 import { git } from '../../catalog/git.ts';
 
 export { Outbox } from './outbox.ts';
-export { deliverPending, backoffMs } from './deliver.ts';
+export { deliverPending } from './deliver.ts';
 export { signPayload, verifySignature, SIGNATURE_HEADER } from './signature.ts';
 export { parseEventsConfig, matchesSubscription, eventType, EVENT_TYPES } from './types.ts';
 export type { WharfEvent, EventsConfig, Subscription } from './types.ts';

@@ -2,8 +2,10 @@
 // `WWW-Authenticate: Bearer realm=…,service=…,scope=…`; we ask the realm for a token (with Basic
 // credentials when we have some) and retry with `Authorization: Bearer <token>`. Registries that answer
 // `Basic realm=…` get the credentials directly. Credentials and tokens are never put in messages.
-import { request } from 'undici';
+// This is the one handshake: the registry client and the watcher's `oci` source both use it (the
+// watcher passes its own transport so the token request runs under its limits).
 import { z } from 'zod';
+import { bindCredentials, isLoopbackHost, send, type BoundCredentials } from '../net/index.ts';
 
 export interface Credentials {
   username: string;
@@ -45,12 +47,35 @@ export class AuthError extends Error {
   override name = 'AuthError';
 }
 
-/** Ask a token realm for a bearer token covering `scopes`. */
+/**
+ * May a token realm be plain http? Only when the registry itself is plain http and was configured as
+ * such (an `insecure` publish target, an http URL in watch.registries) or is on loopback: an https
+ * registry never sends credentials or asks for tokens over http.
+ */
+export function httpRealmAllowed(registryBase: string, configuredHttp: boolean): boolean {
+  const u = new URL(registryBase);
+  return u.protocol === 'http:' && (configuredHttp || isLoopbackHost(u.hostname));
+}
+
+/** How the token request is made: a GET of `url` with `credentials` bound to the realm's origin. */
+export type TokenTransport = (
+  url: URL,
+  headers: Record<string, string>,
+  credentials: BoundCredentials | undefined,
+) => Promise<{ status: number; body: Buffer }>;
+
+/** Token documents are small; a realm answering more is not a token service. */
+const MAX_TOKEN_BYTES = 1024 * 1024;
+
+/**
+ * Ask a token realm for a bearer token covering `scopes`. The realm must be https unless `allowHttp`
+ * (the registry itself is a configured insecure or loopback http registry).
+ */
 export async function fetchToken(
   challenge: Challenge,
   scopes: string[],
   creds: Credentials | undefined,
-  opts: { timeoutMs: number; allowHttp: boolean },
+  opts: { timeoutMs: number; allowHttp: boolean; transport?: TokenTransport },
 ): Promise<{ token: string; expiresAt: number }> {
   const realm = challenge.params.realm;
   if (!realm) throw new AuthError('registry sent a Bearer challenge without a realm');
@@ -64,21 +89,19 @@ export async function fetchToken(
     throw new AuthError(`refusing token realm over ${url.protocol} (${url.host})`);
   if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
   for (const s of scopes) url.searchParams.append('scope', s);
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (creds) headers.authorization = basicHeader(creds);
-  const res = await request(url, {
-    method: 'GET',
-    headers,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-  });
-  const text = await res.body.text();
-  if (res.statusCode === 401 || res.statusCode === 403)
+  const credentials =
+    creds && bindCredentials(url.toString(), { headers: { authorization: basicHeader(creds) } });
+  const transport: TokenTransport =
+    opts.transport ??
+    ((u, headers, c) =>
+      send(u, { headers, credentials: c, timeoutMs: opts.timeoutMs, maxBytes: MAX_TOKEN_BYTES }));
+  const res = await transport(url, { accept: 'application/json' }, credentials);
+  const text = res.body.toString('utf8');
+  if (res.status === 401 || res.status === 403)
     throw new AuthError(
-      `token service ${url.host} refused ${creds ? 'the credentials' : 'anonymous access'} (HTTP ${res.statusCode})`,
+      `token service ${url.host} refused ${creds ? 'the credentials' : 'anonymous access'} (HTTP ${res.status})`,
     );
-  if (res.statusCode !== 200)
-    throw new AuthError(`token service ${url.host} answered HTTP ${res.statusCode}`);
+  if (res.status !== 200) throw new AuthError(`token service ${url.host} answered HTTP ${res.status}`);
   let parsed: z.infer<typeof zTokenResponse>;
   try {
     parsed = zTokenResponse.parse(JSON.parse(text));

@@ -3,14 +3,32 @@
 // or chunked upload, cross-repository mount), tag listing with pagination, the Bearer/Basic auth
 // handshake, retries with backoff + jitter on 5xx/429/network errors, and digest verification of all
 // that is read back. Errors name the registry, repository and operation, never a credential.
+// Requests, retries, Retry-After, body caps and origin-bound credentials come from publisher/net.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
-import { AuthError, basicHeader, fetchToken, parseChallenge, type Credentials } from './auth.ts';
+import type { Dispatcher } from 'undici';
+import {
+  DEFAULT_RETRY,
+  StatusError,
+  TransientError,
+  bindCredentials,
+  nextLink,
+  parseRetryAfter,
+  send,
+  withRetry,
+  type RetryPolicy,
+} from '../net/index.ts';
+import {
+  AuthError,
+  basicHeader,
+  fetchToken,
+  httpRealmAllowed,
+  parseChallenge,
+  type Credentials,
+} from './auth.ts';
 import { MANIFEST_ACCEPT } from './media.ts';
 import { registryBaseUrl } from './ref.ts';
-import { DEFAULT_RETRY, TransientError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.ts';
 
 export interface RegistryClientOptions {
   /** Registry host as in references, e.g. 127.0.0.1:5000 or quay.io. */
@@ -27,15 +45,15 @@ export interface RegistryClientOptions {
   /** Called for every retried attempt (e.g. to count attempts or log "retrying"). */
   onRetry?: (what: string, attempt: number, err: Error) => void;
   dispatcher?: Dispatcher;
+  /** Cap on a buffered response body (manifests, small blobs, error documents); default 64 MiB. */
+  maxBodyBytes?: number;
 }
 
-export class RegistryError extends Error {
+export class RegistryError extends StatusError {
   override name = 'RegistryError';
-  readonly status: number | undefined;
   readonly code: string | undefined;
   constructor(message: string, status?: number, code?: string) {
-    super(message);
-    this.status = status;
+    super(message, status);
     this.code = code;
   }
 }
@@ -106,31 +124,31 @@ export class RegistryClient {
 
   private async once(o: SendOptions): Promise<Response> {
     const url = new URL(o.url, this.baseUrl);
-    // Upload locations may point at another host: it gets no credentials of ours.
+    // Upload locations and pagination links may point at another origin: it gets no credentials of
+    // ours (they are bound to the registry's origin) and no auth handshake.
     const sameOrigin = url.origin === new URL(this.baseUrl).origin;
     for (let round = 0; ; round++) {
-      const headers: Record<string, string> = { 'user-agent': 'wharf', ...o.headers };
       const auth = sameOrigin ? this.authHeader(o.scopes) : undefined;
-      if (auth) headers.authorization = auth;
-      const res = await request(url, {
+      const res = await send(url, {
         method: o.method,
-        headers,
+        headers: { 'user-agent': 'wharf', ...o.headers },
+        credentials: auth ? bindCredentials(this.baseUrl, { headers: { authorization: auth } }) : undefined,
         body: o.body?.(),
-        headersTimeout: this.opts.timeoutMs ?? 60_000,
-        bodyTimeout: this.opts.timeoutMs ?? 60_000,
+        timeoutMs: this.opts.timeoutMs ?? 60_000,
         signal: this.opts.signal,
-        ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+        dispatcher: this.opts.dispatcher,
+        maxBytes: this.opts.maxBodyBytes,
+        // Content is addressed by the digest of its exact bytes: never undo an encoding we did not ask for.
+        decode: false,
       });
-      const body = o.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
-      if (o.method === 'HEAD') await res.body.dump();
-      const h = flatHeaders(res.headers);
-      if (res.statusCode === 401 && round === 0 && sameOrigin) {
+      const { body, headers: h } = res;
+      if (res.status === 401 && round === 0 && sameOrigin) {
         const ch = parseChallenge(h['www-authenticate']);
         if (ch?.scheme === 'bearer') {
           const scopes = [...new Set([...o.scopes, ...(ch.params.scope?.split(' ').filter(Boolean) ?? [])])];
           const tok = await fetchToken(ch, scopes, this.opts.credentials, {
             timeoutMs: this.opts.timeoutMs ?? 60_000,
-            allowHttp: this.opts.insecure ?? false,
+            allowHttp: httpRealmAllowed(this.baseUrl, this.opts.insecure ?? false),
           });
           this.tokens.set(scopeKey(o.scopes), tok);
           continue;
@@ -142,18 +160,18 @@ export class RegistryClient {
           continue;
         }
       }
-      if (o.ok.includes(res.statusCode)) return { status: res.statusCode, headers: h, body };
+      if (o.ok.includes(res.status)) return { status: res.status, headers: h, body };
       const detail = registryErrorDetail(body);
-      const msg = `${o.what}: ${this.registry} answered HTTP ${res.statusCode}${detail.text ? ` (${detail.text})` : ''}`;
-      if (res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408)
+      const msg = `${o.what}: ${this.registry} answered HTTP ${res.status}${detail.text ? ` (${detail.text})` : ''}`;
+      if (res.status >= 500 || res.status === 429 || res.status === 408)
         throw new TransientError(msg, parseRetryAfter(h['retry-after']));
       if (detail.code && o.transientCodes?.includes(detail.code)) throw new TransientError(msg);
-      if (res.statusCode === 401 || res.statusCode === 403)
+      if (res.status === 401 || res.status === 403)
         throw new AuthError(
-          `${o.what}: ${this.registry} refused access (HTTP ${res.statusCode})` +
+          `${o.what}: ${this.registry} refused access (HTTP ${res.status})` +
             (this.opts.credentials ? '' : '; no credentials configured (usernameEnv/passwordEnv)'),
         );
-      throw new RegistryError(msg, res.statusCode, detail.code);
+      throw new RegistryError(msg, res.status, detail.code);
     }
   }
 
@@ -275,10 +293,15 @@ export class RegistryClient {
       // Storage redirects (S3 and the like) go to another host without our credentials.
       const loc = r.headers.location;
       if (!loc) throw new RegistryError(`GET blob ${repo}@${digest}: redirect without a Location`);
-      const res = await request(new URL(loc, this.baseUrl), { method: 'GET', signal: this.opts.signal });
-      body = Buffer.from(await res.body.arrayBuffer());
-      if (res.statusCode !== 200)
-        throw new RegistryError(`GET blob ${repo}@${digest}: storage answered HTTP ${res.statusCode}`);
+      const res = await send(new URL(loc, this.baseUrl), {
+        signal: this.opts.signal,
+        timeoutMs: this.opts.timeoutMs ?? 60_000,
+        maxBytes: this.opts.maxBodyBytes,
+        decode: false,
+      });
+      body = res.body;
+      if (res.status !== 200)
+        throw new RegistryError(`GET blob ${repo}@${digest}: storage answered HTTP ${res.status}`);
     }
     const got = sha256Digest(body);
     if (got !== digest)
@@ -423,7 +446,7 @@ export class RegistryClient {
         throw new RegistryError(`list tags of ${repo}: answer is not JSON`);
       }
       if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
-      url = nextLink(r.headers.link);
+      url = nextLink(r.headers.link, new URL(url, this.baseUrl).toString());
     }
     return tags;
   }
@@ -435,13 +458,6 @@ const inFlightUploads = new Map<string, Promise<BlobUploadResult>>();
 export const pullScope = (repo: string) => `repository:${repo}:pull`;
 export const pushScope = (repo: string) => `repository:${repo}:pull,push`;
 const scopeKey = (scopes: string[]) => [...scopes].sort().join(' ');
-
-function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h))
-    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
-}
 
 function registryErrorDetail(body: Buffer): { text?: string; code?: string } {
   try {
@@ -458,12 +474,6 @@ function withQuery(location: string, key: string, value: string): string {
   const u = new URL(location, 'http://placeholder');
   u.searchParams.set(key, value);
   return /^https?:\/\//.test(location) ? u.toString() : `${u.pathname}${u.search}`;
-}
-
-function nextLink(link: string | undefined): string | undefined {
-  if (!link) return undefined;
-  const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
-  return m?.[1];
 }
 
 function sliceSource(source: BlobSource, start: number, end: number): Buffer | Readable {

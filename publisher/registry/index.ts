@@ -5,4 +5,4 @@ export * from './layout.ts';
 export * from './media.ts';
 export * from './push.ts';
 export * from './ref.ts';
-export * from './retry.ts';
+export * from '../net/retry.ts';

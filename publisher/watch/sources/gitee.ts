@@ -1,8 +1,9 @@
 // Gitee API v5 (openEuler's home): releases (`prerelease` honoured) or, with useTags, tags.
 // Pagination by `page` with the `total_page` response header. The optional GITEE_TOKEN travels as the
-// documented access_token query parameter, added on the wire only, so it never lands in the catalog.
+// documented access_token query parameter, added on the wire only (so it never lands in the catalog)
+// and only for the origin of watch.apis.gitee.
 import { z } from 'zod';
-import type { HttpResponse } from '../http.ts';
+import { bindCredentials, type HttpResponse } from '../http.ts';
 import { fetchPages, repoPath, type Source } from '../source.ts';
 
 const zReleases = z.array(z.looseObject({ tag_name: z.string(), prerelease: z.boolean().optional() }));
@@ -19,10 +20,9 @@ function next(res: HttpResponse, page: number): string | undefined {
 const gitee: Source = async (entry, ctx) => {
   const repo = repoPath(entry);
   const base = (entry.url ?? ctx.cfg.apis.gitee).replace(/\/+$/, '');
-  const token = ctx.env.GITEE_TOKEN;
   const common = {
     headers: { accept: 'application/json' },
-    secretQuery: token ? { access_token: token } : undefined,
+    credentials: bindCredentials(ctx.cfg.apis.gitee, { query: { access_token: ctx.env.GITEE_TOKEN } }),
     next,
   };
   if (entry.useTags) {

@@ -1,8 +1,8 @@
 // GitHub REST API: releases (drafts skipped, `prerelease` honoured) or, with useTags, tags.
-// Pagination by Link header; optional token from GITHUB_TOKEN; base URL from watch.apis.github
-// (or upstream.url) for GitHub Enterprise.
+// Pagination by Link header; optional token from GITHUB_TOKEN, sent only to the origin of
+// watch.apis.github; base URL from watch.apis.github (or upstream.url) for GitHub Enterprise.
 import { z } from 'zod';
-import { nextLink } from '../http.ts';
+import { bindCredentials, nextLink } from '../http.ts';
 import { fetchPages, repoPath, type RawRelease, type Source } from '../source.ts';
 
 const zReleases = z.array(
@@ -18,12 +18,14 @@ const github: Source = async (entry, ctx) => {
     'x-github-api-version': '2022-11-28',
   };
   const token = ctx.env.GITHUB_TOKEN;
-  if (token) headers.authorization = `Bearer ${token}`;
+  const credentials = bindCredentials(ctx.cfg.apis.github, {
+    headers: { authorization: token && `Bearer ${token}` },
+  });
   const next = nextLink;
 
   if (!entry.useTags) {
     const url = `${base}/repos/${repo}/releases?per_page=100`;
-    const rels = await fetchPages(ctx, url, zReleases, { headers, newestFirst: true, next });
+    const rels = await fetchPages(ctx, url, zReleases, { headers, credentials, newestFirst: true, next });
     const out: RawRelease[] = rels
       .filter((r) => !r.draft && r.tag_name)
       .map((r) => ({ version: r.tag_name, prerelease: r.prerelease === true }));
@@ -33,6 +35,7 @@ const github: Source = async (entry, ctx) => {
   }
   const tags = await fetchPages(ctx, `${base}/repos/${repo}/tags?per_page=100`, zTags, {
     headers,
+    credentials,
     newestFirst: false,
     next,
   });

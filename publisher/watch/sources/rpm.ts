@@ -77,7 +77,9 @@ const rpm: Source = async (entry, ctx) => {
   if (!href) throw new HttpError(repomdUrl, 'repomd.xml names no primary metadata');
   const primaryUrl = new URL(href, base).toString();
   const primary = await ctx.get(primaryUrl, { maxBytes: ctx.cfg.maxRpmBytes });
-  const name = new URL(primaryUrl).pathname;
+  // A server that labels the .gz file `Content-Encoding: gzip` (Apache's AddEncoding) had it decoded
+  // by the network layer already: then the bytes, not the name, tell what is left to decompress.
+  const name = primary.decoded ? '' : new URL(primaryUrl).pathname;
   try {
     const stream = decompress(primary.body, name);
     return (await scanPrimary(stream, pkg, ctx.cfg.maxRpmBytes)).map((v) => ({ version: v }));

@@ -1,9 +1,13 @@
-// Retries with exponential backoff and full jitter, for transient registry failures (5xx, 429,
-// network errors). A Retry-After hint, when given, is honoured up to the cap.
+// Retries for transient failures (5xx, 429, 408, network errors): exponential backoff with jitter
+// (catalog/backoff.ts), Retry-After in both its forms (delay-seconds and HTTP-date, RFC 9110 §10.2.3),
+// and GitHub's rate-limit headers (X-RateLimit-Remaining / X-RateLimit-Reset).
+import { backoffDelay as step } from '../../catalog/backoff.ts';
+
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   retries: number;
   baseDelayMs: number;
+  /** Longest single wait, for backoff and for a server's Retry-After hint alike. */
   maxDelayMs: number;
 }
 
@@ -19,11 +23,15 @@ export class TransientError extends Error {
   }
 }
 
+/** The wait before retry `attempt` (1-based): the server's hint if any (capped), else backoff with jitter. */
 export function backoffDelay(attempt: number, p: RetryPolicy, hintMs?: number): number {
   if (hintMs !== undefined && hintMs >= 0) return Math.min(hintMs, p.maxDelayMs);
-  const cap = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(cap / 2 + Math.random() * (cap / 2));
+  return step(attempt, p.baseDelayMs, p.maxDelayMs);
 }
+
+/** Statuses worth retrying: the server is overloaded, rate limiting, or failed. */
+export const isTransientStatus = (status: number): boolean =>
+  status >= 500 || status === 429 || status === 408;
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -92,10 +100,21 @@ export function isNetworkError(e: unknown): boolean {
   return false;
 }
 
-/** Parse a Retry-After header (seconds or HTTP date) into milliseconds. */
-export function parseRetryAfter(v: string | undefined): number | undefined {
+/** Parse a Retry-After header (delay-seconds or an HTTP-date) into milliseconds from `now`. */
+export function parseRetryAfter(v: string | undefined, now = Date.now()): number | undefined {
   if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+  const s = v.trim();
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+/**
+ * GitHub's primary rate limit: when `X-RateLimit-Remaining` is 0, the epoch time (ms) of
+ * `X-RateLimit-Reset`, until which the host should not be asked again; else undefined.
+ */
+export function rateLimitResetAt(headers: Record<string, string>): number | undefined {
+  const reset = Number(headers['x-ratelimit-reset']);
+  if (headers['x-ratelimit-remaining'] === '0' && Number.isFinite(reset) && reset > 0) return reset * 1000;
+  return undefined;
 }
