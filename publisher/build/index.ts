@@ -1,4 +1,4 @@
-// The build stage: recipe → image → OCI layout, recorded as one catalog commit.
+// The build stage: recipe → image → OCI layout; its result is the build record (the runner commits it).
 //
 // 1. check out the recipe commit and resolve the app's Dockerfile and context inside it;
 // 2. resolve the base image (wharf.yml baseImages[osVersion]) to a digest through the engine;
@@ -21,14 +21,14 @@ import {
   resolveRecipe,
   type RecipeCheckout,
 } from '../recipes/index.ts';
+import { localImageRef, tailLines } from '../artifact/index.ts';
 import {
   imageLayoutDir,
   type StageContext,
-  type StageOutcome,
-  type StageRunner,
+  type StageFn,
+  type StageResult,
   type StageTarget,
 } from '../stage.ts';
-import { commitStageRecord, tailLines } from './artifact.ts';
 import { resolveBaseDigest, type ResolvedBase } from './base.ts';
 import { contextTar, hashContext, listContext, OUTSIDE_DOCKERFILE } from './context.ts';
 import { exportOciLayout, layoutManifestDigest } from './export.ts';
@@ -52,8 +52,7 @@ export const DEFAULT_BUILD_TIMEOUT_MS = 2 * 3600_000;
 
 const LOG_MEDIA_TYPE = 'text/plain; charset=utf-8';
 
-/** Local image name of a build (the engine's tag; never pushed under this name). */
-export const localImageRef = (app: string, tag: string) => `localhost/wharf/${app}:${tag}`;
+export { localImageRef };
 
 const ENGINE_ARCH: Record<string, Arch> = {
   amd64: 'amd64',
@@ -66,7 +65,7 @@ const ENGINE_ARCH: Record<string, Arch> = {
  * A build stage whose recipe checkouts, base digests and engine architecture are resolved once and
  * shared by every artifact of one run (that is what keeps "unchanged" checks fast).
  */
-export function makeBuildStage(opts: BuildStageOptions = {}): StageRunner {
+export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
   const checkouts = new Map<string, Promise<RecipeCheckout>>();
   const bases = new Map<string, Promise<ResolvedBase>>();
   let arch: Promise<Arch> | undefined;
@@ -89,7 +88,7 @@ export function makeBuildStage(opts: BuildStageOptions = {}): StageRunner {
 }
 
 /** The build stage with per-call caches (for running one artifact alone). */
-export const runBuild: StageRunner = (ctx, t) => makeBuildStage()(ctx, t);
+export const buildStage: StageFn<'build'> = (ctx, t) => makeBuildStage()(ctx, t);
 
 interface Resolvers {
   checkout(url: string, ref: string): Promise<RecipeCheckout>;
@@ -138,47 +137,56 @@ async function buildOne(
   t: StageTarget,
   opts: BuildStageOptions,
   r: Resolvers,
-): Promise<StageOutcome> {
+): Promise<StageResult<'build'>> {
   const started = Date.now();
   const at = new Date(started).toISOString();
   const name = `${t.app.id}:${t.artifactId}`;
-  const outcome = (status: string, commit: string | null, message?: string): StageOutcome => ({
-    stage: 'build',
-    app: t.app.id,
-    artifactId: t.artifactId,
-    status,
-    commit,
-    durationMs: Date.now() - started,
-    ...(message ? { message } : {}),
-  });
 
-  if (t.recipe.kind === 'container' && t.recipe.problem) {
-    const message = `build ${name} skipped: ${t.recipe.problem}`;
-    const commit = await commitStageRecord(ctx, t, {
+  if (t.kind !== 'container' || t.recipe.kind !== 'container')
+    return {
       stage: 'build',
-      subject: `build ${name}: skipped`,
-      record: {
-        runId: ctx.runId,
-        at,
-        durationMs: Date.now() - started,
-        status: 'skipped',
-        error: { message },
+      verdict: 'skipped',
+      status: 'skipped',
+      message: `build ${name} skipped: ${t.kind} images are not built by the container build stage`,
+    };
+  if (t.recipe.problem) {
+    const message = `build ${name} skipped: ${t.recipe.problem}`;
+    return {
+      stage: 'build',
+      verdict: 'skipped',
+      status: 'skipped',
+      message,
+      write: {
+        upsert: true,
+        record: {
+          runId: ctx.runId,
+          at,
+          durationMs: Date.now() - started,
+          status: 'skipped',
+          error: { message },
+        },
       },
-    });
-    return outcome('skipped', commit, message);
+    };
   }
 
   let partial: Partial<BuildRecord> = {};
   try {
     const res = await prepareAndBuild(ctx, t, opts, r, (p) => (partial = { ...partial, ...p }));
     const record: BuildRecord = { ...res.record, runId: ctx.runId, at, durationMs: Date.now() - started };
-    const commit = await commitStageRecord(ctx, t, {
+    const unchanged = record.status === 'unchanged';
+    return {
       stage: 'build',
-      subject: `build ${name}: ${record.status}`,
-      record,
-      ...(res.pendingReason ? { pendingReason: res.pendingReason } : {}),
-    });
-    return outcome(record.status, commit, res.message);
+      verdict: 'done',
+      status: record.status,
+      ...(res.message ? { message: res.message } : {}),
+      ...(unchanged ? { unchanged: true } : {}),
+      ...(res.published ? { complete: true } : {}),
+      write: {
+        upsert: true,
+        record,
+        ...(res.pendingReason ? { pending: { set: res.pendingReason, since: at } } : {}),
+      },
+    };
   } catch (e) {
     const f = e instanceof BuildFailure ? e : null;
     const cause = f ? f.message : explainEngineError(ctx.engine!, e).message;
@@ -193,18 +201,24 @@ async function buildOne(
       status: 'failed',
       error: { message, ...(tail && tail.length ? { tail } : {}) },
     };
-    const commit = await commitStageRecord(ctx, t, {
-      stage: 'build',
-      subject: `build ${name}: failed`,
-      record,
-      pendingReason: 'build failed',
-    });
     ctx.log.warn(message);
-    return outcome('failed', commit, message);
+    return {
+      stage: 'build',
+      verdict: 'failed',
+      status: 'failed',
+      message,
+      write: { upsert: true, record, pending: { set: 'build failed', since: at } },
+    };
   }
 }
 
-type BuildResult = { record: Omit<BuildRecord, 'runId' | 'at'>; pendingReason?: string; message?: string };
+type BuildResult = {
+  record: Omit<BuildRecord, 'runId' | 'at'>;
+  pendingReason?: string;
+  message?: string;
+  /** Inputs unchanged and this very image already published: nothing more to do. */
+  published?: boolean;
+};
 
 async function prepareAndBuild(
   ctx: StageContext,
@@ -301,6 +315,7 @@ async function prepareAndBuild(
       const { runId: _r, at: _a, durationMs: _d, error: _e, ...kept } = prev;
       return {
         record: { ...kept, status: 'unchanged' },
+        published,
         message: published
           ? 'inputs unchanged and already published'
           : 'inputs unchanged; image layout present',

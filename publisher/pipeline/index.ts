@@ -1,75 +1,47 @@
-// The pipeline: for every selected artifact, run the stages that are still to do, in order
-// build → verify → scan → sign → publish, with bounded concurrency across artifacts. Each stage writes
-// its own record (one commit). An artifact stops at its first failed stage, so nothing is published
-// that was not built and verified, and a scan policy block stops signing and publishing. One artifact
-// failing never stops the others. An artifact whose inputs are unchanged and whose image is already
-// published for this digest ends after the build stage's quick "unchanged" record.
+// The pipeline: for every selected target, run the stages its kind has, in order
+// build → verify → scan → sign → publish, with bounded concurrency across targets. Each stage returns a
+// result; the runner (runner.ts) commits it, one commit per result. What runs next depends on the
+// verdict alone: `done` goes on, `failed`, `blocked` and `skipped` stop the artifact there, and a `done`
+// result marked `complete` (inputs unchanged, already published) ends it early. So nothing is published
+// that was not built and verified, a scan policy block stops signing and publishing, and one artifact
+// failing never stops the others.
 import pLimit from 'p-limit';
-import { assertAppId, assertTag } from '../../catalog/names.ts';
-import type { Artifact, Stage } from '../../catalog/schema.ts';
-import type { CatalogSnapshot } from '../../catalog/store.ts';
-import { makeBuildStage, type BuildStageOptions } from '../build/index.ts';
-import { makeVerifyStage, type VerifyStageOptions } from '../verify/index.ts';
-import { runScan } from '../scan/index.ts';
-import { runSign } from '../sign/index.ts';
-import { runPublish } from '../publish/index.ts';
-import type { StageContext, StageOutcome, StageRunner, StageTarget } from '../stage.ts';
+import { STAGES, type ImageKind, type Stage } from '../../catalog/schema.ts';
+import type { BuildStageOptions } from '../build/index.ts';
+import type { PublishOptions } from '../publish/index.ts';
+import type { ScanStageOptions } from '../scan/index.ts';
+import type { VerifyStageOptions } from '../verify/index.ts';
+import {
+  targetLabel,
+  type StageContext,
+  type StageFn,
+  type StageOutcome,
+  type StageResult,
+  type StageTarget,
+} from '../stage.ts';
+import { loadArtifact } from '../artifact/index.ts';
+import { runStageFor } from './runner.ts';
+import { defaultStages, type StageTable } from './stages.ts';
 
-export const PIPELINE_STAGES: readonly Stage[] = ['build', 'verify', 'scan', 'sign', 'publish'];
+export { commitResult, runStage, runStageFor, newArtifact } from './runner.ts';
+export { defaultStages, type StageTable } from './stages.ts';
+export {
+  parseSelection,
+  parseKinds,
+  selectTargets,
+  type Selection,
+  type TargetSelection,
+} from '../select.ts';
 
-export interface Selection {
-  app: string;
-  tag?: string;
-}
-
-/** Parse `app[:tag]` arguments; names are validated before they go anywhere. */
-export function parseSelection(args: string[]): Selection[] {
-  return args.map((a) => {
-    const i = a.indexOf(':');
-    if (i < 0) return { app: assertAppId(a) };
-    return { app: assertAppId(a.slice(0, i)), tag: assertTag(a.slice(i + 1)) };
-  });
-}
-
-export interface TargetSelection {
-  targets: StageTarget[];
-  /** Selection entries that matched nothing, and recipes the importer flagged. */
-  problems: string[];
-}
-
-/** The container artifacts of a catalog snapshot matching `selection` (all when empty). */
-export function selectTargets(snap: CatalogSnapshot, selection: Selection[] = []): TargetSelection {
-  const problems: string[] = [];
-  for (const s of selection) {
-    const e = snap.apps.get(s.app);
-    if (!e) problems.push(`no app ${s.app} in the catalog`);
-    else if (s.tag && !e.app.recipes.container.some((r) => r.tag === s.tag))
-      problems.push(`app ${s.app} has no container recipe with tag ${s.tag}`);
-  }
-  const wanted = (app: string, tag: string) =>
-    selection.length === 0 || selection.some((s) => s.app === app && (!s.tag || s.tag === tag));
-  const targets: StageTarget[] = [];
-  for (const id of [...snap.apps.keys()].sort()) {
-    const e = snap.apps.get(id)!;
-    for (const recipe of e.app.recipes.container) {
-      if (!wanted(id, recipe.tag)) continue;
-      targets.push({
-        app: e.app,
-        kind: 'container',
-        artifactId: recipe.tag,
-        recipe,
-        artifact: e.artifacts.find((a) => a.kind === 'container' && a.id === recipe.tag),
-      });
-    }
-  }
-  return { targets, problems };
-}
+/** Stage order: every record kind, in the order catalog/schema.ts lists them. */
+export const PIPELINE_STAGES: readonly Stage[] = STAGES;
 
 export type ArtifactStatus = 'published' | 'unchanged' | 'done' | 'failed' | 'blocked' | 'skipped';
 
 export interface ArtifactResult {
   app: string;
   tag: string;
+  kind: ImageKind;
   status: ArtifactStatus;
   /** The stage that stopped this artifact. */
   stoppedAt?: Stage;
@@ -90,40 +62,19 @@ export interface PipelineOptions {
   /** Artifacts processed at the same time (default 2). */
   concurrency?: number;
   /** Only these stages, in pipeline order (e.g. ['build'] for `wharf build`). Default: all. */
-  only?: Stage[];
+  only?: readonly Stage[];
   build?: BuildStageOptions;
   verify?: VerifyStageOptions;
-  /** Replace stage runners (tests, or a machine without some stage). */
-  runners?: Partial<Record<Stage, StageRunner>>;
+  scan?: ScanStageOptions;
+  publish?: PublishOptions;
+  /** Replace stage functions of the container kind (tests, or a machine without some stage). */
+  stages?: Partial<Record<Stage, StageFn>>;
+  /** Replace the whole per-kind stage table. */
+  table?: StageTable;
   onStage?: (o: StageOutcome) => void;
   onArtifact?: (r: ArtifactResult) => void;
   /** Extra problems to report with the result (e.g. from the selection). */
   problems?: string[];
-}
-
-const FAILED = new Set(['failed', 'error']);
-
-/** Is this stage's last record already good for the current build? (Used after an "unchanged" build.) */
-function stageDone(stage: Stage, a: Artifact | undefined): boolean {
-  const b = a?.records.build;
-  if (!a || !b?.manifestDigest) return false;
-  const r = a.records;
-  switch (stage) {
-    case 'verify':
-      return r.verify?.status === 'passed' && r.verify.inputsDigest === b.inputsDigest;
-    case 'publish':
-      return (
-        (r.publish?.status === 'ok' || r.publish?.status === 'unchanged') &&
-        r.publish.digest === b.manifestDigest
-      );
-    default:
-      return false;
-  }
-}
-
-async function reload(ctx: StageContext, t: StageTarget): Promise<StageTarget> {
-  const e = await ctx.store.loadApp(t.app.id);
-  return { ...t, artifact: e?.artifacts.find((a) => a.kind === t.kind && a.id === t.artifactId) };
 }
 
 export async function runPipeline(
@@ -132,20 +83,13 @@ export async function runPipeline(
   opts: PipelineOptions = {},
 ): Promise<PipelineResult> {
   const started = Date.now();
-  const runners: Record<Stage, StageRunner> = {
-    build: makeBuildStage(opts.build),
-    verify: makeVerifyStage(opts.verify),
-    scan: runScan,
-    sign: runSign,
-    publish: runPublish,
-    ...opts.runners,
-  };
-  const stages = PIPELINE_STAGES.filter((s) => !opts.only || opts.only.includes(s));
+  const table = opts.table ?? defaultStages(opts);
+  if (opts.stages) table.container = { ...table.container, ...opts.stages };
   const limit = pLimit(Math.max(1, opts.concurrency ?? 2));
   const artifacts = await Promise.all(
     targets.map((t) =>
       limit(async () => {
-        const r = await runArtifact(ctx, t, stages, runners, opts);
+        const r = await runArtifact(ctx, t, table[t.kind] ?? {}, opts);
         opts.onArtifact?.(r);
         return r;
       }),
@@ -172,57 +116,40 @@ export async function runPipeline(
 async function runArtifact(
   ctx: StageContext,
   target: StageTarget,
-  stages: readonly Stage[],
-  runners: Record<Stage, StageRunner>,
+  fns: Partial<Record<Stage, StageFn>>,
   opts: PipelineOptions,
 ): Promise<ArtifactResult> {
   const started = Date.now();
-  const name = `${target.app.id}:${target.artifactId}`;
+  const name = targetLabel(target);
   const outcomes: StageOutcome[] = [];
   const done = (status: ArtifactStatus, stoppedAt?: Stage, message?: string): ArtifactResult => ({
     app: target.app.id,
     tag: target.artifactId,
+    kind: target.kind,
     status,
     ...(stoppedAt ? { stoppedAt } : {}),
     ...(message ? { message } : {}),
     stages: outcomes,
     durationMs: Date.now() - started,
   });
+  const order = PIPELINE_STAGES.filter((s) => fns[s] && (!opts.only || opts.only.includes(s)));
+  if (!order.length) return done('skipped', undefined, `no ${target.kind} stages to run for ${name}`);
   let t = target;
-  let buildUnchanged = false;
-  for (const stage of stages) {
-    if (buildUnchanged && stageDone(stage, t.artifact)) continue;
-    let o: StageOutcome;
-    try {
-      o = await runners[stage](ctx, t);
-    } catch (e) {
-      // A stage is expected to record its own failures; this is a crash (a bug or a lost store).
-      const message = `${stage} ${name} crashed: ${(e as Error).message}`;
-      ctx.log.warn(message);
-      return done('failed', stage, message);
-    }
+  const results: StageResult[] = [];
+  for (const stage of order) {
+    const { outcome: o, result } = await runStageFor(ctx, stage, fns[stage]!, t);
     outcomes.push(o);
     opts.onStage?.(o);
-    t = await reload(ctx, t);
-    if (stage === 'build') {
-      if (o.status === 'skipped') return done('skipped', stage, o.message);
-      if (o.status === 'unchanged') {
-        buildUnchanged = true;
-        if (stageDone('publish', t.artifact)) return done('unchanged', undefined, o.message);
-      }
-    }
-    if (FAILED.has(o.status)) return done('failed', stage, o.message ?? `${stage} ${name} failed`);
-    if (stage === 'verify' && o.status !== 'passed')
-      return done('failed', stage, o.message ?? `verify ${name}: ${o.status}`);
-    if (o.status === 'blocked' || (stage === 'scan' && t.artifact?.records.scan?.policy?.blocked))
-      return done('blocked', stage, o.message ?? `${stage} ${name}: blocked by policy`);
-    if (stage === 'publish' && o.status === 'partial')
-      return done('failed', stage, o.message ?? `publish ${name}: some registry targets failed`);
+    if (o.verdict === 'failed') return done('failed', stage, o.message ?? `${stage} ${name} failed`);
+    if (o.verdict === 'blocked') return done('blocked', stage, o.message ?? `${stage} ${name}: blocked`);
+    if (o.verdict === 'skipped') return done('skipped', stage, o.message);
+    results.push(result!);
+    if (result!.complete) break;
+    t = { ...t, artifact: await loadArtifact(ctx, t) };
   }
-  if (!stages.includes('publish')) return done(buildUnchanged && stages.length === 1 ? 'unchanged' : 'done');
-  const p = t.artifact?.records.publish;
-  const pushed = outcomes.some((o) => o.stage === 'publish' && o.status === 'ok');
-  if (p && (p.status === 'ok' || p.status === 'unchanged'))
-    return done(pushed || !buildUnchanged ? 'published' : 'unchanged');
-  return done('failed', 'publish', `publish ${name}: ${p?.status ?? 'no record'}`);
+  // Nothing new built and nothing new delivered: unchanged. Otherwise published when publish ran.
+  const first = results[0]!;
+  const last = results.at(-1)!;
+  if (first.unchanged && last.unchanged) return done('unchanged', undefined, last.message);
+  return done(order.at(-1) === 'publish' ? 'published' : 'done');
 }

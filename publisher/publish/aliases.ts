@@ -3,7 +3,7 @@
 // version first (24.03-lts-sp4 > 24.03-lts-sp1 > 24.03-lts), then the app version.
 import { isTag } from '../../catalog/names.ts';
 import type { App, Artifact, CatalogConfig, ContainerRecipe } from '../../catalog/schema.ts';
-import { imageGate } from './gate.ts';
+import { imageGate } from '../artifact/gate.ts';
 
 export class AliasRuleError extends Error {
   override name = 'AliasRuleError';

@@ -5,21 +5,20 @@
 // "unchanged" after a few HEAD requests. Nothing is pushed when the gate says blocked.
 import pLimit from 'p-limit';
 import type { CatalogConfig, PublishRecord } from '../../catalog/schema.ts';
-import { RegistryClient } from '../registry/client.ts';
+import { errorMessage, publishGate } from '../artifact/index.ts';
+import { readSignatureLayout, signatureLayoutDir, type SignatureEntry } from '../artifact/signatures.ts';
 import { OciLayout } from '../registry/layout.ts';
 import { pushItems, pushLayout } from '../registry/push.ts';
 import { splitTargetRepository } from '../registry/ref.ts';
-import { readSignatureLayout, signatureLayoutDir, type SignatureEntry } from '../sign/artifacts.ts';
 import {
-  skippedOutcome,
   imageLayoutDir,
   type StageContext,
-  type StageOutcome,
-  type StageRunner,
+  type StageFn,
+  type StageResult,
+  type StageTarget,
+  type Verdict,
 } from '../stage.ts';
 import { aliasTagsFor } from './aliases.ts';
-import { publishGate } from './gate.ts';
-import { commitRecord, errorMessage, loadArtifact } from './record.ts';
 
 type RegistryTarget = CatalogConfig['registries'][number];
 type TargetResult = PublishRecord['targets'][number];
@@ -32,43 +31,52 @@ export interface PublishOptions {
   concurrency?: number;
 }
 
-export function makePublish(opts: PublishOptions = {}): StageRunner {
+export function makePublish(opts: PublishOptions = {}): StageFn<'publish'> {
   return (ctx, t) => publish(ctx, t, opts);
 }
 
-export const runPublish: StageRunner = makePublish();
+export const publishStage: StageFn<'publish'> = makePublish();
+
+const VERDICT: Record<PublishRecord['status'], Verdict> = {
+  ok: 'done',
+  unchanged: 'done',
+  blocked: 'blocked',
+  // Some targets failed: the artifact is not fully published, so it stays pending.
+  partial: 'failed',
+  failed: 'failed',
+};
 
 async function publish(
   ctx: StageContext,
-  t: Parameters<StageRunner>[1],
+  t: StageTarget,
   opts: PublishOptions,
-): Promise<StageOutcome> {
+): Promise<StageResult<'publish'>> {
   const started = Date.now();
   const label = `${t.app.id}:${t.artifactId}`;
   const base = () => ({ runId: ctx.runId, at: new Date().toISOString(), durationMs: Date.now() - started });
-  const finish = async (record: PublishRecord, message?: string): Promise<StageOutcome> => {
+  const finish = (record: PublishRecord, message?: string): StageResult<'publish'> => {
     const ok = record.status === 'ok' || record.status === 'unchanged';
-    const commit = await commitRecord(ctx, t, 'publish', record, `publish ${label}: ${record.status}`, {
-      clearPending: ok,
-    });
     return {
       stage: 'publish',
-      app: t.app.id,
-      artifactId: t.artifactId,
+      verdict: VERDICT[record.status],
       status: record.status,
-      commit,
-      durationMs: Date.now() - started,
       ...(message ? { message } : {}),
+      ...(record.status === 'unchanged' ? { unchanged: true } : {}),
+      write: { record, ...(ok ? { pending: 'clear' as const } : {}) },
     };
   };
+  const skipped = (message: string): StageResult<'publish'> => ({
+    stage: 'publish',
+    verdict: 'skipped',
+    status: 'skipped',
+    message,
+  });
   if (t.kind !== 'container' || t.recipe.kind !== 'container')
-    return skippedOutcome('publish', t, Date.now(), 'only container images are published here');
+    return skipped('only container images are published here');
   const recipe = t.recipe;
   const entry = await ctx.store.loadApp(t.app.id);
-  const art =
-    entry?.artifacts.find((a) => a.kind === 'container' && a.id === t.artifactId) ??
-    (await loadArtifact(ctx, t));
-  if (!art || !entry) return skippedOutcome('publish', t, started, 'not built yet');
+  const art = entry?.artifacts.find((a) => a.kind === 'container' && a.id === t.artifactId);
+  if (!art || !entry) return skipped('not built yet');
 
   const gate = publishGate(art, recipe, ctx.config);
   if (!gate.ok) {
@@ -119,7 +127,6 @@ async function publish(
     return fail(errorMessage(e));
   }
 
-  const env = ctx.env ?? process.env;
   // Targets on one registry host run in sequence (later ones mount blobs from earlier ones).
   const byHost = new Map<string, RegistryTarget[]>();
   for (const target of ctx.config.registries) {
@@ -143,7 +150,6 @@ async function publish(
             sigLayout: sigs?.layout,
             signed: !!sigs,
             mountFrom: pushedRepos,
-            env,
             opts,
           });
           if (r.status !== 'failed') pushedRepos.push(repoPath(target, t.app.name));
@@ -188,7 +194,6 @@ interface TargetJob {
   sigLayout: OciLayout | undefined;
   signed: boolean;
   mountFrom: string[];
-  env: NodeJS.ProcessEnv;
   opts: PublishOptions;
 }
 
@@ -197,7 +202,6 @@ async function publishToTarget(
   target: RegistryTarget,
   job: TargetJob,
 ): Promise<TargetResult> {
-  const { registry } = splitTargetRepository(target.repository);
   const repo = repoPath(target, job.appName);
   const ref = `${target.repository}/${job.appName}:${job.tag}`;
   const res: TargetResult = {
@@ -211,12 +215,8 @@ async function publishToTarget(
   try {
     if (job.signed && job.sigs.length === 0)
       throw new Error(`no signature was made for target ${target.name} (run wharf sign again)`);
-    const client = new RegistryClient({
-      registry,
-      insecure: target.insecure,
-      credentials: credentialsFor(target, job.env),
-      retry: job.opts.retry,
-      signal: ctx.signal,
+    const client = ctx.registry(target, {
+      ...(job.opts.retry ? { retry: job.opts.retry } : {}),
       onRetry: (what, attempt, err) => {
         retries++;
         ctx.log.progress?.(`${ref}: ${what} failed (${err.message}); retry ${attempt}`);
@@ -252,22 +252,4 @@ async function publishToTarget(
 export function repoPath(target: RegistryTarget, appName: string): string {
   const { namespace } = splitTargetRepository(target.repository);
   return namespace ? `${namespace}/${appName}` : appName;
-}
-
-/** Registry credentials from the environment variables a target names (never stored anywhere). */
-export function credentialsFor(
-  target: RegistryTarget,
-  env: NodeJS.ProcessEnv,
-): { username: string; password: string } | undefined {
-  if (!target.usernameEnv && !target.passwordEnv) return undefined;
-  const username = target.usernameEnv ? env[target.usernameEnv] : undefined;
-  const password = target.passwordEnv ? env[target.passwordEnv] : undefined;
-  if (!username || !password)
-    throw new Error(
-      `credentials for ${target.name} are not set: ${[target.usernameEnv, target.passwordEnv]
-        .filter(Boolean)
-        .map((v) => `$${v}`)
-        .join(' and ')} must both be set`,
-    );
-  return { username, password };
 }

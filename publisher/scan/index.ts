@@ -1,21 +1,16 @@
 // The scan stage: Trivy over the OCI image layout the build stage left (the same bytes publish pushes),
-// one scan record per artifact. Rescans of published digests live in rescan.ts.
+// one scan record per artifact, returned to the runner. Which published digests are due for a rescan,
+// and how one is scanned, live in rescan.ts (the runner in publisher/pipeline runs them).
 import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Artifact } from '../../catalog/schema.ts';
-import {
-  imageLayoutDir,
-  stageTrailers,
-  type StageContext,
-  type StageRunner,
-  type StageTarget,
-} from '../stage.ts';
+import { loadArtifact } from '../artifact/index.ts';
+import { imageLayoutDir, type StageFn } from '../stage.ts';
 import { readFindings } from './findings.ts';
 import { evaluatePolicy, samePolicy } from './policy.ts';
 import { recordNotRun, scanAndRecord, type ScanRunOptions } from './record.ts';
 
-export { rescanPublished, type RescanOptions, type RescanSelection } from './rescan.ts';
+export { planRescans, rescanStage, type RescanPlanItem } from './rescan.ts';
 export { evaluatePolicy, notRunPolicy, rebuildCandidates, expiredWaivers } from './policy.ts';
 export { parseTrivyReport, summarizeReport, TrivyReportError } from './report.ts';
 export { summaryText } from './record.ts';
@@ -49,13 +44,7 @@ async function layoutHolds(dir: string, digest: string): Promise<boolean> {
   }
 }
 
-async function currentArtifact(ctx: StageContext, t: StageTarget): Promise<Artifact | undefined> {
-  if (t.artifact) return t.artifact;
-  const entry = await ctx.store.loadApp(t.app.id);
-  return entry?.artifacts.find((a) => a.kind === t.kind && a.id === t.artifactId);
-}
-
-export function createScanRunner(opts: ScanStageOptions = {}): StageRunner {
+export function createScanRunner(opts: ScanStageOptions = {}): StageFn<'scan'> {
   return async (ctx, t) => {
     const started = Date.now();
     const now = (opts.now ?? (() => new Date()))();
@@ -66,7 +55,7 @@ export function createScanRunner(opts: ScanStageOptions = {}): StageRunner {
         now,
       });
 
-    const artifact = await currentArtifact(ctx, t);
+    const artifact = t.artifact ?? (await loadArtifact(ctx, t));
     const build = artifact?.records.build;
     const digest =
       build && (build.status === 'ok' || build.status === 'unchanged') ? build.manifestDigest : undefined;
@@ -94,33 +83,25 @@ export function createScanRunner(opts: ScanStageOptions = {}): StageRunner {
         ...evaluatePolicy(ctx.config.scanPolicy, t.app.id, stored.findings, now),
         ...(prev.policy?.rebuildQueued ? { rebuildQueued: true } : {}),
       };
-      let commit: string | null = null;
-      if (!samePolicy(prev.policy, policy)) {
-        const res = await ctx.store.commit(
-          {
-            subject: `scan: ${t.app.id}:${t.artifactId} policy re-applied`,
-            trailers: stageTrailers('scan', t, ctx.runId),
-          },
-          async (tx) => {
-            await tx.updateArtifact(t.app.id, t.kind, t.artifactId, (a) => {
-              if (!a?.records.scan) throw new Error(`${t.app.id}:${t.artifactId}: scan record vanished`);
-              return {
-                ...a,
-                records: { ...a.records, scan: { ...a.records.scan, runId: ctx.runId, policy } },
-              };
-            });
-          },
-        );
-        commit = res.sha;
-      }
+      const blocked = policy.blocked;
+      const message = blocked ? `blocked: ${policy.reasons.join('; ')}` : 'scan of this digest is recent';
+      if (samePolicy(prev.policy, policy))
+        return {
+          stage: 'scan',
+          verdict: blocked ? 'blocked' : 'done',
+          status: 'unchanged',
+          unchanged: true,
+          message,
+        };
       return {
         stage: 'scan',
-        app: t.app.id,
-        artifactId: t.artifactId,
-        status: commit ? (policy.blocked ? 'blocked' : 'ok') : 'unchanged',
-        commit,
-        durationMs: Date.now() - started,
-        message: policy.blocked ? `blocked: ${policy.reasons.join('; ')}` : 'scan of this digest is recent',
+        verdict: blocked ? 'blocked' : 'done',
+        status: blocked ? 'blocked' : 'ok',
+        message,
+        write: {
+          record: { ...prev, runId: ctx.runId, policy },
+          subject: `scan: ${t.app.id}:${t.artifactId} policy re-applied`,
+        },
       };
     }
 
@@ -136,5 +117,5 @@ export function createScanRunner(opts: ScanStageOptions = {}): StageRunner {
   };
 }
 
-/** The scan stage with options from the environment (WHARF_TRIVY, WHARF_TRIVY_CACHE_DIR, …). */
-export const runScan: StageRunner = createScanRunner();
+/** The scan stage with the context's scanner settings (WHARF_TRIVY, WHARF_TRIVY_CACHE_DIR, …). */
+export const scanStage: StageFn<'scan'> = createScanRunner();

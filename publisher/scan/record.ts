@@ -1,19 +1,13 @@
-// Scan one image and write its scan record as one catalog commit. Shared by the scan stage (the freshly
-// built OCI layout) and rescans (the published registry reference). Whatever goes wrong with the scanner
-// becomes a `not-run` record with the reason: never a clean one.
+// Scan one image and return its scan record as a stage result (the runner commits it). Shared by the scan
+// stage (the freshly built OCI layout) and rescans (the published registry reference). Whatever goes
+// wrong with the scanner becomes a `not-run` record with the reason: never a clean one.
 import type { Artifact, BlobRef, Finding, ScanRecord } from '../../catalog/schema.ts';
-import { stageTrailers, type StageContext, type StageOutcome, type StageTarget } from '../stage.ts';
+import { loadArtifact } from '../artifact/index.ts';
+import type { StageContext, StageResult, StageTarget } from '../stage.ts';
 import { gitBlobRef, putFindings, readFindings, unchangedScan } from './findings.ts';
-import { evaluatePolicy, notRunPolicy, rebuildCandidates, type PolicyResult } from './policy.ts';
+import { evaluatePolicy, notRunPolicy, rebuildCandidates } from './policy.ts';
 import { findingKey, findingLabel, summarizeReport, type ReportSummary } from './report.ts';
-import {
-  trivyOptionsFromEnv,
-  trivySbom,
-  trivyScan,
-  trivyVersion,
-  type TrivyOptions,
-  type TrivySource,
-} from './trivy.ts';
+import { trivySbom, trivyScan, trivyVersion, type TrivyOptions, type TrivySource } from './trivy.ts';
 
 export const REPORT_MEDIA_TYPE = 'application/vnd.aquasec.trivy.report.v2+json';
 export const SBOM_MEDIA_TYPE = 'application/vnd.cyclonedx+json';
@@ -36,11 +30,7 @@ export interface ScanRunOptions {
 }
 
 export function trivyOptionsFor(ctx: StageContext, opts: ScanRunOptions): TrivyOptions {
-  return {
-    ...trivyOptionsFromEnv(ctx.env ?? process.env),
-    ...opts.trivy,
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  };
+  return { ...ctx.scanner(), ...opts.trivy };
 }
 
 const label = (t: StageTarget) => `${t.app.id}:${t.artifactId}`;
@@ -54,54 +44,11 @@ export function summaryText(r: Pick<ScanRecord, 'status' | 'summary' | 'error'>)
   return parts.length ? parts.join(', ') : 'no known vulnerabilities';
 }
 
-/**
- * Commit one scan record; the mutation derives diffs and the rebuild decision from what tx reads.
- * `decide` returning null keeps the stored record (no commit when nothing else changed).
- */
-async function commitRecord(
-  ctx: StageContext,
-  t: StageTarget,
-  base: Omit<ScanRecord, 'policy' | 'newSinceLast' | 'fixedSinceLast'>,
-  decide: (
-    prev: ScanRecord | undefined,
-    artifact: Artifact,
-  ) => Promise<{
-    policy: PolicyResult;
-    newSinceLast?: string[];
-    fixedSinceLast?: string[];
-    pending?: Artifact['pending'];
-  } | null>,
-  subject: string,
-): Promise<{ commit: string | null; record: ScanRecord; unchanged: boolean }> {
-  let written: ScanRecord | undefined;
-  let unchanged = false;
-  const res = await ctx.store.commit(
-    { subject, trailers: stageTrailers('scan', t, ctx.runId) },
-    async (tx) => {
-      await tx.updateArtifact(t.app.id, t.kind, t.artifactId, async (a) => {
-        if (!a) throw new Error(`${label(t)}: no artifact record in the catalog (build it first)`);
-        const d = await decide(a.records.scan, a);
-        unchanged = d === null;
-        if (d === null) {
-          written = a.records.scan!;
-          return a;
-        }
-        const record: ScanRecord = {
-          ...base,
-          ...(d.newSinceLast ? { newSinceLast: d.newSinceLast } : {}),
-          ...(d.fixedSinceLast ? { fixedSinceLast: d.fixedSinceLast } : {}),
-          policy: d.policy,
-        };
-        written = record;
-        return {
-          ...a,
-          ...(d.pending ? { pending: d.pending } : {}),
-          records: { ...a.records, scan: record },
-        };
-      });
-    },
-  );
-  return { commit: res.sha, record: written!, unchanged };
+/** The artifact a scan result is about, as committed now; a scan needs a built artifact. */
+async function currentArtifact(ctx: StageContext, t: StageTarget): Promise<Artifact> {
+  const a = await loadArtifact(ctx, t);
+  if (!a) throw new Error(`${label(t)}: no artifact record in the catalog (build it first)`);
+  return a;
 }
 
 /** Record that the scan did not run (scanner missing/failing, nothing to scan), optionally asking for a rebuild. */
@@ -110,8 +57,9 @@ export async function recordNotRun(
   job: { target: StageTarget; digest?: string; rescanRef?: string },
   reason: string,
   extra: { tail?: string[]; scanner?: ScanRecord['scanner']; startedAt: number; now: Date; rebuild?: string },
-): Promise<StageOutcome> {
+): Promise<StageResult<'scan'>> {
   const t = job.target;
+  const a = await currentArtifact(ctx, t);
   const base: Omit<ScanRecord, 'policy'> = {
     runId: ctx.runId,
     at: extra.now.toISOString(),
@@ -123,27 +71,19 @@ export async function recordNotRun(
     error: { message: reason, ...(extra.tail?.length ? { tail: extra.tail } : {}) },
   };
   const policy = notRunPolicy(ctx.config.scanPolicy, reason);
-  const { commit } = await commitRecord(
-    ctx,
-    t,
-    base,
-    async (_prev, a) => ({
-      policy,
-      ...(extra.rebuild && !a.pending
-        ? { pending: { reason: extra.rebuild, since: extra.now.toISOString(), runId: ctx.runId } }
-        : {}),
-    }),
-    `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} not run`,
-  );
   ctx.log.warn(`${label(t)}: scan not run: ${reason}`);
   return {
     stage: 'scan',
-    app: t.app.id,
-    artifactId: t.artifactId,
+    verdict: policy.blocked ? 'blocked' : 'done',
     status: 'not-run',
-    commit,
-    durationMs: Date.now() - extra.startedAt,
     message: reason,
+    write: {
+      record: { ...base, policy },
+      subject: `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} not run`,
+      ...(extra.rebuild && !a.pending
+        ? { pending: { set: extra.rebuild, since: extra.now.toISOString() } }
+        : {}),
+    },
   };
 }
 
@@ -166,7 +106,7 @@ export async function scanAndRecord(
   ctx: StageContext,
   job: ScanJob,
   opts: ScanRunOptions = {},
-): Promise<StageOutcome> {
+): Promise<StageResult<'scan'>> {
   const started = Date.now();
   const now = (opts.now ?? (() => new Date()))();
   const t = job.target;
@@ -200,7 +140,8 @@ export async function scanAndRecord(
 
   // The SBOM describes the image bytes, which a digest fixes: a rescan of the same digest keeps the one
   // it has (regenerating it would only churn the record with a new hash for the same content).
-  const stored = t.artifact?.records.scan;
+  const art = await currentArtifact(ctx, t);
+  const stored = art.records.scan;
   let sbom: BlobRef | undefined =
     job.rescanRef && stored?.sbom && stored.target === job.digest ? gitBlobRef(stored.sbom) : undefined;
   if (!sbom) {
@@ -229,72 +170,63 @@ export async function scanAndRecord(
     ...(sbom ? { sbom } : {}),
   };
   const policyCfg = ctx.config.scanPolicy;
-  let outcomeExtra = '';
-  const { commit, record, unchanged } = await commitRecord(
-    ctx,
-    t,
-    base,
-    async (prev, a) => {
-      const policy = evaluatePolicy(policyCfg, t.app.id, summary.findings, now);
-      const next = { target: job.digest, findingsSha: findingsRef.sha256, policy };
-      if (unchangedScan(prev, next, now, policyCfg.rewriteAfterDays)) return null;
-      const previous = prev?.status === 'ok' ? await readFindings(ctx.blobs, prev) : undefined;
-      if (previous && !previous.ok)
-        ctx.log.warn(`${label(t)}: previous findings unreadable (${previous.reason}); no new/fixed diff`);
-      // Without the previous list nothing can be called new: no diff, and no rebuild queued from it.
-      const diff = previous?.ok
-        ? diffFindings(previous.findings, summary.findings)
-        : previous
-          ? { added: [] }
-          : diffFindings(undefined, summary.findings);
-      let pending: Artifact['pending'] | undefined;
-      if (job.rescanRef) {
-        // Only rescans queue rebuilds: a fresh build already has whatever fixes its inputs offer.
-        const cands = rebuildCandidates(policyCfg, t.app.id, diff.added, now);
-        if (cands.length) {
-          policy.rebuildQueued = true;
-          const c = cands[0]!;
-          const reason = `rescan: fixable ${c.id} in ${c.pkg}${cands.length > 1 ? ` (+${cands.length - 1} more)` : ''}`;
-          if (!a.pending) pending = { reason, since: now.toISOString(), runId: ctx.runId };
-          outcomeExtra = `; rebuild queued (${reason})`;
-        }
-      }
-      return {
-        policy,
-        ...(diff.newSinceLast ? { newSinceLast: diff.newSinceLast } : {}),
-        ...(diff.fixedSinceLast ? { fixedSinceLast: diff.fixedSinceLast } : {}),
-        ...(pending ? { pending } : {}),
-      };
-    },
-    `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} ${summaryText(base)}`,
-  );
-  const blocked = record.policy?.blocked ?? false;
-  if (unchanged) {
+  const subject = `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} ${summaryText(base)}`;
+  const prev = art.records.scan;
+  const policy = evaluatePolicy(policyCfg, t.app.id, summary.findings, now);
+  const next = { target: job.digest, findingsSha: findingsRef.sha256, policy };
+  if (unchangedScan(prev, next, now, policyCfg.rewriteAfterDays)) {
+    const record = prev!;
+    const blocked = record.policy?.blocked ?? false;
     const message = `${summaryText(record)}; unchanged since ${record.at} (no commit)`;
     ctx.log.info(`${label(t)}: ${message}`);
     return {
       stage: 'scan',
-      app: t.app.id,
-      artifactId: t.artifactId,
+      verdict: blocked ? 'blocked' : 'done',
       status: blocked ? 'blocked' : 'unchanged',
-      commit: null,
-      durationMs: Date.now() - started,
+      unchanged: true,
       message,
     };
   }
+  const previous = prev?.status === 'ok' ? await readFindings(ctx.blobs, prev) : undefined;
+  if (previous && !previous.ok)
+    ctx.log.warn(`${label(t)}: previous findings unreadable (${previous.reason}); no new/fixed diff`);
+  // Without the previous list nothing can be called new: no diff, and no rebuild queued from it.
+  const diff = previous?.ok
+    ? diffFindings(previous.findings, summary.findings)
+    : previous
+      ? { added: [] }
+      : diffFindings(undefined, summary.findings);
+  let pending: string | undefined;
+  let outcomeExtra = '';
+  if (job.rescanRef) {
+    // Only rescans queue rebuilds: a fresh build already has whatever fixes its inputs offer.
+    const cands = rebuildCandidates(policyCfg, t.app.id, diff.added, now);
+    if (cands.length) {
+      policy.rebuildQueued = true;
+      const c = cands[0]!;
+      const reason = `rescan: fixable ${c.id} in ${c.pkg}${cands.length > 1 ? ` (+${cands.length - 1} more)` : ''}`;
+      if (!art.pending) pending = reason;
+      outcomeExtra = `; rebuild queued (${reason})`;
+    }
+  }
+  const record: ScanRecord = {
+    ...base,
+    ...(diff.newSinceLast ? { newSinceLast: diff.newSinceLast } : {}),
+    ...(diff.fixedSinceLast ? { fixedSinceLast: diff.fixedSinceLast } : {}),
+    policy,
+  };
+  const blocked = policy.blocked;
   const message =
     summaryText(record) +
     (record.newSinceLast?.length ? `; new: ${record.newSinceLast.join(', ')}` : '') +
-    (blocked ? `; blocked: ${record.policy!.reasons.join('; ')}` : '') +
+    (blocked ? `; blocked: ${policy.reasons.join('; ')}` : '') +
     outcomeExtra;
   ctx.log.info(`${label(t)}: ${message}`);
   return {
     stage: 'scan',
-    app: t.app.id,
-    artifactId: t.artifactId,
+    verdict: blocked ? 'blocked' : 'done',
     status: blocked ? 'blocked' : 'ok',
-    commit,
-    durationMs: Date.now() - started,
     message,
+    write: { record, subject, ...(pending ? { pending: { set: pending, since: now.toISOString() } } : {}) },
   };
 }

@@ -1,27 +1,24 @@
 // Rescans of already published images: new CVEs appear in the vulnerability DB without any rebuild, so
 // every published digest is scanned again when its last scan is older than scanPolicy.rescanHours
-// (openEuler: 24 h). The registry copy is scanned by digest; each result is one commit that records what
-// is new and what disappeared since the previous scan, and may queue a rebuild (see record.ts). A rescan
-// that finds the same list and policy makes no commit; its time goes to the local check state
-// (checked.ts) so the digest is not due again until rescanHours later.
-import pLimit from 'p-limit';
+// (openEuler: 24 h). Here: which digests are due (planRescans) and the stage function that scans one
+// registry copy by digest (rescanStage); its result records what is new and what disappeared since the
+// previous scan, and may queue a rebuild (see record.ts). publisher/pipeline/rescan.ts runs them through
+// the runner, which commits each result.
 import type { App, Artifact, CatalogConfig } from '../../catalog/schema.ts';
-import type { StageContext, StageOutcome, StageTarget } from '../stage.ts';
+import type { Selection } from '../select.ts';
+import { hostArch, targetArch } from '../select.ts';
+import type { StageContext, StageFn } from '../stage.ts';
+import type { StageTarget } from '../stage.ts';
 import { checkKey, laterOf, ScanChecks } from './checked.ts';
 import { scanAndRecord, type ScanRunOptions } from './record.ts';
 
-export interface RescanSelection {
-  app: string;
-  tag?: string;
-}
-
-export interface RescanOptions extends ScanRunOptions {
+export interface RescanPlanOptions {
   /** Only these apps / app:tags (default: everything published). */
-  select?: RescanSelection[];
+  select?: readonly Selection[];
   /** Rescan regardless of the last scan's age. */
   force?: boolean;
-  concurrency?: number;
-  onProgress?: (done: number, total: number, outcome?: StageOutcome) => void;
+  now?: () => Date;
+  checks?: ScanChecks;
 }
 
 export interface RescanPlanItem {
@@ -32,11 +29,7 @@ export interface RescanPlanItem {
   registry?: CatalogConfig['registries'][number];
 }
 
-export interface RescanResult {
-  outcomes: StageOutcome[];
-  /** Published artifacts not rescanned, and why (fresh enough, no usable target, …). */
-  skipped: { app: string; artifactId: string; reason: string }[];
-}
+export type RescanSkip = { app: string; artifactId: string; reason: string };
 
 const PUBLISHED = new Set(['ok', 'partial', 'unchanged']);
 const REPO_RE = /^[a-z0-9.-]+(?::[0-9]+)?(?:\/[a-z0-9._-]+)+$/;
@@ -50,7 +43,7 @@ export function repositoryOf(ref: string): string | undefined {
   return REPO_RE.test(r) ? r : undefined;
 }
 
-function selected(sel: RescanSelection[] | undefined, app: string, tag: string): boolean {
+function selected(sel: readonly Selection[] | undefined, app: string, tag: string): boolean {
   return !sel?.length || sel.some((s) => s.app === app && (s.tag === undefined || s.tag === tag));
 }
 
@@ -82,14 +75,15 @@ export function rescanSource(
 /** Which published artifacts are due for a rescan. */
 export async function planRescans(
   ctx: StageContext,
-  opts: Pick<RescanOptions, 'select' | 'force' | 'now'> & { checks?: ScanChecks } = {},
-): Promise<{ due: RescanPlanItem[]; skipped: RescanResult['skipped'] }> {
+  opts: RescanPlanOptions = {},
+): Promise<{ due: RescanPlanItem[]; skipped: RescanSkip[] }> {
   const now = (opts.now ?? (() => new Date()))();
   const snap = await ctx.store.load();
   const checks = opts.checks ?? (await ScanChecks.open(ctx.store.dir));
   const due: RescanPlanItem[] = [];
-  const skipped: RescanResult['skipped'] = [];
+  const skipped: RescanSkip[] = [];
   const maxAgeMs = ctx.config.scanPolicy.rescanHours * 3_600_000;
+  const host = hostArch();
   for (const sel of opts.select ?? [])
     if (!snap.apps.has(sel.app))
       skipped.push({ app: sel.app, artifactId: sel.tag ?? '*', reason: 'no such app' });
@@ -121,74 +115,37 @@ export async function planRescans(
         });
         continue;
       }
-      due.push({ target: { app, kind: 'container', artifactId: a.id, recipe, artifact: a }, ...src });
+      const arch = targetArch(recipe, host);
+      due.push({ target: { app, kind: 'container', artifactId: a.id, arch, recipe, artifact: a }, ...src });
     }
   }
   return { due, skipped };
 }
 
-/** Rescan every due published digest; one commit per artifact; one failure never stops the sweep. */
-export async function rescanPublished(ctx: StageContext, opts: RescanOptions = {}): Promise<RescanResult> {
-  const checks = await ScanChecks.open(ctx.store.dir);
-  const { due, skipped } = await planRescans(ctx, { ...opts, checks });
-  const env = ctx.env ?? process.env;
-  const limit = pLimit(opts.concurrency ?? 2);
-  let done = 0;
-  opts.onProgress?.(0, due.length);
-  const outcomes = await Promise.all(
-    due.map((item) =>
-      limit(async (): Promise<StageOutcome> => {
-        const started = Date.now();
-        const reg = item.registry;
-        let outcome: StageOutcome;
-        try {
-          const username = reg?.usernameEnv ? env[reg.usernameEnv] : undefined;
-          const password = reg?.passwordEnv ? env[reg.passwordEnv] : undefined;
-          if (reg?.passwordEnv && !password)
-            ctx.log.warn(`${reg.name}: ${reg.passwordEnv} is not set; scanning ${item.ref} anonymously`);
-          outcome = await scanAndRecord(
-            ctx,
-            {
-              target: item.target,
-              digest: item.digest,
-              rescanRef: item.ref,
-              source: {
-                kind: 'ref',
-                ref: item.ref,
-                ...(reg?.insecure ? { insecure: true } : {}),
-                ...(username ? { username } : {}),
-                ...(password ? { password } : {}),
-              },
-            },
-            opts,
-          );
-          // A completed scan (committed or unchanged) moves the due time; a not-run one does not.
-          if (['ok', 'blocked', 'unchanged'].includes(outcome.status))
-            await checks
-              .record(
-                checkKey(item.target.app.id, 'container', item.target.artifactId),
-                item.digest,
-                (opts.now ?? (() => new Date()))().toISOString(),
-              )
-              .catch((e: unknown) => ctx.log.warn(`scan check state not saved: ${(e as Error).message}`));
-        } catch (e) {
-          // A catalog or blob-store error for this artifact: say so, keep going with the others.
-          const message = e instanceof Error ? e.message : String(e);
-          ctx.log.warn(`${item.target.app.id}:${item.target.artifactId}: rescan failed: ${message}`);
-          outcome = {
-            stage: 'scan',
-            app: item.target.app.id,
-            artifactId: item.target.artifactId,
-            status: 'failed',
-            commit: null,
-            durationMs: Date.now() - started,
-            message,
-          };
-        }
-        opts.onProgress?.(++done, due.length, outcome);
-        return outcome;
-      }),
-    ),
-  );
-  return { outcomes, skipped };
+/** The stage function that scans one due item's registry copy by digest. */
+export function rescanStage(item: RescanPlanItem, opts: ScanRunOptions = {}): StageFn<'scan'> {
+  return async (ctx, target) => {
+    const env = ctx.env ?? process.env;
+    const reg = item.registry;
+    const username = reg?.usernameEnv ? env[reg.usernameEnv] : undefined;
+    const password = reg?.passwordEnv ? env[reg.passwordEnv] : undefined;
+    if (reg?.passwordEnv && !password)
+      ctx.log.warn(`${reg.name}: ${reg.passwordEnv} is not set; scanning ${item.ref} anonymously`);
+    return scanAndRecord(
+      ctx,
+      {
+        target,
+        digest: item.digest,
+        rescanRef: item.ref,
+        source: {
+          kind: 'ref',
+          ref: item.ref,
+          ...(reg?.insecure ? { insecure: true } : {}),
+          ...(username ? { username } : {}),
+          ...(password ? { password } : {}),
+        },
+      },
+      opts,
+    );
+  };
 }

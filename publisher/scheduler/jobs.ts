@@ -51,7 +51,7 @@ export async function loadJob(name: JobName): Promise<JobRun> {
       };
     }
     case 'pipeline': {
-      const [{ runPipeline, selectTargets }] = await Promise.all([import('../pipeline/index.ts')]);
+      const { runPipeline, selectTargets } = await import('../pipeline/index.ts');
       const { connectEngine, pingEngine } = await import('../engine/index.ts');
       return async (ctx) => {
         const snap = await ctx.store.load();
@@ -73,7 +73,7 @@ export async function loadJob(name: JobName): Promise<JobRun> {
       };
     }
     case 'rescan': {
-      const { rescanPublished } = await import('../scan/index.ts');
+      const { rescanPublished } = await import('../pipeline/rescan.ts');
       return async (ctx) => {
         const snap = await ctx.store.load();
         const r = await rescanPublished(await stageContext(ctx, snap.config));
@@ -139,22 +139,14 @@ export async function loadJob(name: JobName): Promise<JobRun> {
   }
 }
 
-/** The stage context the pipeline and rescans run with (engine, blobs, work dir) — as `wharf pipeline` builds it. */
+/** The stage context the pipeline and rescans run with — from the composition root, as the CLI opens it. */
 async function stageContext(ctx: JobContext, config: StageContext['config']): Promise<StageContext> {
-  const [{ connectEngine }, { defaultBlobStore }, { newRunId }] = await Promise.all([
-    import('../engine/index.ts'),
-    import('../../catalog/blobs.ts'),
-    import('../../catalog/run-id.ts'),
-  ]);
-  const h = connectEngine(ctx.cfg.engine);
-  return {
-    store: ctx.store,
+  const { openStageContext } = await import('../context.ts');
+  return openStageContext(ctx.store, {
     config,
-    runId: newRunId(),
-    blobs: defaultBlobStore(ctx.store.dir),
-    workDir: resolve(ctx.cfg.workDir ?? process.env.WHARF_WORK_DIR ?? '.wharf/work'),
-    engine: h.engine,
+    ...(ctx.cfg.workDir ? { workDir: ctx.cfg.workDir } : {}),
+    ...(ctx.cfg.engine ? { engine: ctx.cfg.engine } : {}),
     signal: ctx.signal,
     log: { info: (m) => ctx.log.info(m), warn: (m) => ctx.log.warn(m) },
-  };
+  });
 }

@@ -7,15 +7,14 @@ import type { BuildRecord, ContainerRecipe, SignRecord } from '../../catalog/sch
 import { OciLayout } from '../registry/layout.ts';
 import { writeLayout, type LayoutEntry } from '../registry/layout.ts';
 import { OCI_MANIFEST } from '../registry/media.ts';
-import { imageGate } from '../publish/gate.ts';
-import { commitRecord, errorMessage, loadArtifact } from '../publish/record.ts';
+import { errorMessage, imageGate, loadArtifact } from '../artifact/index.ts';
 import {
-  skippedOutcome,
   imageLayoutDir,
   type StageContext,
-  type StageOutcome,
-  type StageRunner,
+  type StageFn,
+  type StageResult,
   type StageTarget,
+  type Verdict,
 } from '../stage.ts';
 import {
   IN_TOTO_PAYLOAD_TYPE,
@@ -34,43 +33,56 @@ import {
   TARGET_ANNOTATION,
   readSignatureLayout,
   signatureLayoutDir,
-} from './artifacts.ts';
-import { KEY_ENV, KEY_FILE_ENV, loadSigningKey, type SigningKey } from './keys.ts';
+} from '../artifact/signatures.ts';
+import { KEY_ENV, KEY_FILE_ENV, type SigningKey } from './keys.ts';
 import { SLSA_PROVENANCE_V1, defaultBuilderId, slsaProvenance } from './provenance.ts';
 
-export { signatureLayoutDir } from './artifacts.ts';
+export { signatureLayoutDir } from '../artifact/signatures.ts';
 
-export const runSign: StageRunner = async (ctx, t) => {
+const VERDICT: Record<SignRecord['status'], Verdict> = {
+  signed: 'done',
+  unchanged: 'done',
+  // Signing is optional: without a key (or targets) the image goes on unsigned and publish decides.
+  skipped: 'done',
+  failed: 'failed',
+};
+
+export const signStage: StageFn<'sign'> = async (ctx, t) => {
   const started = Date.now();
+  const finish = (
+    record: SignRecord,
+    message?: string,
+    verdict: Verdict = VERDICT[record.status],
+  ): StageResult<'sign'> => ({
+    stage: 'sign',
+    verdict,
+    status: record.status,
+    ...(message ? { message } : {}),
+    ...(record.status === 'unchanged' ? { unchanged: true } : {}),
+    write: { record },
+  });
   const label = `${t.app.id}:${t.artifactId}`;
-  const finish = async (record: SignRecord, message?: string): Promise<StageOutcome> => {
-    const commit = await commitRecord(ctx, t, 'sign', record, `sign ${label}: ${record.status}`);
-    return {
-      stage: 'sign',
-      app: t.app.id,
-      artifactId: t.artifactId,
-      status: record.status,
-      commit,
-      durationMs: Date.now() - started,
-      ...(message ? { message } : {}),
-    };
-  };
   const base = () => ({ runId: ctx.runId, at: new Date().toISOString(), durationMs: Date.now() - started });
   if (t.kind !== 'container' || t.recipe.kind !== 'container')
-    return finish({
-      ...base(),
-      status: 'skipped',
-      signatures: [],
-      error: { message: 'only container images are signed' },
-    });
+    return finish(
+      {
+        ...base(),
+        status: 'skipped',
+        signatures: [],
+        error: { message: 'only container images are signed' },
+      },
+      'only container images are signed',
+      'skipped',
+    );
   const recipe = t.recipe;
 
   const art = await loadArtifact(ctx, t);
-  if (!art) return skippedOutcome('sign', t, started, 'not built yet');
+  if (!art) return { stage: 'sign', verdict: 'skipped', status: 'skipped', message: 'not built yet' };
   const gate = imageGate(art, recipe, ctx.config);
   if (!gate.ok) {
+    // Recorded as skipped (nothing was signed); the gate stops the artifact here.
     const message = `not signed: ${gate.blockedBy}: ${gate.reason}`;
-    return finish({ ...base(), status: 'skipped', signatures: [], error: { message } }, message);
+    return finish({ ...base(), status: 'skipped', signatures: [], error: { message } }, message, 'blocked');
   }
   const digest = gate.digest;
   const targets = ctx.config.registries;
@@ -81,7 +93,7 @@ export const runSign: StageRunner = async (ctx, t) => {
 
   let key: SigningKey | null;
   try {
-    key = await loadSigningKey(ctx.env ?? process.env);
+    key = await ctx.signer();
   } catch (e) {
     const message = errorMessage(e);
     ctx.log.warn(`${label}: ${message}`);

@@ -7,10 +7,9 @@
 import { connect } from 'node:net';
 import type Docker from 'dockerode';
 import type { SmokeTest, VerifyRecord } from '../../catalog/schema.ts';
-import { localImageRef } from '../build/index.ts';
-import { commitStageRecord, tailLines } from '../build/artifact.ts';
+import { localImageRef, tailLines } from '../artifact/index.ts';
 import { demuxLogs, explainEngineError } from '../engine/index.ts';
-import type { StageContext, StageOutcome, StageRunner, StageTarget } from '../stage.ts';
+import type { StageContext, StageFn, StageResult, StageTarget } from '../stage.ts';
 
 type CheckResult = VerifyRecord['checks'][number];
 
@@ -25,16 +24,36 @@ export interface VerifyStageOptions {
 
 export const DEFAULT_CHECK_NAME = 'starts (default check)';
 
-export function makeVerifyStage(opts: VerifyStageOptions = {}): StageRunner {
+export function makeVerifyStage(opts: VerifyStageOptions = {}): StageFn<'verify'> {
   return (ctx, t) => verifyOne(ctx, t, opts);
 }
-export const runVerify: StageRunner = makeVerifyStage();
+export const verifyStage: StageFn<'verify'> = makeVerifyStage();
 
-async function verifyOne(ctx: StageContext, t: StageTarget, opts: VerifyStageOptions): Promise<StageOutcome> {
+async function verifyOne(
+  ctx: StageContext,
+  t: StageTarget,
+  opts: VerifyStageOptions,
+): Promise<StageResult<'verify'>> {
   const started = Date.now();
   const at = new Date(started).toISOString();
   const name = `${t.app.id}:${t.artifactId}`;
   const build = t.artifact?.records.build;
+  const prev = t.artifact?.records.verify;
+  // The build of this very run found its inputs unchanged, and these inputs passed before: nothing to do.
+  if (
+    build?.status === 'unchanged' &&
+    build.runId === ctx.runId &&
+    build.manifestDigest &&
+    prev?.status === 'passed' &&
+    prev.inputsDigest === build.inputsDigest
+  )
+    return {
+      stage: 'verify',
+      verdict: 'done',
+      status: 'unchanged',
+      unchanged: true,
+      message: 'smoke tests already passed for these inputs',
+    };
   const checks: CheckResult[] = [];
   let failure: string | undefined;
   let tail: string[] | undefined;
@@ -79,20 +98,13 @@ async function verifyOne(ctx: StageContext, t: StageTarget, opts: VerifyStageOpt
     checks,
     ...(failure ? { error: { message, ...(tail?.length ? { tail } : {}) } } : {}),
   };
-  const commit = await commitStageRecord(ctx, t, {
-    stage: 'verify',
-    subject: `verify ${name}: ${status}`,
-    record,
-  });
   if (failure) ctx.log.warn(message);
   return {
     stage: 'verify',
-    app: t.app.id,
-    artifactId: t.artifactId,
+    verdict: failure ? 'failed' : 'done',
     status,
-    commit,
-    durationMs: Date.now() - started,
     message,
+    write: { upsert: true, record },
   };
 }
 

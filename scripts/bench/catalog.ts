@@ -486,7 +486,7 @@ async function simulateGrowth(
   const pipeline = async (sa: SimApp, r: Recipe, run: number, list: Finding[]) => {
     const rid = runId(run);
     const at = (m: number) => now(run, m);
-    const t: StageTarget = { app: sa.app, kind: 'container', artifactId: r.tag, recipe: r };
+    const t: StageTarget = { app: sa.app, kind: 'container', artifactId: r.tag, arch: 'amd64', recipe: r };
     const tr = (stage: Stage) => stageTrailers(stage, t, rid);
     const name = `${sa.app.id}:${r.tag}`;
     const digest = dig();
@@ -575,7 +575,7 @@ async function simulateGrowth(
     const rid = runId(run);
     const at = now(run, 30);
     const nowD = new Date(at);
-    const t: StageTarget = { app: sa.app, kind: 'container', artifactId: r.tag, recipe: r };
+    const t: StageTarget = { app: sa.app, kind: 'container', artifactId: r.tag, arch: 'amd64', recipe: r };
     const sbom =
       layout === 'current' && prev?.sbom && prev.target === digest
         ? prev.sbom

@@ -8,12 +8,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { FsBlobStore } from '../../catalog/blobs.ts';
-import { newRunId } from '../../catalog/run-id.ts';
 import type { AppInput } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
 import { runPipeline, selectTargets, type PipelineResult } from '../../publisher/pipeline/index.ts';
-import type { StageContext } from '../../publisher/stage.ts';
+import { openStageContext } from '../../publisher/context.ts';
 import { createBusyboxBase, startPodman } from '../../tests/helpers/podman.ts';
 import { startRegistry } from '../../tests/helpers/registry.ts';
 
@@ -99,19 +97,15 @@ async function main(): Promise<void> {
       WHARF_SIGNING_KEY: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       WHARF_TRIVY: resolve('tests/fixtures/bin/trivy'),
     };
-    const blobs = new FsBlobStore(join(dir, 'catalog', '.wharf-blobs'));
     const once = async (): Promise<PipelineResult> => {
       const snap = await store.load();
-      const ctx: StageContext = {
-        store,
+      const ctx = await openStageContext(store, {
         config: snap.config,
-        runId: newRunId(),
-        blobs,
         workDir: join(dir, 'work'),
         engine: podman.engine,
         env,
         log: { info() {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
-      };
+      });
       return runPipeline(ctx, selectTargets(snap).targets, {
         concurrency: CONCURRENCY,
         verify: { networkMode: 'host' },

@@ -1,41 +1,22 @@
-// `wharf pipeline|build|smoke [app[:tag]…]`: run every pending stage (or one stage) for the selected
-// container artifacts. Thin shell over publisher/pipeline. `wharf verify <image-ref> --key` (signature
+// `wharf pipeline|build|smoke [app[:tag]…] [--kind …]`: run every pending stage (or one stage) for the
+// selected artifacts. Thin shell over publisher/pipeline (through stages.ts). `wharf verify <image-ref> --key` (signature
 // check) belongs to the signing commands; the smoke-test stage alone is `wharf smoke`.
-import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { defaultBlobStore } from '../../catalog/blobs.ts';
-import { newRunId } from '../../catalog/run-id.ts';
 import type { Stage } from '../../catalog/schema.ts';
-import { connectEngine, pingEngine } from '../../publisher/engine/index.ts';
+import type { ArtifactResult, PipelineResult } from '../../publisher/pipeline/index.ts';
+import { CommandFailed, EXIT_FAIL, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
 import {
-  parseSelection,
-  runPipeline,
-  selectTargets,
-  type ArtifactResult,
-  type PipelineResult,
-} from '../../publisher/pipeline/index.ts';
-import type { StageContext } from '../../publisher/stage.ts';
-import {
-  CommandFailed,
-  EXIT_FAIL,
-  UsageError,
-  catalogOption,
-  jsonOption,
-  openCatalog,
-  printJson,
-  progress,
-} from './common.ts';
+  cliStageContext,
+  concurrencyOf,
+  runWithProgress,
+  selectFromArgs,
+  type StageCommandOptions,
+} from './stages.ts';
 
-interface StageCmdOpts {
-  catalog?: string;
-  json?: boolean;
-  concurrency?: string;
+interface StageCmdOpts extends StageCommandOptions {
   recipes?: string;
   ref?: string;
-  workDir?: string;
-  engine?: string;
   force?: boolean;
-  verbose?: boolean;
   smokeNetwork?: string;
   buildTimeout?: string;
 }
@@ -46,6 +27,7 @@ function addOptions(c: Command): Command {
     .addOption(catalogOption())
     .addOption(jsonOption())
     .option('--concurrency <n>', 'artifacts processed at the same time', '2')
+    .option('--kind <kinds>', 'only these image kinds: container, wsl, cloud (comma-separated; default all)')
     .option('--recipes <dir-or-url>', 'recipe repository (default: wharf.yml recipes.url)')
     .option('--ref <ref>', 'recipe ref to build with --recipes (default: HEAD)')
     .option(
@@ -70,40 +52,11 @@ export async function runStagesCommand(
   o: StageCmdOpts,
   only?: Stage[],
 ): Promise<PipelineResult> {
-  const concurrency = Number(o.concurrency ?? '2');
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
-    throw new UsageError(`--concurrency must be an integer from 1 to 64, got ${o.concurrency}`);
+  concurrencyOf(o);
   const timeoutMs = o.buildTimeout !== undefined ? buildTimeoutMs(o.buildTimeout) : undefined;
-  const selection = parseSelection(args);
-  const store = await openCatalog(o);
-  const snap = await store.load();
-  const { targets, problems } = selectTargets(snap, selection);
-  if (selection.length && problems.length) throw new UsageError(problems.join('; '));
-  const quiet = !!o.json;
-  const h = connectEngine(o.engine);
-  const say = (s: string) => {
-    if (!quiet) process.stderr.write(`${s}\n`);
-  };
-  await pingEngine(h).catch((e: Error) =>
-    say(`warning: ${e.message}; stages that need it will record the error`),
-  );
-  const ctx: StageContext = {
-    store,
-    config: snap.config,
-    runId: newRunId(),
-    blobs: defaultBlobStore(store.dir),
-    workDir: resolve(o.workDir ?? process.env.WHARF_WORK_DIR ?? '.wharf/work'),
-    engine: h.engine,
-    log: {
-      info: say,
-      warn: (s) => say(`warning: ${s}`),
-      ...(o.verbose && !quiet ? { progress: say } : {}),
-    },
-  };
-  const bar = progress(!quiet && !o.verbose);
-  bar.start(targets.length, only ? only.join(',') : 'pipeline');
-  const result = await runPipeline(ctx, targets, {
-    concurrency,
+  const { store, snap, targets, problems } = await selectFromArgs(args, o);
+  const ctx = await cliStageContext(store, o, { config: snap.config, needsEngine: true });
+  return runWithProgress(ctx, targets, o, only ? only.join(',') : 'pipeline', {
     ...(only ? { only } : {}),
     build: {
       ...(o.recipes ? { recipes: { url: o.recipes, ref: o.ref ?? 'HEAD' } } : {}),
@@ -112,10 +65,7 @@ export async function runStagesCommand(
     },
     ...(o.smokeNetwork ? { verify: { networkMode: o.smokeNetwork } } : {}),
     problems: [...snap.problems.map((p) => `${p.file}:${p.line}: ${p.field} ${p.message}`), ...problems],
-    onArtifact: (r) => bar.tick(`${r.app}:${r.tag} ${r.status}`),
   });
-  bar.stop();
-  return result;
 }
 
 function buildTimeoutMs(minutes: string): number {

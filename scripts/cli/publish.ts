@@ -1,9 +1,9 @@
 // `wharf publish [app[:tag]…]`: the publish stage (push to every registry target in wharf.yml, with
 // alias tags and the signatures sign made). Thin shell over publisher/publish.
 import type { Command } from 'commander';
-import { runPublish } from '../../publisher/publish/index.ts';
+import { publishStage } from '../../publisher/publish/index.ts';
 import { catalogOption, jsonOption } from './common.ts';
-import { runStageCommand, type StageCommandOptions } from './sign.ts';
+import { runStageCommand, type StageCommandOptions } from './stages.ts';
 
 export default function register(program: Command): void {
   program
@@ -20,6 +20,6 @@ export default function register(program: Command): void {
     .addOption(catalogOption())
     .addOption(jsonOption())
     .action(async (args: string[], o: StageCommandOptions) => {
-      await runStageCommand('publish', runPublish, args, o);
+      await runStageCommand('publish', publishStage, args, o);
     });
 }

@@ -1,25 +1,21 @@
 // `wharf scan …`: run the scan stage for built images, rescan published digests, or summarise a Trivy
 // JSON report file. Thin shell over publisher/scan.
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import pLimit from 'p-limit';
-import { defaultBlobStore } from '../../catalog/blobs.ts';
-import { assertAppId, assertTag } from '../../catalog/names.ts';
-import { newRunId } from '../../catalog/run-id.ts';
-import type { CatalogStore } from '../../catalog/store.ts';
-import type { StageContext, StageOutcome } from '../../publisher/stage.ts';
+import { assertAppId } from '../../catalog/names.ts';
+import { artifactIdOf } from '../../catalog/schema.ts';
+import { rescanPublished } from '../../publisher/pipeline/rescan.ts';
+import { parseSelection } from '../../publisher/select.ts';
 import {
   createScanRunner,
   evaluatePolicy,
   expiredWaivers,
   parseTrivyReport,
-  rescanPublished,
   summarizeReport,
   summaryText,
   TrivyReportError,
-  type RescanSelection,
 } from '../../publisher/scan/index.ts';
+import type { StageOutcome } from '../../publisher/stage.ts';
 import {
   CommandFailed,
   EXIT_FAIL,
@@ -29,38 +25,17 @@ import {
   printJson,
   progress,
 } from './common.ts';
+import {
+  cliStageContext,
+  concurrencyOf,
+  runWithProgress,
+  selectFromArgs,
+  type StageCommandOptions,
+} from './stages.ts';
 
-interface ScanOpts {
-  catalog?: string;
-  json?: boolean;
+interface ScanOpts extends StageCommandOptions {
   rescan?: boolean;
   force?: boolean;
-  workDir?: string;
-  concurrency?: string;
-}
-
-/** "app" or "app:tag", validated before use. */
-export function parseSelection(arg: string): RescanSelection {
-  const i = arg.indexOf(':');
-  return i < 0
-    ? { app: assertAppId(arg) }
-    : { app: assertAppId(arg.slice(0, i)), tag: assertTag(arg.slice(i + 1)) };
-}
-
-function context(
-  store: CatalogStore,
-  config: StageContext['config'],
-  o: ScanOpts,
-  onLog: StageContext['log'],
-): StageContext {
-  return {
-    store,
-    config,
-    runId: newRunId(),
-    blobs: defaultBlobStore(store.dir),
-    workDir: resolve(o.workDir ?? process.env.WHARF_WORK_DIR ?? '.wharf/work'),
-    log: onLog,
-  };
 }
 
 const NEEDS_ATTENTION = new Set(['not-run', 'failed', 'blocked']);
@@ -81,38 +56,60 @@ export default function register(program: Command): void {
     .option('--concurrency <n>', 'parallel scans', '2')
     .addOption(catalogOption())
     .addOption(jsonOption())
-    .action(async (targets: string[], o: ScanOpts) => {
-      const select = targets.map(parseSelection);
-      const concurrency = Number(o.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1)
-        throw new CommandFailed(`--concurrency must be a positive integer`, 2);
-      const store = await openCatalog(o);
-      const config = await store.config();
-      const bar = progress(!o.json);
+    .action(async (args: string[], o: ScanOpts) => {
+      concurrencyOf(o);
       const warnings: string[] = [];
-      const ctx = context(store, config, o, {
-        info: () => {},
-        warn: (m) => warnings.push(m),
-      });
+      const log = { info: () => {}, warn: (m: string) => warnings.push(m) };
       let outcomes: StageOutcome[];
       let skipped: { app: string; artifactId: string; reason: string }[] = [];
+      const bar = progress(!o.json);
+      let runId: string;
+      let config;
       if (o.rescan) {
+        const select = parseSelection(args);
+        const store = await openCatalog(o);
+        const ctx = await cliStageContext(store, o, { log, engine: null });
+        runId = ctx.runId;
+        config = ctx.config;
         const r = await rescanPublished(ctx, {
           select,
           force: Boolean(o.force),
-          concurrency,
+          concurrency: concurrencyOf(o),
           onProgress: (done, total, out) =>
             done === 0 ? bar.start(total, 'rescan') : bar.tick(out ? `${out.app}:${out.artifactId}` : ''),
         });
         outcomes = r.outcomes;
         skipped = r.skipped;
       } else {
-        outcomes = await scanBuilt(ctx, select, Boolean(o.force), concurrency, bar, skipped);
+        // The scan stage for every built artifact matching the selection.
+        const select = parseSelection(args);
+        const { store, snap, targets } = await selectFromArgs(args, o, (t) => !!t.artifact?.records.build);
+        for (const sel of select)
+          if (sel.tag && !targets.some((t) => t.app.id === sel.app && t.artifactId === sel.tag))
+            skipped.push({ app: sel.app, artifactId: sel.tag, reason: 'not built' });
+        const wanted = (app: string, id: string) =>
+          !select.length || select.some((s) => s.app === app && (!s.tag || s.tag === id));
+        for (const { app, artifacts } of snap.apps.values())
+          for (const a of artifacts)
+            if (
+              a.records.build &&
+              wanted(app.id, a.id) &&
+              !app.recipes[a.kind].some((r) => artifactIdOf(r) === a.id)
+            )
+              skipped.push({ app: app.id, artifactId: a.id, reason: 'recipe removed' });
+        const ctx = await cliStageContext(store, o, { config: snap.config, log, engine: null });
+        runId = ctx.runId;
+        config = ctx.config;
+        const r = await runWithProgress(ctx, targets, o, 'scan', {
+          only: ['scan'],
+          stages: { scan: createScanRunner({ force: Boolean(o.force) }) },
+        });
+        outcomes = r.artifacts.flatMap((a) => a.stages);
       }
       bar.stop();
       const expired = expiredWaivers(config.scanPolicy, new Date());
-      const failed = outcomes.filter((x) => NEEDS_ATTENTION.has(x.status));
-      if (o.json) printJson({ runId: ctx.runId, outcomes, skipped, expiredWaivers: expired, warnings });
+      const failed = outcomes.filter((x) => x.verdict !== 'done' || NEEDS_ATTENTION.has(x.status));
+      if (o.json) printJson({ runId, outcomes, skipped, expiredWaivers: expired, warnings });
       else {
         for (const w of warnings) console.error(`warning: ${w}`);
         for (const x of outcomes)
@@ -178,64 +175,4 @@ export default function register(program: Command): void {
           );
       }
     });
-}
-
-/** The scan stage for every built container artifact matching the selection. */
-async function scanBuilt(
-  ctx: StageContext,
-  select: RescanSelection[],
-  force: boolean,
-  concurrency: number,
-  bar: ReturnType<typeof progress>,
-  skipped: { app: string; artifactId: string; reason: string }[],
-): Promise<StageOutcome[]> {
-  const snap = await ctx.store.load();
-  const runner = createScanRunner({ force });
-  const jobs: (() => Promise<StageOutcome>)[] = [];
-  for (const sel of select) {
-    const e = snap.apps.get(sel.app);
-    if (!e) skipped.push({ app: sel.app, artifactId: sel.tag ?? '*', reason: 'no such app' });
-    else if (sel.tag && !e.artifacts.some((a) => a.kind === 'container' && a.id === sel.tag))
-      skipped.push({ app: sel.app, artifactId: sel.tag, reason: 'not built' });
-  }
-  for (const { app, artifacts } of snap.apps.values()) {
-    for (const a of artifacts) {
-      if (a.kind !== 'container' || !a.records.build) continue;
-      if (select.length && !select.some((s) => s.app === app.id && (!s.tag || s.tag === a.id))) continue;
-      const recipe = app.recipes.container.find((r) => r.tag === a.id);
-      if (!recipe) {
-        skipped.push({ app: app.id, artifactId: a.id, reason: 'recipe removed' });
-        continue;
-      }
-      jobs.push(async () => {
-        const started = Date.now();
-        try {
-          return await runner(ctx, { app, kind: 'container', artifactId: a.id, recipe, artifact: a });
-        } catch (e) {
-          // One artifact's catalog or blob-store error never stops the others.
-          const message = e instanceof Error ? e.message : String(e);
-          return {
-            stage: 'scan',
-            app: app.id,
-            artifactId: a.id,
-            status: 'failed',
-            commit: null,
-            durationMs: Date.now() - started,
-            message,
-          };
-        }
-      });
-    }
-  }
-  const limit = pLimit(concurrency);
-  bar.start(jobs.length, 'scan');
-  return Promise.all(
-    jobs.map((job) =>
-      limit(async () => {
-        const out = await job();
-        bar.tick(`${out.app}:${out.artifactId}`);
-        return out;
-      }),
-    ),
-  );
 }

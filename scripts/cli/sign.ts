@@ -8,13 +8,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import pLimit from 'p-limit';
-import { defaultBlobStore } from '../../catalog/blobs.ts';
-import { newRunId } from '../../catalog/run-id.ts';
-import type { CatalogStore } from '../../catalog/store.ts';
-import { parseSelection, selectTargets } from '../../publisher/pipeline/index.ts';
 import { isExplicitImageRef, RefError } from '../../publisher/registry/ref.ts';
-import { runSign } from '../../publisher/sign/index.ts';
+import { signStage } from '../../publisher/sign/index.ts';
 import {
   PASSWORD_ENV,
   generateSigningKeyPair,
@@ -22,102 +17,8 @@ import {
   SigningKeyError,
 } from '../../publisher/sign/keys.ts';
 import { verifyImage, type VerifyResult } from '../../publisher/sign/verify.ts';
-import type { StageContext, StageOutcome, StageRunner } from '../../publisher/stage.ts';
-import {
-  CommandFailed,
-  EXIT_FAIL,
-  UsageError,
-  catalogOption,
-  jsonOption,
-  openCatalog,
-  printJson,
-  progress,
-} from './common.ts';
-
-export interface StageCommandOptions {
-  catalog?: string;
-  json?: boolean;
-  workDir?: string;
-  concurrency?: string;
-}
-
-export function stageContext(
-  store: CatalogStore,
-  config: StageContext['config'],
-  o: StageCommandOptions,
-  extra: Partial<StageContext> = {},
-): StageContext {
-  const quiet = !!o.json;
-  return {
-    store,
-    config,
-    runId: newRunId(),
-    blobs: defaultBlobStore(store.dir),
-    workDir: resolve(o.workDir ?? process.env.WHARF_WORK_DIR ?? '.wharf/work'),
-    log: {
-      info: (m) => (quiet ? undefined : console.error(m)),
-      warn: (m) => (quiet ? undefined : console.error(`warning: ${m}`)),
-    },
-    ...extra,
-  };
-}
-
-const BAD = new Set(['failed', 'partial', 'blocked', 'error', 'timeout']);
-
-/** Run one stage over the selected artifacts with bounded concurrency; print, set the exit code. */
-export async function runStageCommand(
-  stage: string,
-  runner: StageRunner,
-  args: string[],
-  o: StageCommandOptions,
-  extra: Partial<StageContext> = {},
-): Promise<StageOutcome[]> {
-  const concurrency = Number(o.concurrency ?? '2');
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new UsageError('--concurrency must be a positive integer');
-  const selection = parseSelection(args);
-  const store = await openCatalog(o);
-  const snap = await store.load();
-  const { targets, problems } = selectTargets(snap, selection);
-  if (problems.length && selection.length)
-    throw new CommandFailed(problems.join('; '), EXIT_FAIL, { problems });
-  const ctx = stageContext(store, snap.config, o, extra);
-  const bar = progress(!o.json);
-  bar.start(targets.length, stage);
-  const limit = pLimit(concurrency);
-  const outcomes = await Promise.all(
-    targets.map((t) =>
-      limit(async () => {
-        let out: StageOutcome;
-        try {
-          out = await runner(ctx, t);
-        } catch (e) {
-          out = {
-            stage: stage as StageOutcome['stage'],
-            app: t.app.id,
-            artifactId: t.artifactId,
-            status: 'error',
-            commit: null,
-            durationMs: 0,
-            message: e instanceof Error ? e.message : String(e),
-          };
-        }
-        bar.tick(`${t.app.id}:${t.artifactId}`);
-        return out;
-      }),
-    ),
-  );
-  bar.stop();
-  const bad = outcomes.filter((x) => BAD.has(x.status));
-  if (o.json) printJson({ runId: ctx.runId, stage, outcomes, problems });
-  else {
-    for (const x of outcomes)
-      console.log(`${`${x.app}:${x.artifactId}`.padEnd(44)} ${x.status.padEnd(10)} ${x.message ?? ''}`);
-    console.log(`${stage}: ${outcomes.length} artifacts, ${bad.length} failed, partial or blocked`);
-  }
-  if (bad.length) process.exitCode = EXIT_FAIL;
-  return outcomes;
-}
+import { CommandFailed, EXIT_FAIL, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
+import { runStageCommand, type StageCommandOptions } from './stages.ts';
 
 /** Pull credentials for private registries: $WHARF_REGISTRY_USERNAME / $WHARF_REGISTRY_PASSWORD. */
 function registryCredentials(env: NodeJS.ProcessEnv): {
@@ -159,7 +60,7 @@ export default function register(program: Command): void {
       .addOption(catalogOption())
       .addOption(jsonOption()),
   ).action(async (args: string[], o: StageCommandOptions) => {
-    await runStageCommand('sign', runSign, args, o);
+    await runStageCommand('sign', signStage, args, o);
   });
 
   workDirOption(
@@ -194,9 +95,8 @@ export default function register(program: Command): void {
         throw new UsageError('give either image references or app[:tag] names, not both');
       if (!images.length) {
         // Smoke tests (the verify stage), owned by publisher/verify.
-        const { runVerify } = await import('../../publisher/verify/index.ts');
-        const { connectEngine } = await import('../../publisher/engine/index.ts');
-        await runStageCommand('verify', runVerify, refs, o, { engine: connectEngine(o.engine).engine });
+        const { verifyStage } = await import('../../publisher/verify/index.ts');
+        await runStageCommand('verify', verifyStage, refs, o, { needsEngine: true });
         return;
       }
       if (!o.key) throw new UsageError('--key <pub.pem> is required to verify image signatures');

@@ -3,7 +3,8 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zDigest } from '../../catalog/schema.ts';
-import { makeBuildStage } from '../../publisher/build/index.ts';
+import { makeBuildStage, type BuildStageOptions } from '../../publisher/build/index.ts';
+import { runStage } from '../../publisher/pipeline/runner.ts';
 import { listContext } from '../../publisher/build/context.ts';
 import {
   connectEngine,
@@ -12,7 +13,7 @@ import {
   resolveEngineAddress,
 } from '../../publisher/engine/index.ts';
 import { createBusyboxBase } from '../helpers/podman.ts';
-import { imageLayoutDir, type StageTarget } from '../../publisher/stage.ts';
+import { imageLayoutDir, type StageContext, type StageTarget } from '../../publisher/stage.ts';
 import { startPipelineFixture, type PipelineFixture } from './fixture.ts';
 
 let f: PipelineFixture;
@@ -23,6 +24,12 @@ afterAll(async () => {
   await f?.stop();
 });
 
+// The build stage through the runner, which commits its record.
+const buildWith =
+  (opts: BuildStageOptions = {}) =>
+  (ctx: StageContext, t: StageTarget) =>
+    runStage(ctx, 'build', makeBuildStage(opts), t);
+
 async function target(app: string, tag: string): Promise<StageTarget> {
   const e = (await f.store.loadApp(app))!;
   const recipe = e.app.recipes.container.find((r) => r.tag === tag)!;
@@ -30,6 +37,7 @@ async function target(app: string, tag: string): Promise<StageTarget> {
     app: e.app,
     kind: 'container',
     artifactId: tag,
+    arch: 'amd64',
     recipe,
     artifact: e.artifacts.find((a) => a.kind === 'container' && a.id === tag),
   };
@@ -38,7 +46,7 @@ async function target(app: string, tag: string): Promise<StageTarget> {
 describe('build stage against podman', () => {
   it('builds a recipe, exports an OCI layout and records it', async () => {
     const ctx = await f.ctx();
-    const out = await makeBuildStage()(ctx, await target('hello', '1.0.0-oe2403sp4'));
+    const out = await buildWith()(ctx, await target('hello', '1.0.0-oe2403sp4'));
     expect(out.message).toMatch(/built sha256:/);
     expect(out.status).toBe('ok');
     const a = (await f.store.loadApp('hello'))!.artifacts[0]!;
@@ -69,7 +77,7 @@ describe('build stage against podman', () => {
   it('records unchanged inputs while the layout is present', async () => {
     const ctx = await f.ctx();
     const before = (await target('hello', '1.0.0-oe2403sp4')).artifact!.records.build!;
-    const out = await makeBuildStage()(ctx, await target('hello', '1.0.0-oe2403sp4'));
+    const out = await buildWith()(ctx, await target('hello', '1.0.0-oe2403sp4'));
     expect(out.status).toBe('unchanged');
     const after = (await target('hello', '1.0.0-oe2403sp4')).artifact!.records.build!;
     expect(after).toMatchObject({
@@ -84,7 +92,7 @@ describe('build stage against podman', () => {
   it('a new base image digest changes the inputs digest and rebuilds', async () => {
     const before = (await target('hello', '1.0.0-oe2403sp4')).artifact!.records.build!;
     await createBusyboxBase(f.podman.engine, f.baseRef, { marker: 'base-v2' });
-    const out = await makeBuildStage()(await f.ctx(), await target('hello', '1.0.0-oe2403sp4'));
+    const out = await buildWith()(await f.ctx(), await target('hello', '1.0.0-oe2403sp4'));
     expect(out.status).toBe('ok');
     const a = (await target('hello', '1.0.0-oe2403sp4')).artifact!;
     expect(a.records.build!.base!.digest).not.toBe(before.base!.digest);
@@ -98,7 +106,7 @@ describe('build stage against podman', () => {
     await f.store.commit({ subject: 'test: request rebuild' }, (tx) => {
       tx.putArtifact({ ...t.artifact!, pending: { reason: 'fixable CVE-2099-0001', since } });
     });
-    const out = await makeBuildStage()(await f.ctx(), await target('hello', '1.0.0-oe2403sp4'));
+    const out = await buildWith()(await f.ctx(), await target('hello', '1.0.0-oe2403sp4'));
     expect(out.status).toBe('ok');
   });
 });
@@ -112,7 +120,7 @@ describe('build timeout', () => {
     await f.commitRecipes('hello 1.1.0 hangs');
     try {
       const t0 = Date.now();
-      const out = await makeBuildStage({ timeoutMs: 4000 })(
+      const out = await buildWith({ timeoutMs: 4000 })(
         await f.ctx(),
         await target('hello', '1.1.0-oe2403sp4'),
       );

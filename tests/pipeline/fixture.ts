@@ -5,11 +5,10 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { FsBlobStore } from '../../catalog/blobs.ts';
-import { newRunId } from '../../catalog/run-id.ts';
 import type { AppInput, CatalogConfig, SmokeTest } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
 import { readMeta } from '../../publisher/recipes/index.ts';
+import { openStageContext, type StageContextOptions } from '../../publisher/context.ts';
 import type { StageContext } from '../../publisher/stage.ts';
 import { createBusyboxBase, startPodman, type TestPodman } from '../helpers/podman.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -29,7 +28,7 @@ export interface PipelineFixture {
   dir: string;
   /** The port webby's smoke test expects its server on. */
   webPort: number;
-  ctx(overrides?: Partial<StageContext>): Promise<StageContext>;
+  ctx(overrides?: StageContextOptions): Promise<StageContext>;
   /** Commit everything in the recipe repo; returns the new commit. */
   commitRecipes(message: string): Promise<string>;
   stop(): Promise<void>;
@@ -140,7 +139,6 @@ export async function startPipelineFixture(opts: { apps?: boolean } = {}): Promi
     });
   }
   const workDir = join(dir, 'work');
-  const blobs = new FsBlobStore(join(catalogDir, '.wharf-blobs'));
   return {
     registry,
     podman,
@@ -152,17 +150,7 @@ export async function startPipelineFixture(opts: { apps?: boolean } = {}): Promi
     dir,
     webPort,
     async ctx(overrides = {}) {
-      return {
-        store,
-        config: await store.config(),
-        runId: newRunId(),
-        blobs,
-        workDir,
-        log: { info() {}, warn() {} },
-        engine: podman.engine,
-        env: {},
-        ...overrides,
-      };
+      return openStageContext(store, { workDir, engine: podman.engine, env: {}, ...overrides });
     },
     commitRecipes,
     async stop() {

@@ -17,7 +17,8 @@ import {
   parseSelection,
   type PipelineResult,
 } from '../../publisher/pipeline/index.ts';
-import { imageLayoutDir, type StageContext } from '../../publisher/stage.ts';
+import type { StageContextOptions } from '../../publisher/context.ts';
+import { imageLayoutDir } from '../../publisher/stage.ts';
 import { startPipelineFixture, OS, type PipelineFixture } from './fixture.ts';
 
 const FAKE_TRIVY = resolve('tests/fixtures/bin/trivy');
@@ -46,7 +47,7 @@ afterAll(async () => {
   await f?.stop();
 });
 
-async function run(args: string[] = [], ctxOverrides: Partial<StageContext> = {}): Promise<PipelineResult> {
+async function run(args: string[] = [], ctxOverrides: StageContextOptions = {}): Promise<PipelineResult> {
   const ctx = await f.ctx({ env, ...ctxOverrides });
   const snap = await f.store.load();
   expect(snap.problems).toEqual([]);

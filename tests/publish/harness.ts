@@ -5,10 +5,13 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultBlobStore } from '../../catalog/blobs.ts';
-import { newRunId } from '../../catalog/run-id.ts';
 import type { AppInput, Artifact, CatalogConfig, ContainerRecipe } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
+import { newRunId } from '../../catalog/run-id.ts';
+import { openStageContext } from '../../publisher/context.ts';
+import { runStage } from '../../publisher/pipeline/runner.ts';
+import { makePublish, type PublishOptions } from '../../publisher/publish/index.ts';
+import { signStage } from '../../publisher/sign/index.ts';
 import { imageLayoutDir, type StageContext, type StageTarget } from '../../publisher/stage.ts';
 import { makeTinyImage } from '../registry/fixtures.ts';
 
@@ -51,19 +54,16 @@ export async function makeHarness(config: Partial<CatalogConfig>, apps: AppInput
     store,
     logs,
     async ctx(env = {}) {
-      return {
-        store,
-        config: await store.config(),
-        runId: newRunId(),
-        blobs: defaultBlobStore(store.dir),
+      return openStageContext(store, {
         workDir,
+        engine: null,
         env,
         log: {
           info: (m) => logs.push(m),
           warn: (m) => logs.push(m),
           progress: (m) => logs.push(m),
         },
-      };
+      });
     },
     async target(app, tag) {
       const e = (await store.loadApp(app))!;
@@ -72,6 +72,7 @@ export async function makeHarness(config: Partial<CatalogConfig>, apps: AppInput
         app: e.app,
         kind: 'container',
         artifactId: tag,
+        arch: 'amd64',
         recipe: r,
         artifact: e.artifacts.find((a) => a.id === tag),
       };
@@ -144,3 +145,12 @@ export async function makeHarness(config: Partial<CatalogConfig>, apps: AppInput
   };
   return h;
 }
+
+/** The sign stage through the runner (which commits its record), as the pipeline and `wharf sign` run it. */
+export const runSign = (ctx: StageContext, t: StageTarget) => runStage(ctx, 'sign', signStage, t);
+
+/** The publish stage with these options, through the runner. */
+export const publishWith =
+  (opts: PublishOptions = {}) =>
+  (ctx: StageContext, t: StageTarget) =>
+    runStage(ctx, 'publish', makePublish(opts), t);

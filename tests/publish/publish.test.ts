@@ -3,16 +3,14 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zCatalogConfig, type App } from '../../catalog/schema.ts';
 import { aliasTagsFor, compareAppVersion, compareOsVersion } from '../../publisher/publish/aliases.ts';
-import { makePublish } from '../../publisher/publish/index.ts';
 import { RegistryClient } from '../../publisher/registry/client.ts';
-import { runSign } from '../../publisher/sign/index.ts';
 import { generateSigningKeyPair, parsePublicKey } from '../../publisher/sign/keys.ts';
 import { verifyImage } from '../../publisher/sign/verify.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { startFaultProxy, type FaultProxy } from '../registry/fixtures.ts';
-import { makeHarness, recipe, type Harness } from './harness.ts';
+import { makeHarness, publishWith, recipe, runSign, type Harness } from './harness.ts';
 
-const runPublish = makePublish({ retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 } });
+const runPublish = publishWith({ retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 } });
 const pair = generateSigningKeyPair();
 const env = { WHARF_SIGNING_KEY: pair.privatePem };
 const LTS = '^24\\.03-lts-sp[0-9]+$';

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import tar from 'tar-stream';
 import { FsBlobStore } from '../../catalog/blobs.ts';
 import { newRunId } from '../../catalog/run-id.ts';
+import { openStageContext, type StageContextOptions } from '../../publisher/context.ts';
 import { CatalogStore } from '../../catalog/store.ts';
 import type { Artifact, CatalogConfig } from '../../catalog/schema.ts';
 import { imageLayoutDir, type StageContext, type StageTarget } from '../../publisher/stage.ts';
@@ -68,13 +69,16 @@ export async function makeOciLayout(
   return m.digest;
 }
 
+/** The environment the fixture's stage context reads: the stand-in Trivy, a 20 s timeout. */
+export const SCAN_ENV: NodeJS.ProcessEnv = { WHARF_TRIVY: FAKE_TRIVY, WHARF_TRIVY_TIMEOUT: '20' };
+
 export interface ScanFixture {
   root: string;
   store: CatalogStore;
   blobs: FsBlobStore;
   workDir: string;
   logs: string[];
-  ctx(over?: Partial<StageContext>): Promise<StageContext>;
+  ctx(over?: StageContextOptions): Promise<StageContext>;
   target(app: string, tag: string): Promise<StageTarget>;
   artifact(app: string, tag: string): Promise<Artifact>;
   /** Add an app with one container recipe and a build record; optionally the OCI layout too. */
@@ -98,16 +102,14 @@ export async function scanFixture(config: Partial<CatalogConfig> = {}): Promise<
     workDir,
     logs,
     async ctx(over = {}) {
-      return {
-        store,
-        config: await store.config(),
-        runId: newRunId(),
+      return openStageContext(store, {
         blobs,
         workDir,
+        engine: null,
         log: { info: (m) => logs.push(`info ${m}`), warn: (m) => logs.push(`warn ${m}`) },
-        env: { WHARF_TRIVY: FAKE_TRIVY, WHARF_TRIVY_TIMEOUT: '20' },
+        env: SCAN_ENV,
         ...over,
-      };
+      });
     },
     async artifact(app, tag) {
       const e = await store.loadApp(app);
@@ -118,7 +120,14 @@ export async function scanFixture(config: Partial<CatalogConfig> = {}): Promise<
     async target(app, tag) {
       const e = (await store.loadApp(app))!;
       const recipe = e.app.recipes.container.find((r) => r.tag === tag)!;
-      return { app: e.app, kind: 'container', artifactId: tag, recipe, artifact: await f.artifact(app, tag) };
+      return {
+        app: e.app,
+        kind: 'container',
+        artifactId: tag,
+        arch: 'amd64',
+        recipe,
+        artifact: await f.artifact(app, tag),
+      };
     },
     async addBuiltApp(app, tag, opts = {}) {
       const dir = imageLayoutDir({ workDir }, app, tag);

@@ -7,10 +7,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { git } from '../../catalog/git.ts';
 import { newRunId } from '../../catalog/run-id.ts';
 import type { Artifact } from '../../catalog/schema.ts';
-import { rescanPublished } from '../../publisher/scan/index.ts';
+import { rescanPublished } from '../../publisher/pipeline/rescan.ts';
+import { runStage } from '../../publisher/pipeline/runner.ts';
 import { CHECKED_FILE } from '../../publisher/scan/checked.ts';
 import { planRescans } from '../../publisher/scan/rescan.ts';
-import { runScan } from '../../publisher/scan/index.ts';
+import { scanStage } from '../../publisher/scan/index.ts';
+import type { StageContext, StageTarget } from '../../publisher/stage.ts';
+
+const runScan = (ctx: StageContext, t: StageTarget) => runStage(ctx, 'scan', scanStage, t);
 import { editedReport, FAKE_TRIVY, scanFixture, type ScanFixture } from './helpers.ts';
 
 const PASSWORD = 's3cret-Registry-Pa55';

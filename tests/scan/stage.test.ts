@@ -7,11 +7,16 @@ import {
   createScanRunner,
   parseTrivyReport,
   readFindings,
-  runScan,
+  scanStage,
   summarizeReport,
 } from '../../publisher/scan/index.ts';
-import { imageLayoutDir } from '../../publisher/stage.ts';
-import { editedReport, readFixture, scanFixture, sha256, type ScanFixture } from './helpers.ts';
+import { runStage } from '../../publisher/pipeline/runner.ts';
+import { imageLayoutDir, type StageContext, type StageFn, type StageTarget } from '../../publisher/stage.ts';
+import { editedReport, readFixture, SCAN_ENV, scanFixture, sha256, type ScanFixture } from './helpers.ts';
+
+// The scan stage returns its record; the runner commits it (what the pipeline and `wharf scan` do).
+const scanWith = (fn: StageFn) => (ctx: StageContext, t: StageTarget) => runStage(ctx, 'scan', fn, t);
+const runScan = scanWith(scanStage);
 
 let fx: ScanFixture;
 const argsLog = () => join(fx.root, 'trivy-args.jsonl');
@@ -204,7 +209,7 @@ describe('scan stage', () => {
         },
       },
     });
-    const force = createScanRunner({ force: true });
+    const force = scanWith(createScanRunner({ force: true }));
     expect((await force(waived('2099-12-31'), target)).status).toBe('ok');
     expect((await fx.artifact('nginx', '1.27-oe2403sp4')).records.scan!.policy).toMatchObject({
       blocked: false,
@@ -235,14 +240,15 @@ describe('scan stage', () => {
     it(`records not-run (never clean) when ${what}`, async () => {
       await fx.addBuiltApp('busybox', 'fail-case');
       const target = await fx.target('busybox', 'fail-case');
-      const ctx = await fx.ctx();
       for (const [k, v] of Object.entries(env)) if (k.startsWith('FAKE_')) process.env[k] = v;
-      ctx.env = {
-        ...ctx.env,
-        ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('WHARF_'))),
-      };
+      const ctx = await fx.ctx({
+        env: {
+          ...SCAN_ENV,
+          ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('WHARF_'))),
+        },
+      });
       const started = Date.now();
-      const out = await createScanRunner({ force: true })(ctx, target);
+      const out = await scanWith(createScanRunner({ force: true }))(ctx, target);
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(out.status).toBe('not-run');
       expect(out.message).toMatch(reason);
@@ -257,9 +263,8 @@ describe('scan stage', () => {
   }
 
   it('with requireScan a scan that did not run blocks publishing', async () => {
-    const ctx = await fx.ctx();
+    const ctx = await fx.ctx({ env: { ...SCAN_ENV, WHARF_TRIVY: '/nonexistent/bin/trivy' } });
     ctx.config = { ...ctx.config, scanPolicy: { ...ctx.config.scanPolicy, requireScan: true } };
-    ctx.env = { ...ctx.env, WHARF_TRIVY: '/nonexistent/bin/trivy' };
     await runScan(ctx, await fx.target('busybox', 'fail-case'));
     const rec = (await fx.artifact('busybox', 'fail-case')).records.scan!;
     expect(rec.status).toBe('not-run');
@@ -269,7 +274,7 @@ describe('scan stage', () => {
 
   it('an SBOM failure keeps the vulnerability scan and leaves the SBOM out', async () => {
     process.env.FAKE_TRIVY_MODE = 'sbom-fail';
-    const out = await createScanRunner({ force: true })(
+    const out = await scanWith(createScanRunner({ force: true }))(
       await fx.ctx(),
       await fx.target('busybox', 'fail-case'),
     );

@@ -5,7 +5,6 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient, sha256Digest } from '../../publisher/registry/client.ts';
 import { MANIFEST_ACCEPT, OCI_CONFIG, OCI_MANIFEST } from '../../publisher/registry/media.ts';
-import { runPublish } from '../../publisher/publish/index.ts';
 import {
   DSSE_TYPE,
   SIGNATURE_ANNOTATION,
@@ -14,7 +13,6 @@ import {
   signatureManifest,
   simpleSigningPayload,
 } from '../../publisher/sign/cosign.ts';
-import { runSign } from '../../publisher/sign/index.ts';
 import {
   generateSigningKeyPair,
   loadSigningKey,
@@ -23,7 +21,9 @@ import {
 } from '../../publisher/sign/keys.ts';
 import { verifyImage } from '../../publisher/sign/verify.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { makeHarness, recipe, type Harness } from '../publish/harness.ts';
+import { makeHarness, publishWith, recipe, runSign, type Harness } from '../publish/harness.ts';
+
+const runPublish = publishWith();
 
 interface Statement {
   _type: string;

@@ -1,0 +1,107 @@
+// The composition root of the stages: `openStageContext(store, options)` builds, once per run, what every
+// stage runs with — the catalog configuration, the blob store `blobs:` in wharf.yml names (local disk or
+// S3), the container engine, the signer, the scanner settings and the registry-client factory. The CLI
+// (wharf pipeline|build|smoke|scan|sign|publish), the daemon's jobs, the benchmarks and the tests all
+// open their context here, so a setting is honoured the same way everywhere.
+import { resolve } from 'node:path';
+import type Docker from 'dockerode';
+import type { BlobStore } from '../catalog/blobs.ts';
+import { openBlobStore } from '../catalog/blobs-s3.ts';
+import { newRunId } from '../catalog/run-id.ts';
+import type { CatalogConfig } from '../catalog/schema.ts';
+import type { CatalogStore } from '../catalog/store.ts';
+import { connectEngine } from './engine/index.ts';
+import { RegistryClient } from './registry/client.ts';
+import { splitTargetRepository } from './registry/ref.ts';
+import { trivyOptionsFromEnv, type TrivyOptions } from './scan/trivy.ts';
+import { loadSigningKey, type SigningKey } from './sign/keys.ts';
+import type { RegistryClientHooks, StageContext, StageLogger } from './stage.ts';
+
+type RegistryTarget = CatalogConfig['registries'][number];
+
+export interface StageContextOptions {
+  /** The catalog configuration (default: the store's wharf.yml). */
+  config?: CatalogConfig;
+  runId?: string;
+  /** Work directory (default: $WHARF_WORK_DIR, else .wharf/work), resolved to an absolute path. */
+  workDir?: string;
+  /**
+   * The container engine: a Docker client, an address (unix://, tcp://, a socket path), or null for
+   * none. Default: $DOCKER_HOST, else the usual sockets (creating the client never connects).
+   */
+  engine?: Docker | string | null;
+  /** Override the blob store (default: the one `blobs:` in wharf.yml names). */
+  blobs?: BlobStore;
+  /** Where secrets and tool settings are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  log?: StageLogger;
+  /** Overrides of the Trivy settings read from the environment (bin, cacheDir, timeoutMs, offline). */
+  trivy?: Partial<TrivyOptions>;
+}
+
+const silent: StageLogger = { info() {}, warn() {} };
+
+/** Registry credentials from the environment variables a target names (never stored anywhere). */
+export function credentialsFor(
+  target: RegistryTarget,
+  env: NodeJS.ProcessEnv,
+): { username: string; password: string } | undefined {
+  if (!target.usernameEnv && !target.passwordEnv) return undefined;
+  const username = target.usernameEnv ? env[target.usernameEnv] : undefined;
+  const password = target.passwordEnv ? env[target.passwordEnv] : undefined;
+  if (!username || !password)
+    throw new Error(
+      `credentials for ${target.name} are not set: ${[target.usernameEnv, target.passwordEnv]
+        .filter(Boolean)
+        .map((v) => `$${v}`)
+        .join(' and ')} must both be set`,
+    );
+  return { username, password };
+}
+
+/** Build the stage context of one run. Fails (with the wharf.yml field) when `blobs:` is invalid. */
+export async function openStageContext(
+  store: CatalogStore,
+  o: StageContextOptions = {},
+): Promise<StageContext> {
+  const env = o.env ?? process.env;
+  const config = o.config ?? (await store.config());
+  const blobs = o.blobs ?? openBlobStore(store.dir, config, env);
+  const engine =
+    o.engine === null
+      ? undefined
+      : typeof o.engine === 'object'
+        ? o.engine
+        : connectEngine(o.engine, env).engine;
+  let key: Promise<SigningKey | null> | undefined;
+  let scanner: TrivyOptions | undefined;
+  return {
+    store,
+    config,
+    runId: o.runId ?? newRunId(),
+    blobs,
+    workDir: resolve(o.workDir ?? env.WHARF_WORK_DIR ?? '.wharf/work'),
+    log: o.log ?? silent,
+    ...(engine ? { engine } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    env,
+    signer: () => (key ??= loadSigningKey(env)),
+    // Read lazily: a bad WHARF_TRIVY_TIMEOUT fails the scans, not every other stage.
+    scanner: () =>
+      (scanner ??= {
+        ...trivyOptionsFromEnv(env),
+        ...o.trivy,
+        ...(o.signal ? { signal: o.signal } : {}),
+      }),
+    registry: (target: RegistryTarget, hooks: RegistryClientHooks = {}) =>
+      new RegistryClient({
+        registry: splitTargetRepository(target.repository).registry,
+        insecure: target.insecure,
+        credentials: credentialsFor(target, env),
+        ...(hooks.retry ? { retry: hooks.retry } : {}),
+        ...(hooks.onRetry ? { onRetry: hooks.onRetry } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+      }),
+  };
+}

@@ -1,0 +1,34 @@
+// Which stage functions each image kind has. Container images have all five; the WSL and cloud kinds
+// get theirs from their own modules (publisher/wsl, …) as they are written: a kind with no stages is
+// reported "skipped" by the pipeline, never half-built.
+import type { ImageKind, Stage } from '../../catalog/schema.ts';
+import { makeBuildStage, type BuildStageOptions } from '../build/index.ts';
+import { makePublish, type PublishOptions } from '../publish/index.ts';
+import { createScanRunner, type ScanStageOptions } from '../scan/index.ts';
+import { signStage } from '../sign/index.ts';
+import type { StageFn } from '../stage.ts';
+import { makeVerifyStage, type VerifyStageOptions } from '../verify/index.ts';
+
+export type StageTable = Record<ImageKind, Partial<Record<Stage, StageFn>>>;
+
+export interface StageTableOptions {
+  build?: BuildStageOptions;
+  verify?: VerifyStageOptions;
+  scan?: ScanStageOptions;
+  publish?: PublishOptions;
+}
+
+/** The stage functions of one run (a build stage shares its checkouts and base digests across targets). */
+export function defaultStages(opts: StageTableOptions = {}): StageTable {
+  return {
+    container: {
+      build: makeBuildStage(opts.build),
+      verify: makeVerifyStage(opts.verify),
+      scan: createScanRunner(opts.scan),
+      sign: signStage,
+      publish: makePublish(opts.publish),
+    },
+    wsl: {},
+    cloud: {},
+  };
+}
