@@ -226,6 +226,17 @@ export const zWslRecipe = z
     compression: z.enum(['gzip', 'xz']).default('gzip'),
     defaultUid: z.number().int().default(1000),
     defaultName: zLine().optional(),
+    /** DistributionInfo.json flavor (`wsl --install <flavor>`); default: the app's name. */
+    flavor: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+      .optional(),
+    friendlyName: zLine().min(1).optional(),
+    /** The flavor's default entry in DistributionInfo.json (default: the newest published). */
+    default: z.boolean().optional(),
+    /** .ico (≤ 1 MiB) and Windows Terminal profile template, relative to the recipe tree. */
+    icon: zRelPath.optional(),
+    terminalProfile: zRelPath.optional(),
     ...zRecipeBase,
   })
   .strict();
@@ -504,7 +515,18 @@ export const zPublishRecord = z
     targets: z.array(zPublishTarget).default([]),
     /** Cloud and WSL artifacts: uploaded objects. */
     objects: z
-      .array(z.object({ url: z.string(), sha256: z.string(), size: z.number().int() }).strict())
+      .array(
+        z
+          .object({
+            url: z.string(),
+            sha256: z.string(),
+            size: z.number().int(),
+            /** The object-storage target and the architecture of the file (WSL: Amd64Url/Arm64Url). */
+            target: z.string().optional(),
+            arch: zArch.optional(),
+          })
+          .strict(),
+      )
       .optional(),
     blockedBy: z.string().optional(),
   })

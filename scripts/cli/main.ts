@@ -15,6 +15,7 @@ import siteCommands from './site.ts';
 import pipelineCommands from './pipeline.ts';
 import signCommands from './sign.ts';
 import publishCommands from './publish.ts';
+import wslCommands from './wsl.ts';
 
 const modules: CommandModule[] = [
   catalogCommands,
@@ -26,6 +27,7 @@ const modules: CommandModule[] = [
   pipelineCommands,
   signCommands,
   publishCommands,
+  wslCommands,
   triggerCommand,
   daemonCommand,
 ];
