@@ -28,6 +28,11 @@ export const zWatchConfig = z
       .int()
       .min(1024)
       .default(256 * 1024 * 1024),
+    /**
+     * Deadline for one app's whole check (every request, retry wait and metadata scan): past it the app
+     * records a "deadline exceeded" error and the sweep goes on without it.
+     */
+    appTimeoutMs: z.number().int().min(100).max(3_600_000).default(180_000),
     retries: z.number().int().min(0).max(10).default(3),
     retryBaseMs: z.number().int().min(1).default(500),
     /** Longest wait honoured for Retry-After or a rate-limit reset; beyond it the app fails this sweep. */

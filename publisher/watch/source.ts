@@ -29,6 +29,8 @@ export interface SourceContext {
   memo<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** Run a subprocess-heavy step (git) under the sweep's process limit. */
   spawnSlot<T>(fn: () => Promise<T>): Promise<T>;
+  /** Aborted when the app's deadline (watch.appTimeoutMs) passes: long loops check it and stop. */
+  signal?: AbortSignal;
 }
 
 export type Source = (entry: Upstream, ctx: SourceContext) => Promise<RawRelease[]>;

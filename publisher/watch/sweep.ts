@@ -114,14 +114,38 @@ export async function checkApp(
       delete fresh[url];
     },
   };
+  // The per-app deadline: the source sees an aborted signal (long scans stop), and the check ends at
+  // the deadline even if the source is still waiting on something that does not watch the signal.
+  const deadline = new AbortController();
+  ctx.signal = deadline.signal;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new DeadlineError(shared.cfg.appTimeoutMs);
+      deadline.abort(err);
+      reject(err);
+    }, shared.cfg.appTimeoutMs);
+  });
+  expired.catch(() => {});
   try {
     const source = SOURCES[entry.backend];
     if (!source) throw new Error(`no source for backend ${entry.backend}`);
-    const raws = await source(entry, ctx);
+    const raws = await Promise.race([source(entry, ctx), expired]);
     return { kind: 'ok', policy: applyPolicy(entry, raws, app.name), validators: fresh };
   } catch (e) {
     if (e instanceof NotModified) return { kind: 'notModified' };
     return { kind: 'error', message: scrub(e instanceof Error ? e.message : String(e), shared.env) };
+  } finally {
+    clearTimeout(timer);
+    if (!deadline.signal.aborted) deadline.abort(new Error('check finished'));
+  }
+}
+
+/** An app's check ran past watch.appTimeoutMs. */
+export class DeadlineError extends Error {
+  constructor(ms: number) {
+    super(`deadline exceeded: the check took longer than ${ms} ms (watch.appTimeoutMs)`);
+    this.name = 'DeadlineError';
   }
 }
 

@@ -1,9 +1,10 @@
 // An RPM repository: repodata/repomd.xml (conditional) → the primary metadata it names (gzip, zstd,
 // xz, bzip2 or plain; see ../decompress.ts) → every [epoch:]version-release of the named package.
-// primary.xml of a whole OS is hundreds of MB, so it is decompressed as a stream and scanned
-// package by package instead of parsed whole;
-// only <package> elements naming our package are looked at. Use `regex` to keep only the version part.
+// primary.xml of a whole OS is hundreds of MB, so it is decompressed as a stream and scanned in one
+// linear pass (../primary-scan.ts) instead of parsed whole; only <package> elements naming our package
+// are looked at. Use `regex` to keep only the version part.
 import { decompress } from '../decompress.ts';
+import { scanPrimary } from '../primary-scan.ts';
 import { HttpError } from '../http.ts';
 import { EntryError, type Source } from '../source.ts';
 
@@ -27,44 +28,6 @@ export function primaryHref(repomd: string): string | undefined {
   return undefined;
 }
 
-/** Stream primary.xml text and return the EVRs of every <package> whose <name> is `pkg`. */
-export async function scanPrimary(
-  text: AsyncIterable<Buffer | string>,
-  pkg: string,
-  maxBytes: number,
-): Promise<string[]> {
-  const needle = `<name>${pkg}</name>`;
-  const found = new Set<string>();
-  const decoder = new TextDecoder();
-  let buf = '';
-  let total = 0;
-  let looked = false; // the start was checked: an HTML error page must not pass as "no versions"
-  const looksLikeMetadata = (start: string) => {
-    if (!/^\uFEFF?\s*<(\?xml|metadata)/.test(start)) throw new Error('not XML metadata');
-    return true;
-  };
-  for await (const chunk of text) {
-    total += chunk.length;
-    if (total > maxBytes) throw new Error(`primary metadata exceeds the ${maxBytes}-byte cap`);
-    buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    if (!looked && buf.length >= 64) looked = looksLikeMetadata(buf);
-    let end: number;
-    while ((end = buf.indexOf('</package>')) >= 0) {
-      const pkgXml = buf.slice(0, end);
-      buf = buf.slice(end + 10);
-      if (!pkgXml.includes(needle)) continue;
-      const v = /<version\s[^>]*\/?>/.exec(pkgXml);
-      const ver = v && attr(v[0], 'ver');
-      if (!v || !ver) continue;
-      const epoch = attr(v[0], 'epoch');
-      const rel = attr(v[0], 'rel');
-      found.add(`${epoch && epoch !== '0' ? `${epoch}:` : ''}${ver}${rel ? `-${rel}` : ''}`);
-    }
-  }
-  if (!looked) looksLikeMetadata(buf);
-  return [...found];
-}
-
 const rpm: Source = async (entry, ctx) => {
   if (!entry.url) throw new EntryError('url', 'required (the repository base URL)');
   const pkg = entry.package ?? entry.repo;
@@ -82,7 +45,8 @@ const rpm: Source = async (entry, ctx) => {
   const name = primary.decoded ? '' : new URL(primaryUrl).pathname;
   try {
     const stream = decompress(primary.body, name);
-    return (await scanPrimary(stream, pkg, ctx.cfg.maxRpmBytes)).map((v) => ({ version: v }));
+    const opts = { maxBytes: ctx.cfg.maxRpmBytes, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+    return (await scanPrimary(stream, pkg, opts)).map((v) => ({ version: v }));
   } catch (e) {
     throw new HttpError(primaryUrl, `cannot read primary metadata: ${(e as Error).message}`);
   }
