@@ -20,7 +20,18 @@ export const COMMIT_IDENTITY = {
   committerEmail: BASE_ENV.GIT_COMMITTER_EMAIL,
 };
 
+// Every git command that writes a catalog's repository (index, refs, objects, work tree) runs under the
+// catalog lock (.git/wharf.lock, see store/tx.ts). So that nothing else touches git's own locks:
+// --no-optional-locks keeps readers (`git status` in load()) from refreshing and rewriting the index,
+// which takes index.lock and made a concurrent writer's update-index/commit fail (two daemons on one
+// catalog); and automatic gc/maintenance runs in the foreground, inside the command that triggered it,
+// never as a detached process that outlives the lock.
 const FIXED = [
+  '--no-optional-locks',
+  '-c',
+  'gc.autoDetach=false',
+  '-c',
+  'maintenance.autoDetach=false',
   '-c',
   'core.hooksPath=/dev/null',
   '-c',
@@ -54,6 +65,21 @@ export async function git(cwd: string, args: string[], opts: Pick<Options, 'inpu
   });
   if (r.exitCode !== 0) throw new GitError(args, String(r.stderr || r.stdout), r.exitCode);
   return String(r.stdout);
+}
+
+/** Like git(), with stdout as bytes (for `cat-file --batch`, whose records carry byte lengths). */
+export async function gitBytes(cwd: string, args: string[], input: string): Promise<Buffer> {
+  const r = await execa('git', [...FIXED, ...args], {
+    cwd,
+    env: BASE_ENV,
+    reject: false,
+    input,
+    encoding: 'buffer',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  if (r.exitCode !== 0)
+    throw new GitError(args, Buffer.from(r.stderr as Uint8Array).toString('utf8'), r.exitCode);
+  return Buffer.from(r.stdout as Uint8Array);
 }
 
 export async function gitOk(

@@ -1,8 +1,7 @@
 // Catalog history: the log of one app or of every app at once (what `wharf catalog log`, the site and
 // the pipeline read), and the commits, changed paths and file contents events are derived from.
 // Every function here only reads objects and refs: none touches the index or the work tree.
-import { execa } from 'execa';
-import { git, gitOk, parseTrailers } from '../git.ts';
+import { git, gitBytes, gitOk, parseTrailers } from '../git.ts';
 import { appDir, type LogEntry } from './layout.ts';
 import { head } from './read.ts';
 
@@ -144,14 +143,7 @@ export async function readBlobs(dir: string, specs: string[]): Promise<Map<strin
   const out = new Map<string, string | null>();
   const unique = [...new Set(specs)];
   if (!unique.length) return out;
-  const r = await execa('git', ['-c', 'core.quotepath=false', 'cat-file', '--batch'], {
-    cwd: dir,
-    input: unique.join('\n') + '\n',
-    encoding: 'buffer',
-    env: { LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' },
-    maxBuffer: 1024 * 1024 * 1024,
-  });
-  const buf = Buffer.from(r.stdout as Uint8Array);
+  const buf = await gitBytes(dir, ['cat-file', '--batch'], unique.join('\n') + '\n');
   let pos = 0;
   for (const spec of unique) {
     const nl = buf.indexOf(10, pos);

@@ -31,7 +31,7 @@ import {
 import { head, listAppFiles, parseOrThrow } from './read.ts';
 import { cacheSnapshotAfter } from './snapshot.ts';
 import type { RemoteSync } from './sync.ts';
-import { recoverInterruptedWrite, writeAndCommit } from './worktree.ts';
+import { cleanDeadWriters, recoverInterruptedWrite, writeAndCommit } from './worktree.ts';
 
 /** A transaction: reads see its own writes; nothing reaches disk until it returns. */
 export class Tx {
@@ -141,6 +141,7 @@ export async function runTransaction(
     lockPath(dir),
     async () => {
       await recoverInterruptedWrite(dir);
+      await cleanDeadWriters(dir);
       const remote = await sync.remote();
       const branch = await sync.branch();
       for (let attempt = 1; ; attempt++) {

@@ -13,9 +13,10 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { COMMIT_IDENTITY, commitMessage, git, gitOk } from '../git.ts';
+import { processAlive } from '../lock.ts';
 import { commitLine } from '../text.ts';
 import { WRITE_JOURNAL, inChunks, readTextSync, type CommitInfo } from './layout.ts';
 import { head } from './read.ts';
@@ -119,6 +120,36 @@ export async function recoverInterruptedWrite(dir: string): Promise<void> {
   }
   await restore(dir, paths, new Map(paths.map((p) => [p, null])));
   endJournal(dir);
+}
+
+/**
+ * Remove what writers killed mid-commit (SIGKILL, OOM) left in .git: their temporary commit refs
+ * `refs/wharf/commit-<pid>` (pid no longer alive), the temporary pack and index files of a
+ * fast-import or fetch that died with them (`objects/pack/tmp_*`) and fast-import crash reports.
+ * (Loose-object temp files are a single small object each, and `git gc` prunes them.) Callers hold the catalog lock, and every
+ * git command that writes objects runs under it and is awaited before the lock is released, so a
+ * temp file present now belongs to no live writer. (The write journal is recoverInterruptedWrite's.)
+ */
+export async function cleanDeadWriters(dir: string): Promise<void> {
+  const refs = await git(dir, ['for-each-ref', '--format=%(refname)', 'refs/wharf/']).catch(() => '');
+  const dead = refs.split('\n').filter((ref) => {
+    const m = /^refs\/wharf\/commit-(\d+)$/.exec(ref);
+    const pid = m ? Number(m[1]) : NaN;
+    return m !== null && pid !== process.pid && !processAlive(pid);
+  });
+  if (dead.length)
+    await gitOk(dir, ['update-ref', '--stdin'], { input: dead.map((r) => `delete ${r}\n`).join('') });
+  const gitDir = join(dir, '.git');
+  const objects = join(gitDir, 'objects');
+  const leftovers: string[] = [];
+  const names = async (d: string) => readdir(d).catch(() => [] as string[]);
+  for (const f of await names(join(objects, 'pack')))
+    if (f.startsWith('tmp_')) leftovers.push(join(objects, 'pack', f));
+  for (const f of await names(gitDir)) {
+    const m = /^fast_import_crash_(\d+)$/.exec(f);
+    if (m && !processAlive(Number(m[1]))) leftovers.push(join(gitDir, f));
+  }
+  for (const f of leftovers) await rm(f, { force: true });
 }
 
 /**
