@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
+import { send } from '../../publisher/net/index.ts';
 
 export interface Check {
   name: string;
@@ -276,10 +277,10 @@ async function checkRegistries(catalogDir: string | undefined, timeoutMs: number
       const host = t.repository.split('/')[0]!;
       const url = `${t.insecure ? 'http' : 'https'}://${host}/v2/`;
       try {
-        const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        const r = await send(url, { deadlineMs: timeoutMs, discardBody: true });
         // 200 (open) or 401 (auth required) both prove an OCI distribution endpoint.
         const ok = r.status === 200 || r.status === 401;
-        const api = r.headers.get('docker-distribution-api-version') ?? undefined;
+        const api = r.headers['docker-distribution-api-version'];
         return {
           name: `registry:${t.name}`,
           ok,

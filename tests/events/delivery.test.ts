@@ -138,6 +138,49 @@ describe('event delivery', () => {
     expect(await outbox.raw()).not.toContain(SECRET);
   });
 
+  it("waits for the receiver's Retry-After (seconds or HTTP-date) on 429/5xx, up to backoff.maxMs", async () => {
+    const busy = await startReceiver(SECRET);
+    receivers.push(busy);
+    const store = await setupCatalog([{ name: 'busy', url: busy.url, secretEnv: 'WHARF_TEST_HOOK_SECRET' }], {
+      backoff: { baseMs: 20, maxMs: 60_000 },
+      maxAttempts: 8,
+    });
+    const outbox = new Outbox(store.dir);
+    const setup = eventsSetup(await store.config());
+    await syncOutbox(store, outbox, setup);
+    const head = () =>
+      [...outbox.snapshot.deliveries.get('busy')!.values()].find((d) => d.status === 'pending')!;
+    let t = Date.parse('2026-10-21T07:28:00Z');
+    const now = () => t;
+
+    busy.failNext(1, 503, { 'retry-after': '30' });
+    await deliverPending(outbox, setup.cfg, { env, now });
+    expect(head().next).toBe(t + 30_000);
+
+    t = head().next;
+    busy.failNext(1, 429, { 'retry-after': new Date(Date.now() + 45_000).toUTCString() });
+    await deliverPending(outbox, setup.cfg, { env, now });
+    // The HTTP-date is read against the real clock: a wait of up to 45 s (whole seconds on the wire).
+    expect(head().next - t).toBeGreaterThan(30_000);
+    expect(head().next - t).toBeLessThanOrEqual(45_000);
+
+    t = head().next;
+    busy.failNext(1, 503, { 'retry-after': '86400' });
+    await deliverPending(outbox, setup.cfg, { env, now });
+    expect(head().next).toBe(t + 60_000);
+
+    // Not a transient answer: its Retry-After is ignored and the backoff (≤ 20·2^3 ms) applies.
+    t = head().next;
+    busy.failNext(1, 400, { 'retry-after': '30' });
+    await deliverPending(outbox, setup.cfg, { env, now });
+    expect(head().next - t).toBeLessThanOrEqual(160);
+
+    t = head().next;
+    await deliverPending(outbox, setup.cfg, { env, now });
+    expect(busy.received.length).toBeGreaterThan(0);
+    expect(busy.received[0]!.attempt).toBe(5);
+  });
+
   it('loses no event when the process is SIGKILLed between commit and delivery', async () => {
     const recv = await startReceiver(SECRET);
     receivers.push(recv);

@@ -111,8 +111,8 @@ export interface Received {
 export interface Receiver {
   url: string;
   received: Received[];
-  /** Answer with this status for the next n requests (then 200). */
-  failNext(n: number, status?: number): void;
+  /** Answer with this status (and headers) for the next n requests (then 200). */
+  failNext(n: number, status?: number, headers?: Record<string, string>): void;
   /** Delay every answer by ms. */
   delay(ms: number): void;
   close(): Promise<void>;
@@ -122,6 +122,7 @@ export async function startReceiver(secret: string | null): Promise<Receiver> {
   const received: Received[] = [];
   let failing = 0;
   let failStatus = 500;
+  let failHeaders: Record<string, string> = {};
   let delayMs = 0;
   const read = (req: IncomingMessage) =>
     new Promise<Buffer>((res) => {
@@ -134,7 +135,7 @@ export async function startReceiver(secret: string | null): Promise<Receiver> {
     if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
     if (failing > 0) {
       failing--;
-      res.writeHead(failStatus).end();
+      res.writeHead(failStatus, failHeaders).end();
       return;
     }
     const verified = secret
@@ -153,9 +154,10 @@ export async function startReceiver(secret: string | null): Promise<Receiver> {
   return {
     url: `http://127.0.0.1:${port}/hook`,
     received,
-    failNext(n, status = 500) {
+    failNext(n, status = 500, headers = {}) {
       failing = n;
       failStatus = status;
+      failHeaders = headers;
     },
     delay(ms) {
       delayMs = ms;
