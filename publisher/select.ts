@@ -3,7 +3,7 @@
 // publish, rescan) and the daemon; names pass catalog/names.ts before they go anywhere.
 import { ARCHES, assertAppId, assertTag, type Arch } from '../catalog/names.ts';
 import { artifactIdOf, IMAGE_KINDS, type App, type ImageKind, type Recipe } from '../catalog/schema.ts';
-import type { CatalogSnapshot } from '../catalog/store.ts';
+import type { AppEntry, CatalogSnapshot, CatalogStore } from '../catalog/store.ts';
 import type { StageTarget } from './stage.ts';
 
 export interface Selection {
@@ -73,6 +73,32 @@ export interface TargetSelection {
 
 const recipesOf = (app: App, kind: ImageKind): Recipe[] => app.recipes[kind];
 
+/** The target of one recipe of a catalog entry, with its last committed record. */
+export function targetOf(e: AppEntry, recipe: Recipe, host: Arch = hostArch()): StageTarget {
+  const artifactId = artifactIdOf(recipe);
+  return {
+    app: e.app,
+    kind: recipe.kind,
+    artifactId,
+    arch: targetArch(recipe, host),
+    recipe,
+    artifact: e.artifacts.find((a) => a.kind === recipe.kind && a.id === artifactId),
+  };
+}
+
+/** One target, read from the store now; throws when the app has no such recipe. */
+export async function loadTarget(
+  store: Pick<CatalogStore, 'loadApp'>,
+  app: string,
+  artifactId: string,
+  kind: ImageKind = 'container',
+): Promise<StageTarget> {
+  const e = await store.loadApp(app);
+  const recipe = e && recipesOf(e.app, kind).find((r) => artifactIdOf(r) === artifactId);
+  if (!e || !recipe) throw new SelectionError(`app ${app} has no ${kind} recipe with tag ${artifactId}`);
+  return targetOf(e, recipe);
+}
+
 /** The targets of a catalog snapshot matching `selection` (all when empty), in app, kind, id order. */
 export function selectTargets(
   snap: CatalogSnapshot,
@@ -95,16 +121,8 @@ export function selectTargets(
     const e = snap.apps.get(id)!;
     for (const kind of kinds) {
       for (const recipe of recipesOf(e.app, kind)) {
-        const artifactId = artifactIdOf(recipe);
-        if (!wanted(id, artifactId)) continue;
-        const t: StageTarget = {
-          app: e.app,
-          kind,
-          artifactId,
-          arch: targetArch(recipe, host),
-          recipe,
-          artifact: e.artifacts.find((a) => a.kind === kind && a.id === artifactId),
-        };
+        if (!wanted(id, artifactIdOf(recipe))) continue;
+        const t = targetOf(e, recipe, host);
         if (!opts.where || opts.where(t)) targets.push(t);
       }
     }

@@ -7,10 +7,6 @@
 // failing never stops the others.
 import pLimit from 'p-limit';
 import { STAGES, type ImageKind, type Stage } from '../../catalog/schema.ts';
-import type { BuildStageOptions } from '../build/index.ts';
-import type { PublishOptions } from '../publish/index.ts';
-import type { ScanStageOptions } from '../scan/index.ts';
-import type { VerifyStageOptions } from '../verify/index.ts';
 import {
   targetLabel,
   type StageContext,
@@ -21,7 +17,7 @@ import {
 } from '../stage.ts';
 import { loadArtifact } from '../artifact/index.ts';
 import { runStageFor } from './runner.ts';
-import { defaultStages, type StageTable } from './stages.ts';
+import { defaultStages, type StageTable, type StageTableOptions } from './stages.ts';
 
 export { commitResult, runStage, runStageFor, newArtifact } from './runner.ts';
 export { defaultStages, type StageTable } from './stages.ts';
@@ -58,15 +54,12 @@ export interface PipelineResult {
   problems: string[];
 }
 
-export interface PipelineOptions {
+/** build, verify, scan, publish: options of the default stage functions (StageTableOptions). */
+export interface PipelineOptions extends StageTableOptions {
   /** Artifacts processed at the same time (default 2). */
   concurrency?: number;
   /** Only these stages, in pipeline order (e.g. ['build'] for `wharf build`). Default: all. */
   only?: readonly Stage[];
-  build?: BuildStageOptions;
-  verify?: VerifyStageOptions;
-  scan?: ScanStageOptions;
-  publish?: PublishOptions;
   /** Replace stage functions of the container kind (tests, or a machine without some stage). */
   stages?: Partial<Record<Stage, StageFn>>;
   /** Replace the whole per-kind stage table. */

@@ -5,10 +5,8 @@
 // previous scan, and may queue a rebuild (see record.ts). publisher/pipeline/rescan.ts runs them through
 // the runner, which commits each result.
 import type { App, Artifact, CatalogConfig } from '../../catalog/schema.ts';
-import type { Selection } from '../select.ts';
-import { hostArch, targetArch } from '../select.ts';
-import type { StageContext, StageFn } from '../stage.ts';
-import type { StageTarget } from '../stage.ts';
+import { hostArch, targetOf, type Selection } from '../select.ts';
+import type { StageContext, StageFn, StageTarget } from '../stage.ts';
 import { checkKey, laterOf, ScanChecks } from './checked.ts';
 import { scanAndRecord, type ScanRunOptions } from './record.ts';
 
@@ -115,8 +113,7 @@ export async function planRescans(
         });
         continue;
       }
-      const arch = targetArch(recipe, host);
-      due.push({ target: { app, kind: 'container', artifactId: a.id, arch, recipe, artifact: a }, ...src });
+      due.push({ target: { ...targetOf({ app, artifacts: [a] }, recipe, host), artifact: a }, ...src });
     }
   }
   return { due, skipped };

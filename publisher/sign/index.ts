@@ -220,22 +220,14 @@ async function stillValid(
   try {
     const got = await readSignatureLayout(dir);
     if (!got) return false;
+    const has = (target: string, kind: 'signature' | 'attestation', manifest: string | undefined) =>
+      got.entries.some(
+        (e) =>
+          e.target === target && e.kind === kind && e.subject === digest && e.descriptor.digest === manifest,
+      );
     return prev.signatures.every(
       (s) =>
-        got.entries.some(
-          (e) =>
-            e.target === s.target &&
-            e.kind === 'signature' &&
-            e.subject === digest &&
-            e.descriptor.digest === s.signatureDigest,
-        ) &&
-        got.entries.some(
-          (e) =>
-            e.target === s.target &&
-            e.kind === 'attestation' &&
-            e.subject === digest &&
-            e.descriptor.digest === s.attestationDigest,
-        ),
+        has(s.target, 'signature', s.signatureDigest) && has(s.target, 'attestation', s.attestationDigest),
     );
   } catch {
     return false;

@@ -5,13 +5,7 @@ import { Option, type Command } from 'commander';
 import type { Stage } from '../../catalog/schema.ts';
 import type { ArtifactResult, PipelineResult } from '../../publisher/pipeline/index.ts';
 import { CommandFailed, EXIT_FAIL, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
-import {
-  cliStageContext,
-  concurrencyOf,
-  runWithProgress,
-  selectFromArgs,
-  type StageCommandOptions,
-} from './stages.ts';
+import { concurrencyOf, runSelected, type StageCommandOptions } from './stages.ts';
 
 interface StageCmdOpts extends StageCommandOptions {
   recipes?: string;
@@ -54,18 +48,20 @@ export async function runStagesCommand(
 ): Promise<PipelineResult> {
   concurrencyOf(o);
   const timeoutMs = o.buildTimeout !== undefined ? buildTimeoutMs(o.buildTimeout) : undefined;
-  const { store, snap, targets, problems } = await selectFromArgs(args, o);
-  const ctx = await cliStageContext(store, o, { config: snap.config, needsEngine: true });
-  return runWithProgress(ctx, targets, o, only ? only.join(',') : 'pipeline', {
-    ...(only ? { only } : {}),
-    build: {
-      ...(o.recipes ? { recipes: { url: o.recipes, ref: o.ref ?? 'HEAD' } } : {}),
-      ...(o.force ? { force: true } : {}),
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-    },
-    ...(o.smokeNetwork ? { verify: { networkMode: o.smokeNetwork } } : {}),
-    problems: [...snap.problems.map((p) => `${p.file}:${p.line}: ${p.field} ${p.message}`), ...problems],
+  const r = await runSelected(args, o, only ? only.join(',') : 'pipeline', {
+    context: { needsEngine: true },
+    pipeline: ({ snap, problems }) => ({
+      ...(only ? { only } : {}),
+      build: {
+        ...(o.recipes ? { recipes: { url: o.recipes, ref: o.ref ?? 'HEAD' } } : {}),
+        ...(o.force ? { force: true } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      },
+      ...(o.smokeNetwork ? { verify: { networkMode: o.smokeNetwork } } : {}),
+      problems: [...snap.problems.map((p) => `${p.file}:${p.line}: ${p.field} ${p.message}`), ...problems],
+    }),
   });
+  return r.result;
 }
 
 function buildTimeoutMs(minutes: string): number {

@@ -25,13 +25,7 @@ import {
   printJson,
   progress,
 } from './common.ts';
-import {
-  cliStageContext,
-  concurrencyOf,
-  runWithProgress,
-  selectFromArgs,
-  type StageCommandOptions,
-} from './stages.ts';
+import { cliStageContext, concurrencyOf, runSelected, type StageCommandOptions } from './stages.ts';
 
 interface ScanOpts extends StageCommandOptions {
   rescan?: boolean;
@@ -83,7 +77,15 @@ export default function register(program: Command): void {
       } else {
         // The scan stage for every built artifact matching the selection.
         const select = parseSelection(args);
-        const { store, snap, targets } = await selectFromArgs(args, o, (t) => !!t.artifact?.records.build);
+        const r = await runSelected(args, o, 'scan', {
+          where: (t) => !!t.artifact?.records.build,
+          context: { log, engine: null },
+          pipeline: () => ({
+            only: ['scan'],
+            stages: { scan: createScanRunner({ force: Boolean(o.force) }) },
+          }),
+        });
+        const { snap, targets } = r;
         for (const sel of select)
           if (sel.tag && !targets.some((t) => t.app.id === sel.app && t.artifactId === sel.tag))
             skipped.push({ app: sel.app, artifactId: sel.tag, reason: 'not built' });
@@ -97,14 +99,9 @@ export default function register(program: Command): void {
               !app.recipes[a.kind].some((r) => artifactIdOf(r) === a.id)
             )
               skipped.push({ app: app.id, artifactId: a.id, reason: 'recipe removed' });
-        const ctx = await cliStageContext(store, o, { config: snap.config, log, engine: null });
-        runId = ctx.runId;
-        config = ctx.config;
-        const r = await runWithProgress(ctx, targets, o, 'scan', {
-          only: ['scan'],
-          stages: { scan: createScanRunner({ force: Boolean(o.force) }) },
-        });
-        outcomes = r.artifacts.flatMap((a) => a.stages);
+        runId = r.ctx.runId;
+        config = r.ctx.config;
+        outcomes = r.result.artifacts.flatMap((a) => a.stages);
       }
       bar.stop();
       const expired = expiredWaivers(config.scanPolicy, new Date());

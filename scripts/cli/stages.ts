@@ -118,6 +118,29 @@ export async function runWithProgress(
   }
 }
 
+export interface SelectedRun extends Selected {
+  ctx: StageContext;
+  result: PipelineResult;
+}
+
+/** Select the targets of `args`, open the stage context and run the stages: what every stage command does. */
+export async function runSelected(
+  args: string[],
+  o: StageCommandOptions,
+  label: string,
+  how: {
+    where?: SelectOptions['where'];
+    context?: StageContextOptions & { needsEngine?: boolean };
+    pipeline: (s: Selected) => PipelineOptions;
+  },
+): Promise<SelectedRun> {
+  concurrencyOf(o);
+  const selected = await selectFromArgs(args, o, how.where);
+  const ctx = await cliStageContext(selected.store, o, { config: selected.snap.config, ...how.context });
+  const result = await runWithProgress(ctx, selected.targets, o, label, how.pipeline(selected));
+  return { ...selected, ctx, result };
+}
+
 /** `wharf sign|publish|verify <app>…`: one stage over the selected targets; exit 1 when one failed or was blocked. */
 export async function runStageCommand(
   stage: Stage,
@@ -126,11 +149,11 @@ export async function runStageCommand(
   o: StageCommandOptions,
   extra: StageContextOptions & { needsEngine?: boolean } = {},
 ): Promise<StageOutcome[]> {
-  concurrencyOf(o);
-  const { store, targets, problems } = await selectFromArgs(args, o);
-  const ctx = await cliStageContext(store, o, extra);
-  const r = await runWithProgress(ctx, targets, o, stage, { only: [stage], stages: { [stage]: fn } });
-  const outcomes = r.artifacts.flatMap((a) => a.stages);
+  const { ctx, problems, result } = await runSelected(args, o, stage, {
+    context: extra,
+    pipeline: () => ({ only: [stage], stages: { [stage]: fn } }),
+  });
+  const outcomes = result.artifacts.flatMap((a) => a.stages);
   const bad = outcomes.filter((x) => x.verdict === 'failed' || x.verdict === 'blocked');
   if (o.json) printJson({ runId: ctx.runId, stage, outcomes, problems });
   else {

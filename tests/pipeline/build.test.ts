@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zDigest } from '../../catalog/schema.ts';
 import { makeBuildStage, type BuildStageOptions } from '../../publisher/build/index.ts';
 import { runStage } from '../../publisher/pipeline/runner.ts';
+import { loadTarget } from '../../publisher/select.ts';
 import { listContext } from '../../publisher/build/context.ts';
 import {
   connectEngine,
@@ -30,18 +31,7 @@ const buildWith =
   (ctx: StageContext, t: StageTarget) =>
     runStage(ctx, 'build', makeBuildStage(opts), t);
 
-async function target(app: string, tag: string): Promise<StageTarget> {
-  const e = (await f.store.loadApp(app))!;
-  const recipe = e.app.recipes.container.find((r) => r.tag === tag)!;
-  return {
-    app: e.app,
-    kind: 'container',
-    artifactId: tag,
-    arch: 'amd64',
-    recipe,
-    artifact: e.artifacts.find((a) => a.kind === 'container' && a.id === tag),
-  };
-}
+const target = (app: string, tag: string): Promise<StageTarget> => loadTarget(f.store, app, tag);
 
 describe('build stage against podman', () => {
   it('builds a recipe, exports an OCI layout and records it', async () => {

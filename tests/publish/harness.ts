@@ -10,6 +10,7 @@ import { CatalogStore } from '../../catalog/store.ts';
 import { newRunId } from '../../catalog/run-id.ts';
 import { openStageContext } from '../../publisher/context.ts';
 import { runStage } from '../../publisher/pipeline/runner.ts';
+import { loadTarget } from '../../publisher/select.ts';
 import { makePublish, type PublishOptions } from '../../publisher/publish/index.ts';
 import { signStage } from '../../publisher/sign/index.ts';
 import { imageLayoutDir, type StageContext, type StageTarget } from '../../publisher/stage.ts';
@@ -65,18 +66,7 @@ export async function makeHarness(config: Partial<CatalogConfig>, apps: AppInput
         },
       });
     },
-    async target(app, tag) {
-      const e = (await store.loadApp(app))!;
-      const r = e.app.recipes.container.find((x) => x.tag === tag)!;
-      return {
-        app: e.app,
-        kind: 'container',
-        artifactId: tag,
-        arch: 'amd64',
-        recipe: r,
-        artifact: e.artifacts.find((a) => a.id === tag),
-      };
-    },
+    target: (app, tag) => loadTarget(store, app, tag),
     async built(app, tag, opts = {}) {
       const t = await h.target(app, tag);
       const img = await makeTinyImage(

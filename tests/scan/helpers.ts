@@ -8,9 +8,12 @@ import tar from 'tar-stream';
 import { FsBlobStore } from '../../catalog/blobs.ts';
 import { newRunId } from '../../catalog/run-id.ts';
 import { openStageContext, type StageContextOptions } from '../../publisher/context.ts';
+import { runStage } from '../../publisher/pipeline/runner.ts';
+import { scanStage } from '../../publisher/scan/index.ts';
+import { loadTarget } from '../../publisher/select.ts';
 import { CatalogStore } from '../../catalog/store.ts';
 import type { Artifact, CatalogConfig } from '../../catalog/schema.ts';
-import { imageLayoutDir, type StageContext, type StageTarget } from '../../publisher/stage.ts';
+import { imageLayoutDir, type StageContext, type StageFn, type StageTarget } from '../../publisher/stage.ts';
 
 export const FAKE_TRIVY = resolve('tests/fixtures/bin/trivy');
 export const FIXTURES = resolve('tests/fixtures/trivy-reports');
@@ -117,18 +120,7 @@ export async function scanFixture(config: Partial<CatalogConfig> = {}): Promise<
       if (!a) throw new Error(`no artifact ${app}:${tag}`);
       return a;
     },
-    async target(app, tag) {
-      const e = (await store.loadApp(app))!;
-      const recipe = e.app.recipes.container.find((r) => r.tag === tag)!;
-      return {
-        app: e.app,
-        kind: 'container',
-        artifactId: tag,
-        arch: 'amd64',
-        recipe,
-        artifact: await f.artifact(app, tag),
-      };
-    },
+    target: (app, tag) => loadTarget(store, app, tag),
     async addBuiltApp(app, tag, opts = {}) {
       const dir = imageLayoutDir({ workDir }, app, tag);
       const digest =
@@ -184,4 +176,21 @@ export async function editedReport(
   const p = join(dir, `${name}.json`);
   await writeFile(p, JSON.stringify(r, null, 2));
   return p;
+}
+
+/** A scan stage function through the runner, which commits its record (as the pipeline and `wharf scan` do). */
+export const scanWith = (fn: StageFn) => (ctx: StageContext, t: StageTarget) => runStage(ctx, 'scan', fn, t);
+export const runScan = scanWith(scanStage);
+
+/** The stand-in Trivy's calls in this fixture (argv, and the registry credentials it was given). */
+/** Where the stand-in Trivy logs its calls (FAKE_TRIVY_ARGS_LOG). */
+export const trivyArgsLog = (fx: Pick<ScanFixture, 'root'>) => join(fx.root, 'trivy-args.jsonl');
+
+export async function trivyCalls(
+  fx: Pick<ScanFixture, 'root'>,
+): Promise<{ argv: string[]; username: string | null; password: string | null }[]> {
+  return (await readFile(trivyArgsLog(fx), 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { argv: string[]; username: string | null; password: string | null });
 }

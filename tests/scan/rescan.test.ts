@@ -8,14 +8,18 @@ import { git } from '../../catalog/git.ts';
 import { newRunId } from '../../catalog/run-id.ts';
 import type { Artifact } from '../../catalog/schema.ts';
 import { rescanPublished } from '../../publisher/pipeline/rescan.ts';
-import { runStage } from '../../publisher/pipeline/runner.ts';
 import { CHECKED_FILE } from '../../publisher/scan/checked.ts';
 import { planRescans } from '../../publisher/scan/rescan.ts';
-import { scanStage } from '../../publisher/scan/index.ts';
-import type { StageContext, StageTarget } from '../../publisher/stage.ts';
 
-const runScan = (ctx: StageContext, t: StageTarget) => runStage(ctx, 'scan', scanStage, t);
-import { editedReport, FAKE_TRIVY, scanFixture, type ScanFixture } from './helpers.ts';
+import {
+  editedReport,
+  FAKE_TRIVY,
+  runScan,
+  scanFixture,
+  trivyArgsLog,
+  trivyCalls,
+  type ScanFixture,
+} from './helpers.ts';
 
 const PASSWORD = 's3cret-Registry-Pa55';
 const REGISTRY = {
@@ -26,12 +30,8 @@ const REGISTRY = {
   passwordEnv: 'REG_PASS',
 };
 let fx: ScanFixture;
-const argsLog = () => join(fx.root, 'trivy-args.jsonl');
-const calls = async () =>
-  (await readFile(argsLog(), 'utf8').catch(() => ''))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { argv: string[]; username: string | null; password: string | null });
+const argsLog = () => trivyArgsLog(fx);
+const calls = () => trivyCalls(fx);
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
 
 /** Mark an artifact published to the local target, with a scan of the given age. */

@@ -1,5 +1,5 @@
 // The scan stage end to end: a real git catalog, a real blob store, a real OCI layout, the stand-in trivy.
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -7,24 +7,27 @@ import {
   createScanRunner,
   parseTrivyReport,
   readFindings,
-  scanStage,
   summarizeReport,
 } from '../../publisher/scan/index.ts';
-import { runStage } from '../../publisher/pipeline/runner.ts';
-import { imageLayoutDir, type StageContext, type StageFn, type StageTarget } from '../../publisher/stage.ts';
-import { editedReport, readFixture, SCAN_ENV, scanFixture, sha256, type ScanFixture } from './helpers.ts';
+import { imageLayoutDir } from '../../publisher/stage.ts';
+import {
+  editedReport,
+  readFixture,
+  runScan,
+  SCAN_ENV,
+  scanFixture,
+  scanWith,
+  sha256,
+  trivyArgsLog,
+  trivyCalls,
+  type ScanFixture,
+} from './helpers.ts';
 
 // The scan stage returns its record; the runner commits it (what the pipeline and `wharf scan` do).
-const scanWith = (fn: StageFn) => (ctx: StageContext, t: StageTarget) => runStage(ctx, 'scan', fn, t);
-const runScan = scanWith(scanStage);
 
 let fx: ScanFixture;
-const argsLog = () => join(fx.root, 'trivy-args.jsonl');
-const calls = async () =>
-  (await readFile(argsLog(), 'utf8').catch(() => ''))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { argv: string[] });
+const argsLog = () => trivyArgsLog(fx);
+const calls = () => trivyCalls(fx);
 
 beforeAll(async () => {
   fx = await scanFixture();
