@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
+import { hostArches, type HostArches } from '../../publisher/arches.ts';
 import { send } from '../../publisher/net/index.ts';
 
 export interface Check {
@@ -20,6 +21,8 @@ export interface Check {
 export interface DoctorReport {
   ok: boolean;
   checks: Check[];
+  /** Which arches this host builds: native, emulated (qemu-user-static via binfmt_misc), missing (with hints). */
+  arches: HostArches;
 }
 
 export interface DoctorOptions {
@@ -27,6 +30,8 @@ export interface DoctorOptions {
   catalogDir?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** binfmt_misc directory (default /proc/sys/fs/binfmt_misc; tests point it elsewhere). */
+  binfmtDir?: string;
 }
 
 const APT = (pkg: string) => `sudo apt-get install -y ${pkg}   (Debian/Ubuntu)`;
@@ -327,5 +332,15 @@ export async function runDoctor(o: DoctorOptions = {}): Promise<DoctorReport> {
     await checkEngine(env, timeoutMs),
     ...(await checkRegistries(o.catalogDir, timeoutMs)),
   ];
-  return { ok: checks.every((c) => c.ok || !c.required), checks };
+  const arches = await hostArches(o.binfmtDir ? { binfmtDir: o.binfmtDir } : {});
+  checks.push({
+    name: 'arches',
+    ok: arches.missing.length === 0,
+    required: false,
+    detail: `native ${arches.native.join(', ')}; emulated ${arches.emulated.join(', ') || 'none'}${
+      arches.missing.length ? `; missing ${arches.missing.join(', ')}` : ''
+    }`,
+    ...(arches.hints.length ? { fix: arches.hints.join('\n') } : {}),
+  });
+  return { ok: checks.every((c) => c.ok || !c.required), checks, arches };
 }
