@@ -40,6 +40,13 @@ export const assertTag = (v: unknown): string => check('tag', TAG_RE, v, 128);
 export const assertVersion = (v: unknown): string => check('version', VERSION_RE, v, 128);
 export const assertOsVersion = (v: unknown): string => check('OS version', OS_VERSION_RE, v, 32);
 
+/**
+ * Publish repository names (the last path component under a registry namespace): the app id grammar,
+ * at most 64 characters, so `<namespace>/<name>` stays far below registries' 255-character limit.
+ */
+export const REPO_NAME_MAX = 64;
+export const assertRepoName = (v: unknown): string => check('repository name', APP_ID_RE, v, REPO_NAME_MAX);
+
 export const isAppId = (v: unknown): v is string =>
   typeof v === 'string' && APP_ID_RE.test(v) && v.length <= 64;
 export const isTag = (v: unknown): v is string => typeof v === 'string' && TAG_RE.test(v);
@@ -73,6 +80,10 @@ export const zAppId = z
   .string()
   .regex(APP_ID_RE, 'app id must be lowercase [a-z0-9] with . _ - separators')
   .max(64);
+export const zRepoName = z
+  .string()
+  .regex(APP_ID_RE, 'repository name must be lowercase [a-z0-9] with . _ - separators')
+  .max(REPO_NAME_MAX, `repository name must be at most ${REPO_NAME_MAX} characters`);
 export const zTag = z.string().regex(TAG_RE, 'tag must match the OCI tag grammar');
 export const zVersion = z.string().regex(VERSION_RE, 'version has characters outside [A-Za-z0-9._+~^:-]');
 export const zOsVersion = z.string().regex(OS_VERSION_RE, 'OS version must look like 24.03-lts-sp4');

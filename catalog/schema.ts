@@ -4,7 +4,7 @@
 // Large blobs (raw scan reports, SBOMs, build logs) never enter git: records hold a BlobRef
 // (sha256, size, media type) and the bytes live in the blob store (catalog/blobs.ts).
 import { z } from 'zod';
-import { zAppId, zArch, zOsVersion, zRelPath, zTag, zVersion, APP_ID_RE, TAG_RE } from './names.ts';
+import { zAppId, zArch, zOsVersion, zRelPath, zRepoName, zTag, zVersion, TAG_RE } from './names.ts';
 
 export const IMAGE_KINDS = ['container', 'cloud', 'wsl'] as const;
 export type ImageKind = (typeof IMAGE_KINDS)[number];
@@ -110,7 +110,7 @@ export const UPSTREAM_BACKENDS = [
   'http-json',
 ] as const;
 export const zUpstreamBackend = z.enum(UPSTREAM_BACKENDS);
-export const VERSION_SCHEMES = ['semver', 'rpm', 'calendar', 'loose'] as const;
+export const VERSION_SCHEMES = ['semver', 'rpm', 'pep440', 'calendar', 'loose'] as const;
 export const zVersionScheme = z.enum(VERSION_SCHEMES);
 
 export const zUpstream = z
@@ -181,6 +181,47 @@ const zRecipeBase = {
   derived: zLineList(64).optional(),
 };
 
+/** What the importer read from the recipe file (catalog/dockerfile): the build graph's raw facts. */
+export const zRecipeAnalysis = z
+  .object({
+    /** `dockerfile`, or `distrofile` for Distroless YAML specs (not buildable by Wharf). */
+    builder: z.enum(['dockerfile', 'distrofile']),
+    /** Whether the recipe file exists in the recipe tree (inside it: symlinks leaving it count as absent). */
+    exists: z.boolean(),
+    /** Every stage: the FROM image as written and as resolved with no build args (FROM <stage> followed). */
+    stages: z
+      .array(
+        z
+          .object({
+            from: zLine(TEXT_CAPS.line),
+            resolved: zLine(TEXT_CAPS.line).nullable(),
+            name: zLine().optional(),
+            /** Index of the earlier stage this one is built FROM. */
+            stage: z.number().int().min(0).optional(),
+            line: z.number().int().min(1),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** The final stage's resolved image. */
+    base: zLine(TEXT_CAPS.line).nullable(),
+    /** Every external image the build reads (all stages and COPY --from); `app` when Wharf builds it. */
+    bases: z
+      .array(z.object({ ref: zLine(TEXT_CAPS.line), app: zAppId.optional(), tag: zTag.optional() }).strict())
+      .default([]),
+    /** Declared ARGs → default as written, or null. */
+    args: z
+      .record(zLine(), zLine(TEXT_CAPS.line).nullable())
+      .refine((o) => Object.keys(o).length <= 256, 'more than 256 ARGs')
+      .default({}),
+    usesTargetArch: z.boolean().optional(),
+    usesTargetPlatform: z.boolean().optional(),
+    /** Everything wrong with this recipe, each as `file:line: message` (repository-relative file). */
+    problems: z.array(zLine(TEXT_CAPS.line)).max(256).default([]),
+  })
+  .strict();
+export type RecipeAnalysis = z.infer<typeof zRecipeAnalysis>;
+
 export const zContainerRecipe = z
   .object({
     kind: z.literal('container'),
@@ -199,6 +240,17 @@ export const zContainerRecipe = z
       )
       .refine((o) => Object.keys(o).length <= 64, 'more than 64 build args')
       .optional(),
+    /** Recipe-repository commit this recipe was last imported (changed) at: builds check out exactly it. */
+    commit: z
+      .string()
+      .regex(/^[a-f0-9]{40}$/)
+      .optional(),
+    /** sha256 over the recipe's directory (files and contents) at import: what "changed" means. */
+    treeDigest: z
+      .string()
+      .regex(/^sha256:[a-f0-9]{64}$/)
+      .optional(),
+    analysis: zRecipeAnalysis.optional(),
     ...zRecipeBase,
   })
   .strict();
@@ -258,7 +310,7 @@ export const zApp = z
   .object({
     id: zAppId,
     /** Image repository name (openEuler: image-list.yml key), e.g. redis or kserve-controller. */
-    name: z.string().regex(APP_ID_RE),
+    name: zRepoName,
     title: zI18nText,
     summary: zI18nText.default({}),
     description: zI18nDoc.default({}),
@@ -294,9 +346,22 @@ export const zApp = z
     similar: zLineList().optional(),
     dependencies: zLineList().optional(),
     keywords: zLineList().optional(),
-    /** Where the app came from: recipe tree directory and commit. */
+    /** Where the app came from: recipe tree directory and commit, and the repository (git URL) when known. */
     source: z
-      .object({ origin: zLine(2048), dir: zLine(1024), commit: zLine(128).optional() })
+      .object({
+        origin: zLine(2048),
+        dir: zLine(1024),
+        commit: zLine(128).optional(),
+        repo: zLine(2048).optional(),
+        /** README and logo files, relative to the app directory. */
+        readme: zRelPath.optional(),
+        logo: zRelPath.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Set by the importer when the app's directory disappeared upstream: kept, never built again. */
+    retired: z
+      .object({ at: zIsoTime, commit: zLine(128).optional(), reason: zLine(TEXT_CAPS.line) })
       .strict()
       .optional(),
   })

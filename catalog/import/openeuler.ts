@@ -1,35 +1,43 @@
-// Import of the openEuler application-image tree (openeuler-docker-images, or its metadata sample in
-// catalog/seed/openeuler-images) into the catalog, as ONE commit.
-//
-// Sources, by trust: `catalog-index.csv` lists every app (the import fails loudly rather than drop
-// one); `<Scene>/<app>/meta.yml` gives the real tag → Dockerfile map; `doc/image-info.yml` gives the
-// portal card; `<Scene>/image-list.yml` maps image names to directories; `_files.txt` lists the real
-// tree so Dockerfile paths can be checked. The data is messy on purpose: every quirk is kept where it
-// can be, repaired where the repair is unambiguous, and reported as {file, line, field, message}.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+// Import of openEuler's application-image repository (openeuler-docker-images) as it is upstream, from
+// its own layout, into the catalog as ONE commit. No derived index: the apps are the directories the
+// walk finds (`<Scene>/<app>[/<sub>]/meta.yml`), named by `<Scene>/image-list.yml`; `meta.yml` maps
+// tag → Dockerfile path (and optional arch); `doc/image-info.yml` is the portal card; every recipe file
+// is read from the real tree and understood with catalog/dockerfile (stages, resolved bases, ARGs).
+// The data is messy on purpose: every quirk is kept where it can be, repaired where the repair is
+// unambiguous, and reported as {file, line, field, message}. A recipe whose Dockerfile is missing,
+// unreadable, outside the tree or not understood is kept as broken (`problem`), never built.
+// Re-importing keeps each recipe's commit unless its directory changed, and marks apps whose
+// directory disappeared upstream as retired instead of deleting them.
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { join, posix, resolve, sep } from 'node:path';
+import pLimit from 'p-limit';
 import { LineCounter, isMap, isScalar, parseDocument, type Pair } from 'yaml';
 import { z } from 'zod';
 import type { CatalogStore } from '../store.ts';
-import type { Problem } from '../format.ts';
-import { APP_ID_RE, assertRelativePath, isTag, isVersion, toAppId } from '../names.ts';
-import { zApp, type AppInput, type ContainerRecipe } from '../schema.ts';
+import { toStableJson, type Problem } from '../format.ts';
+import { REPO_NAME_MAX, assertRelativePath, isAppId, isTag, isVersion, toAppId } from '../names.ts';
+import { zApp, type App, type AppInput, type ContainerRecipe, type RecipeAnalysis } from '../schema.ts';
 import { newRunId } from '../run-id.ts';
-import { parseCsv } from './csv.ts';
+import { escapeLogValue } from '../text.ts';
+import { analyseRecipeFile, builderOf } from '../dockerfile/index.ts';
 import { mapLicense } from './licenses.ts';
 import { ociArch, parseTag } from './tags.ts';
 import { mapUpstream, type RawUpstream } from './upstream.ts';
 
 export interface ImportResult {
-  /** Apps written to the catalog (every app of the index). */
+  /** Apps in the imported tree (all written to the catalog). */
   apps: number;
   hidden: number;
-  /** Container recipes in total, and how many of them were derived from the index only. */
+  /** Apps of an earlier import whose directory is gone: marked retired, kept. */
+  retired: number;
+  /** Container recipes in total. */
   recipes: number;
-  derivedRecipes: number;
   /** Recipes that carry a `problem` (the pipeline will skip them with that reason). */
   brokenRecipes: number;
   problems: Problem[];
+  /** The recipe repository commit, when known. */
+  sourceCommit: string | null;
   /** The catalog commit, or null when the catalog already held exactly this import. */
   commit: string | null;
 }
@@ -48,144 +56,214 @@ export class ImportError extends Error {
   }
 }
 
-const INDEX = 'catalog-index.csv';
-const ORIGIN = 'openeuler/openeuler-docker-images';
-const REQUIRED_COLUMNS = ['scene', 'dir', 'image_name', 'tags'] as const;
+export const ORIGIN = 'openeuler/openeuler-docker-images';
+/** Namespace openEuler publishes its application images under (docker.io, quay.io, hub.oepkgs.net). */
+const IMAGE_NAMESPACE = 'openeuler';
+const IMAGE_HOSTS = new Set([
+  'docker.io',
+  'index.docker.io',
+  'registry-1.docker.io',
+  'quay.io',
+  'hub.oepkgs.net',
+]);
+const SHA_RE = /^[a-f0-9]{40}$/;
+/** How deep below a scene an app directory may be (AI/opea/chatqna is 2). */
+const MAX_APP_DEPTH = 3;
 
 export interface ImportPlan {
   apps: AppInput[];
   problems: Problem[];
+  /** Recipe repository and commit the plan was read from. */
+  repo?: string;
+  commit?: string;
 }
 
-interface Row {
+export interface PlanOptions {
+  /** The repository the tree came from (a git URL), recorded per app. */
+  repo?: string;
+  /** The tree's commit; default: HEAD when the directory is a git work tree, else the README's `commit`. */
+  commit?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+type Report = (file: string, line: number, field: string, message: string) => void;
+
+// ------------------------------------------------------------------------------------ the tree
+
+type Read = { kind: 'ok'; text: string } | { kind: 'missing' } | { kind: 'outside'; why: string };
+
+/** Reads inside the repository only: symlinks are resolved and must stay in the tree. */
+class Tree {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  private async inside(rel: string): Promise<{ ok: true; real: string } | { ok: false; read: Read }> {
+    const abs = join(this.root, rel);
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        // A dangling symlink is "missing" only when it points inside the tree.
+        const l = await lstat(abs).catch(() => null);
+        if (l?.isSymbolicLink()) {
+          const target = await readlink(abs);
+          const to = resolve(join(this.root, posix.dirname(rel)), target);
+          if (to !== this.root && !to.startsWith(this.root + sep))
+            return {
+              ok: false,
+              read: { kind: 'outside', why: `is a symlink to ${target}, outside the tree` },
+            };
+        }
+        return { ok: false, read: { kind: 'missing' } };
+      }
+      return { ok: false, read: { kind: 'outside', why: `cannot be read (${code ?? String(e)})` } };
+    }
+    if (real !== this.root && !real.startsWith(this.root + sep))
+      return { ok: false, read: { kind: 'outside', why: 'resolves outside the tree (symlink)' } };
+    return { ok: true, real };
+  }
+
+  async read(rel: string): Promise<Read> {
+    const r = await this.inside(rel);
+    if (!r.ok) return r.read;
+    try {
+      const st = await stat(r.real);
+      if (!st.isFile()) return { kind: 'missing' };
+      return { kind: 'ok', text: await readFile(r.real, 'utf8') };
+    } catch (e) {
+      return { kind: 'outside', why: `cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
+    }
+  }
+
+  async isDir(rel: string): Promise<boolean> {
+    const r = await this.inside(rel);
+    return r.ok && (await stat(r.real).catch(() => null))?.isDirectory() === true;
+  }
+
+  /** Directory entries without following symlinks (null when absent). */
+  async entries(rel: string) {
+    return readdir(join(this.root, rel), { withFileTypes: true }).catch(() => null);
+  }
+
+  /** sha256 over every file below `rel` (paths, sizes, contents; symlinks by target), sorted. */
+  async digest(rel: string): Promise<string> {
+    const h = createHash('sha256');
+    const walk = async (dir: string) => {
+      const ents = (await this.entries(dir)) ?? [];
+      ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of ents) {
+        const p = `${dir}/${e.name}`;
+        if (e.isSymbolicLink()) h.update(`L ${p}\0${await readlink(join(this.root, p))}\0`);
+        else if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) {
+          const bytes = await readFile(join(this.root, p));
+          h.update(`F ${p}\0${bytes.length}\0`).update(bytes);
+        }
+      }
+    };
+    await walk(rel);
+    return `sha256:${h.digest('hex')}`;
+  }
+}
+
+// ------------------------------------------------------------------------------------ the plan
+
+interface ImageListEntry {
+  name: string;
+  /** Repository-relative app directory. */
+  dir: string;
+  file: string;
   line: number;
-  get(col: string): string;
+}
+
+interface AppDir {
+  scene: string;
+  /** Repository-relative directory, e.g. AI/opea/chatqna. */
+  dir: string;
+  hasMeta: boolean;
 }
 
 /** Read and map the tree without touching the catalog. Throws ImportError on unreadable input. */
-export async function planOpenEulerImport(
-  dirArg: string,
-  o: { onProgress?: (done: number, total: number) => void } = {},
-): Promise<ImportPlan> {
+export async function planOpenEulerImport(dirArg: string, o: PlanOptions = {}): Promise<ImportPlan> {
   const dir = resolve(dirArg);
   const st = await stat(dir).catch(() => null);
   if (!st?.isDirectory()) throw new ImportError(`${dirArg}: not a directory`);
-  const csvText = await readFile(join(dir, INDEX), 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new ImportError(`${dirArg}: cannot read ${INDEX} (${e.code ?? e.message})`);
-  });
+  const tree = new Tree(await realpath(dir));
   const problems: Problem[] = [];
-  const report = (file: string, line: number, field: string, message: string) =>
-    problems.push({ file, line, field, message });
+  const report: Report = (file, line, field, message) => problems.push({ file, line, field, message });
 
-  const csv = parseCsv(csvText);
-  const fatal = csv.errors.filter((e) => /unterminated/.test(e.message));
-  if (fatal.length)
+  const commit = o.commit ?? (await readmeCommit(tree));
+  const scenes = ((await tree.entries('.')) ?? [])
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
+  const lists = await readImageLists(tree, scenes, report);
+  const appDirs = await findAppDirs(tree, scenes, lists, report);
+  if (!appDirs.length)
     throw new ImportError(
-      `${INDEX} cannot be read`,
-      fatal.map((e) => ({ file: INDEX, line: e.line, field: '', message: e.message })),
+      `${dirArg}: no app directories found (expected <Scene>/<app>/meta.yml, as in openeuler-docker-images)`,
     );
-  for (const e of csv.errors) report(INDEX, e.line, '', e.message);
-  const [header, ...records] = csv.records;
-  if (!header) throw new ImportError(`${INDEX} is empty`);
-  const cols = header.fields.map((h) => h.trim());
-  const missing = REQUIRED_COLUMNS.filter((c) => !cols.includes(c));
-  if (missing.length) throw new ImportError(`${INDEX} lacks the columns ${missing.join(', ')}`);
-  const rows: Row[] = records.map((r) => {
-    if (r.fields.length !== cols.length)
-      report(
-        INDEX,
-        r.line,
-        '',
-        `row has ${r.fields.length} fields, the header ${cols.length}; fields are read by position`,
-      );
-    return { line: r.line, get: (c: string) => (r.fields[cols.indexOf(c)] ?? '').trim() };
-  });
+  const idents = assignIdentities(appDirs, lists, report);
 
-  const sourceCommit = await readSourceCommit(dir);
-  const imageLists = await readImageLists(dir, report);
-  const ids = assignIds(rows, report);
-
-  const apps: AppInput[] = [];
-  o.onProgress?.(0, rows.length);
-  for (const [i, row] of rows.entries()) {
-    const app = await mapApp(dir, row, ids[i]!, imageLists, sourceCommit, report);
+  const limit = pLimit(16);
+  let done = 0;
+  o.onProgress?.(0, appDirs.length);
+  const apps = await Promise.all(
+    appDirs.map((a, i) =>
+      limit(async () => {
+        const app = await mapApp(tree, a, idents[i]!, { commit, repo: o.repo }, report);
+        o.onProgress?.(++done, appDirs.length);
+        return app;
+      }),
+    ),
+  );
+  markWharfBuiltBases(apps);
+  for (const [i, app] of apps.entries()) {
     const check = zApp.safeParse(app);
     if (!check.success) {
       // Our own mapping produced something the schema refuses: a bug or an input we do not
       // understand. Never drop the app silently; fail the whole import instead.
       throw new ImportError(
-        `app ${app.id} (${INDEX}:${row.line}) does not validate`,
+        `app ${app.id} (${appDirs[i]!.dir}) does not validate`,
         check.error.issues.map((is) => ({
-          file: INDEX,
-          line: row.line,
+          file: `${appDirs[i]!.dir}/meta.yml`,
+          line: 1,
           field: is.path.join('.'),
           message: is.message,
         })),
       );
     }
-    apps.push(app);
-    o.onProgress?.(i + 1, rows.length);
   }
-  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.field.localeCompare(b.field));
-  return { apps, problems };
-}
-
-/** Import as one commit (none when the catalog already holds exactly this import). */
-export async function importOpenEuler(
-  store: CatalogStore,
-  dir: string,
-  o: { onProgress?: (done: number, total: number) => void } = {},
-): Promise<ImportResult> {
-  return commitOpenEulerImport(store, await planOpenEulerImport(dir, o));
-}
-
-/** Write a plan as one commit. */
-export async function commitOpenEulerImport(store: CatalogStore, plan: ImportPlan): Promise<ImportResult> {
-  const hidden = plan.apps.filter((a) => a.visibility === 'hidden').length;
-  const containers = plan.apps.flatMap((a) => a.recipes?.container ?? []);
-  const res = await store.commit(
-    {
-      subject: `import: ${plan.apps.length} apps from ${ORIGIN}`,
-      body: `${plan.problems.length} problems reported by the importer.`,
-      trailers: { Stage: 'import', 'Run-Id': newRunId() },
-    },
-    (tx) => {
-      for (const a of plan.apps) tx.putApp(a);
-    },
+  problems.sort(
+    (a, b) =>
+      a.file.localeCompare(b.file) ||
+      a.line - b.line ||
+      a.field.localeCompare(b.field) ||
+      a.message.localeCompare(b.message),
   );
-  return {
-    apps: plan.apps.length,
-    hidden,
-    recipes: containers.length,
-    derivedRecipes: containers.filter((r) => r.derived?.length).length,
-    brokenRecipes: containers.filter((r) => r.problem).length,
-    problems: plan.problems,
-    commit: res.changed ? res.sha : null,
-  };
+  return { apps, problems, ...(o.repo ? { repo: o.repo } : {}), ...(commit ? { commit } : {}) };
 }
 
-// ------------------------------------------------------------------------------------ helpers
-
-type Report = (file: string, line: number, field: string, message: string) => void;
-
-async function readSourceCommit(dir: string): Promise<string | undefined> {
-  const readme = await readFile(join(dir, 'README.md'), 'utf8').catch(() => '');
-  return /commit\s+`([0-9a-f]{40})`/.exec(readme)?.[1];
+/** The sample's README names the upstream commit it was taken from. */
+async function readmeCommit(tree: Tree): Promise<string | undefined> {
+  const r = await tree.read('README.md');
+  return r.kind === 'ok' ? /commit\s+`([0-9a-f]{40})`/.exec(r.text)?.[1] : undefined;
 }
 
-/** image name → app directory (repo-relative), from every <Scene>/image-list.yml. */
-async function readImageLists(dir: string, report: Report): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  const scenes = (await readdir(dir, { withFileTypes: true }))
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
+/** Every `<Scene>/image-list.yml` entry: image name → directory, with its line. */
+async function readImageLists(tree: Tree, scenes: string[], report: Report): Promise<ImageListEntry[]> {
+  const out: ImageListEntry[] = [];
   for (const scene of scenes) {
     const file = `${scene}/image-list.yml`;
-    const text = await readFile(join(dir, file), 'utf8').catch(() => null);
-    if (text === null) continue;
+    const r = await tree.read(file);
+    if (r.kind === 'outside') report(file, 1, '', `${file} ${r.why}; ignored`);
+    if (r.kind !== 'ok') continue;
     const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
+    const doc = parseDocument(r.text, { lineCounter: lc, uniqueKeys: false });
     for (const e of doc.errors)
       report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
     const images = doc.get('images', true);
@@ -194,55 +272,596 @@ async function readImageLists(dir: string, report: Report): Promise<Map<string, 
       continue;
     }
     for (const pair of images.items as Pair[]) {
-      const name = isScalar(pair.key) ? String(pair.key.value) : '';
-      const target = isScalar(pair.value) ? String(pair.value.value ?? '') : '';
+      const name = isScalar(pair.key) ? String(pair.key.value).trim() : '';
+      const target = isScalar(pair.value) ? String(pair.value.value ?? '').trim() : '';
       const line = lc.linePos((pair.key as { range?: [number] } | null)?.range?.[0] ?? 0).line;
       if (!name || !target) {
         report(file, line, `images.${name}`, 'entry without a name or directory');
         continue;
       }
-      const list = out.get(name) ?? [];
-      list.push(`${scene}/${target}`);
-      out.set(name, list);
+      let rel: string;
+      try {
+        rel = assertRelativePath('image-list directory', target.replace(/\/+$/, ''));
+      } catch (e) {
+        report(file, line, `images.${name}`, `${(e as Error).message}; ignored`);
+        continue;
+      }
+      out.push({ name, dir: `${scene}/${rel}`, file, line });
     }
   }
   return out;
 }
 
-/** One id per row, unique: the image name, else `<scene>-<name>` for the second of a clash. */
-function assignIds(rows: Row[], report: Report): string[] {
-  const used = new Set<string>();
-  return rows.map((row) => {
-    const name = row.get('image_name');
-    const dirName = row.get('dir').split('/').slice(1).join('-');
-    const base = toAppId(name) ?? toAppId(dirName);
-    if (!base)
-      throw new ImportError(
-        `${INDEX}:${row.line}: no usable app id from image_name ${JSON.stringify(name)} or dir ${JSON.stringify(row.get('dir'))}`,
-      );
-    if (base !== name)
-      report(INDEX, row.line, 'image_name', `image name "${name}" is not a valid app id; using "${base}"`);
-    let id = base;
-    if (used.has(id)) {
-      id = toAppId(`${row.get('scene')}-${base}`) ?? `${base}-${row.line}`;
-      report(
-        INDEX,
-        row.line,
-        'image_name',
-        `image name "${name}" is used by another app too; this one (${row.get('dir')}) gets the id "${id}"`,
-      );
+/**
+ * App directories: every directory with a meta.yml below a scene (depth ≤ 3; symlinked directories are
+ * not followed), and every image-list.yml directory that exists even without one.
+ */
+async function findAppDirs(
+  tree: Tree,
+  scenes: string[],
+  lists: ImageListEntry[],
+  report: Report,
+): Promise<AppDir[]> {
+  const found = new Map<string, AppDir>();
+  const walk = async (scene: string, rel: string, depth: number) => {
+    const ents = await tree.entries(rel);
+    if (!ents) return;
+    if (depth > 0 && ents.some((e) => e.name === 'meta.yml' && (e.isFile() || e.isSymbolicLink()))) {
+      found.set(rel, { scene, dir: rel, hasMeta: true });
+      return;
     }
-    used.add(id);
-    return id;
-  });
+    if (depth >= MAX_APP_DEPTH) return;
+    for (const e of ents) {
+      const p = `${rel}/${e.name}`;
+      if (e.isSymbolicLink()) {
+        const real = await realpath(join(tree.root, p)).catch(() => null);
+        if (real && real !== tree.root && !real.startsWith(tree.root + sep))
+          report(p, 1, '', `symlink to ${await readlink(join(tree.root, p))} leaves the tree; not followed`);
+        continue;
+      }
+      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'doc') await walk(scene, p, depth + 1);
+    }
+  };
+  for (const scene of scenes) await walk(scene, scene, 0);
+
+  const missing = new Map<string, ImageListEntry[]>();
+  for (const l of lists) {
+    if (found.has(l.dir)) continue;
+    if (await tree.isDir(l.dir)) {
+      found.set(l.dir, { scene: l.dir.split('/')[0]!, dir: l.dir, hasMeta: false });
+      continue;
+    }
+    const list = missing.get(l.file) ?? [];
+    list.push(l);
+    missing.set(l.file, list);
+  }
+  // The sample (and forks) carry the full image lists for fewer app directories: one problem per file.
+  for (const [file, ls] of missing)
+    report(
+      file,
+      ls[0]!.line,
+      'images',
+      `${ls.length} image(s) name directories that are not in this tree (first: ${ls
+        .slice(0, 5)
+        .map((l) => `${l.name} → ${l.dir}`)
+        .join(', ')}${ls.length > 5 ? ', …' : ''})`,
+    );
+  return [...found.values()].sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
 }
 
-async function readOptional(path: string): Promise<string | null> {
-  return readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return null;
-    throw new ImportError(`cannot read ${path}: ${e.message}`);
+interface Identity {
+  id: string;
+  /** Publish repository. */
+  name: string;
+  /** The image name upstream (image-list.yml key, or the directory). */
+  imageName: string;
+  /** Title suffix that tells apart two apps of the same image name. */
+  titleSuffix?: string;
+}
+
+/**
+ * One id and one publish repository per app directory, unique across the catalog. The image name of
+ * image-list.yml is both when it is free; a second directory with the same image name (AI/tensorrt
+ * and HPC/tensorrt) gets `<scene>-<name>` for both, is titled "<Name> (<Scene>)" and is reported.
+ */
+function assignIdentities(appDirs: AppDir[], lists: ImageListEntry[], report: Report): Identity[] {
+  const namesOf = new Map<string, ImageListEntry[]>();
+  for (const l of lists) namesOf.set(l.dir, [...(namesOf.get(l.dir) ?? []), l]);
+  const used = new Set<string>();
+  return appDirs.map((a) => {
+    const listed = namesOf.get(a.dir) ?? [];
+    const rest = a.dir.split('/').slice(1).join('-');
+    if (!listed.length)
+      report(
+        `${a.scene}/image-list.yml`,
+        1,
+        'images',
+        `directory ${a.dir} is not listed; image name "${rest}" from the directory`,
+      );
+    for (const extra of listed.slice(1))
+      report(
+        extra.file,
+        extra.line,
+        `images.${extra.name}`,
+        `${a.dir} is also listed as "${listed[0]!.name}"; this name is ignored`,
+      );
+    const imageName = listed[0]?.name ?? rest;
+    const where = listed[0]
+      ? ([listed[0].file, listed[0].line] as const)
+      : ([`${a.dir}/meta.yml`, 1] as const);
+    let id = toAppId(imageName) ?? toAppId(rest) ?? toAppId(a.dir);
+    if (!id)
+      throw new ImportError(
+        `${where[0]}:${where[1]}: no usable app id from image name ${JSON.stringify(imageName)}`,
+      );
+    if (id !== imageName)
+      report(where[0], where[1], 'images', `image name "${imageName}" is not a valid app id; using "${id}"`);
+    let titleSuffix: string | undefined;
+    if (used.has(id)) {
+      const scoped = toAppId(`${a.scene}-${id}`);
+      const next = scoped && !used.has(scoped) ? scoped : `${id}-${used.size}`;
+      report(
+        where[0],
+        where[1],
+        'images',
+        `image name "${imageName}" is used by another app too; this one (${a.dir}) gets the id and publish repository "${next}"`,
+      );
+      id = next;
+      titleSuffix = a.scene;
+    }
+    if (id.length > REPO_NAME_MAX || !isAppId(id))
+      throw new ImportError(
+        `${where[0]}:${where[1]}: app id "${id}" is longer than ${REPO_NAME_MAX} characters`,
+      );
+    used.add(id);
+    return { id, name: id, imageName, ...(titleSuffix ? { titleSuffix } : {}) };
   });
 }
+// ------------------------------------------------------------------------------------ one app
+
+const LOGO_RE = /^logo\.(?:png|jpe?g|svg|webp|gif)$/i;
+
+async function mapApp(
+  tree: Tree,
+  a: AppDir,
+  ident: Identity,
+  src: { commit: string | undefined; repo: string | undefined },
+  report: Report,
+): Promise<AppInput> {
+  const { scene, dir } = a;
+  const metaFile = `${dir}/meta.yml`;
+  const infoFile = `${dir}/doc/image-info.yml`;
+  const readReported = async (file: string) => {
+    const r = await tree.read(file);
+    if (r.kind === 'outside') report(file, 1, '', `${file} ${r.why}; ignored`);
+    return r.kind === 'ok' ? r.text : null;
+  };
+  const metaText = a.hasMeta ? await readReported(metaFile) : null;
+  const infoText = await readReported(infoFile);
+  const info = infoText === null ? null : parseYamlFile(infoFile, infoText, zImageInfo, report);
+  const appEntries = (await tree.entries(dir)) ?? [];
+  const readme = appEntries.find((e) => /^readme(?:\.md)?$/i.test(e.name) && e.isFile())?.name;
+  const logo = ((await tree.entries(`${dir}/doc/picture`)) ?? []).find(
+    (e) => e.isFile() && LOGO_RE.test(e.name),
+  )?.name;
+
+  // ---------------------------------------------------------------- recipes
+  let recipes: ContainerRecipe[] = [];
+  if (!a.hasMeta)
+    report(metaFile, 1, '', `${dir} is listed in image-list.yml but has no meta.yml; the app has no recipes`);
+  else if (metaText !== null)
+    recipes = (await recipesFromMeta(tree, metaFile, metaText, dir, src.commit, report)) ?? [];
+  else report(metaFile, 1, '', 'meta.yml cannot be read; the app has no recipes');
+
+  // ---------------------------------------------------------------- the card
+  const v = info?.value;
+  const fromInfo = (key: string) => (v ? info.line(key) : 1);
+  const cardFile = v ? infoFile : metaFile;
+  if (!v && infoText === null) report(infoFile, 1, '', 'no doc/image-info.yml; the portal card is minimal');
+  const category = normaliseCategory(v?.category ?? '', scene, cardFile, fromInfo('category'), report);
+  const hidden = isHidden(v?.['show-on-appstore']);
+
+  const lic = mapLicense(v?.license ?? '');
+  if (lic?.unmapped) report(cardFile, fromInfo('license'), 'license', lic.unmapped);
+  const license = lic ? { ...(lic.spdx ? { spdx: lic.spdx } : {}), text: lic.text } : {};
+
+  const homepageRaw = v?.homepage;
+  const homepage = validUrl(homepageRaw);
+  if (homepageRaw?.trim() && !homepage)
+    report(cardFile, fromInfo('homepage'), 'homepage', `"${homepageRaw}" is not an http(s) URL`);
+
+  const rawUp: RawUpstream = v?.upstream
+    ? Object.fromEntries(
+        Object.entries(v.upstream).map(([k, x]) => [k, x === null || x === undefined ? '' : String(x)]),
+      )
+    : {};
+  const up = mapUpstream(rawUp);
+  for (const n of up.notes) report(cardFile, fromInfo('upstream'), `upstream.${n.field}`, n.message);
+
+  const baseTitle = prettyTitle(v?.name?.trim() || ident.imageName);
+  const title = ident.titleSuffix ? `${baseTitle} (${ident.titleSuffix})` : baseTitle;
+  let tagsDoc = v?.tags;
+  if (tagsDoc && info) tagsDoc = fixTagsTable(tagsDoc, infoFile, info.raw, report);
+  const readmeText = !v?.description && readme ? await readReported(`${dir}/${readme}`) : null;
+  const descText = v?.description ?? (readmeText ? readmeIntro(readmeText) : undefined);
+  const description = i18n(descText);
+  const summary = descText?.trim() ? i18n(firstSentence(descText)) : undefined;
+  const docs = Object.fromEntries(
+    (
+      [
+        ['environment', i18n(v?.environment)],
+        ['download', i18n(v?.download)],
+        ['usage', i18n(v?.usage)],
+        ['tags', i18n(tagsDoc)],
+      ] as const
+    ).filter(([, t]) => t),
+  );
+  if (summary) for (const k of Object.keys(summary) as ('zh' | 'en')[]) summary[k] = summary[k]!.trim();
+  if (description)
+    for (const k of Object.keys(description) as ('zh' | 'en')[]) description[k] = description[k]!.trim();
+
+  return {
+    id: ident.id,
+    name: ident.name,
+    title: { zh: title, en: title },
+    summary: summary ?? {},
+    description: description ?? {},
+    category,
+    scene,
+    ...(homepage ? { homepage } : {}),
+    license,
+    visibility: hidden ? 'hidden' : 'public',
+    ...(up.upstream ? { upstream: up.upstream } : {}),
+    recipes: { container: recipes, cloud: [], wsl: [] },
+    docs,
+    ...(listOfStrings(v?.similar_packages) ? { similar: listOfStrings(v?.similar_packages) } : {}),
+    ...(listOfStrings(v?.dependency) ? { dependencies: listOfStrings(v?.dependency) } : {}),
+    source: {
+      origin: ORIGIN,
+      dir,
+      ...(src.commit ? { commit: src.commit } : {}),
+      ...(src.repo ? { repo: src.repo } : {}),
+      ...(readme ? { readme } : {}),
+      ...(logo ? { logo: `doc/picture/${logo}` } : {}),
+    },
+  };
+}
+
+/** Text from a recipe file kept on one line for the catalog: control characters escaped, capped. */
+function oneLineText(s: string, max = 2000): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(s) || s.length > max ? escapeLogValue(s, max) : s;
+}
+
+/** The README's first prose paragraph (headings, badges and code skipped), for apps without a card. */
+function readmeIntro(text: string): string | undefined {
+  const paras = text
+    .replace(/```[\s\S]*?```/g, '')
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter(
+      (p) => p && !p.startsWith('#') && !p.startsWith('[!') && !p.startsWith('![') && !p.startsWith('|'),
+    );
+  return paras[0];
+}
+
+/** Recipes from meta.yml, or null when the file cannot be used at all. */
+async function recipesFromMeta(
+  tree: Tree,
+  file: string,
+  text: string,
+  appDirPath: string,
+  commit: string | undefined,
+  report: Report,
+): Promise<ContainerRecipe[] | null> {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
+  if (doc.errors.length) {
+    for (const e of doc.errors)
+      report(
+        file,
+        e.linePos?.[0]?.line ?? 1,
+        '',
+        `invalid YAML: ${e.message.split('\n')[0]}; the app has no recipes`,
+      );
+    return null;
+  }
+  if (!isMap(doc.contents)) {
+    report(file, 1, '', 'meta.yml is not a map of tag → {path, arch}; the app has no recipes');
+    return null;
+  }
+  const lines = text.split('\n');
+  const blank = lines.map((l, i) => (/^\s*$/.test(l) && i < lines.length - 1 ? i + 1 : 0)).filter(Boolean);
+  if (blank.length) report(file, blank[0]!, '', `blank line(s) inside meta.yml at line ${blank.join(', ')}`);
+
+  const out: ContainerRecipe[] = [];
+  const seen = new Set<string>();
+  for (const pair of doc.contents.items as Pair[]) {
+    const tag = isScalar(pair.key) ? String(pair.key.value) : '';
+    const line = lc.linePos((pair.key as { range?: [number] } | null)?.range?.[0] ?? 0).line;
+    if (seen.has(tag)) {
+      report(file, line, tag, `tag "${tag}" appears twice; the first entry is kept`);
+      continue;
+    }
+    seen.add(tag);
+    const parsed = checkTag(tag, file, line, tag, report);
+    if (!parsed) continue;
+    const entry = pair.value && isMap(pair.value) ? (pair.value.toJSON() as Record<string, unknown>) : null;
+    const pathLine =
+      entry && isMap(pair.value)
+        ? lc.linePos((pair.value.get('path', true) as { range?: [number] } | undefined)?.range?.[0] ?? 0).line
+        : line;
+    const recipe: ContainerRecipe = {
+      kind: 'container',
+      tag,
+      dockerfile: `${parsed.version}/${parsed.osVersion}/Dockerfile`,
+      version: parsed.version,
+      osVersion: parsed.osVersion,
+      arches: [...DEFAULT_ARCHES],
+      ...(commit && SHA_RE.test(commit) ? { commit } : {}),
+    };
+    /** Problems of this recipe as `file:line: message`, also reported with the import. */
+    const problems: string[] = [];
+    const fail = (f: string, l: number, field: string, message: string) => {
+      report(f, l, field, message);
+      if (problems.length < 256) problems.push(oneLineText(`${f}:${l}: ${message}`));
+    };
+    const rawPath = typeof entry?.path === 'string' ? entry.path : '';
+    let usable = false;
+    if (!rawPath) {
+      fail(file, line, `${tag}.path`, 'no Dockerfile path; recipe marked broken');
+      recipe.derived = ['dockerfile'];
+    } else {
+      const n = normalisePath(rawPath, appDirPath);
+      for (const note of n.notes)
+        report(file, pathLine, `${tag}.path`, `${note}; normalised to "${n.path ?? '?'}"`);
+      if (!n.path) {
+        fail(
+          file,
+          pathLine,
+          `${tag}.path`,
+          `Dockerfile path "${rawPath}" is not usable: ${n.error}; recipe marked broken`,
+        );
+        recipe.derived = ['dockerfile'];
+      } else {
+        usable = true;
+        recipe.dockerfile = n.path;
+        const [verDir, osDir] = n.path.split('/');
+        if (verDir !== parsed.version) {
+          if (verDir!.replace(/\+/g, '_') === parsed.version) {
+            // OCI tags cannot hold '+': 23_13 in the tag is version 23+13 (the directory name).
+            report(
+              file,
+              line,
+              tag,
+              `tag version "${parsed.version}" spells "+" as "_"; version read as "${verDir}"`,
+            );
+            recipe.version = verDir!;
+          } else if (
+            parsed.version.endsWith(verDir!) &&
+            /^[a-z]+$/i.test(parsed.version.slice(0, -verDir!.length))
+          ) {
+            // e.g. pytorch2.1.0.a1-… → directory 2.1.0.a1-…: the tag carries the image name as prefix.
+            report(
+              file,
+              line,
+              tag,
+              `tag version "${parsed.version}" carries a name prefix; version read as "${verDir}"`,
+            );
+            recipe.version = verDir!;
+          } else
+            fail(
+              file,
+              pathLine,
+              `${tag}.path`,
+              `tag version ${parsed.version} but the Dockerfile is under version dir ${verDir}`,
+            );
+        }
+        if (osDir && osDir !== parsed.osVersion && n.path.split('/').length > 2)
+          fail(
+            file,
+            pathLine,
+            `${tag}.path`,
+            `tag OS ${parsed.osVersion} but the Dockerfile is under OS dir ${osDir}`,
+          );
+      }
+    }
+    if (entry && entry.arch !== undefined && entry.arch !== null) {
+      const arch = ociArch(String(entry.arch));
+      if (arch) recipe.arches = [arch];
+      else
+        report(file, line, `${tag}.arch`, `unknown architecture "${String(entry.arch)}"; using the defaults`);
+    }
+    for (const k of Object.keys(entry ?? {}))
+      if (k !== 'path' && k !== 'arch') report(file, line, `${tag}.${k}`, `unknown key "${k}" ignored`);
+
+    // ------------------------------------------------ the recipe file itself
+    const dfRel = `${appDirPath}/${recipe.dockerfile}`;
+    const analysis: RecipeAnalysis = {
+      builder: builderOf(recipe.dockerfile),
+      exists: false,
+      stages: [],
+      base: null,
+      bases: [],
+      args: {},
+      problems: [],
+    };
+    if (usable) {
+      const r = await tree.read(dfRel);
+      if (r.kind === 'missing')
+        fail(file, pathLine, `${tag}.path`, `${dfRel} does not exist; recipe kept as broken`);
+      else if (r.kind === 'outside')
+        fail(file, pathLine, `${tag}.path`, `${dfRel} ${r.why}; recipe kept as broken`);
+      else {
+        analysis.exists = true;
+        const facts = analyseRecipeFile(dfRel, r.text);
+        analysis.builder = facts.builder;
+        analysis.stages = facts.stages.map((s) => ({
+          from: oneLineText(s.from),
+          resolved: s.resolved === null ? null : oneLineText(s.resolved),
+          ...(s.name ? { name: oneLineText(s.name, 256) } : {}),
+          ...(s.parentStage !== null ? { stage: s.parentStage } : {}),
+          line: s.line,
+        }));
+        analysis.base = facts.base === null ? null : oneLineText(facts.base);
+        analysis.bases = facts.bases.map((ref) => ({ ref: oneLineText(ref) }));
+        analysis.args = Object.fromEntries(
+          Object.entries(facts.args)
+            .slice(0, 256)
+            .map(([k, v]) => [k, v === null ? null : oneLineText(v)]),
+        );
+        if (facts.usesTargetArch) analysis.usesTargetArch = true;
+        if (facts.usesTargetPlatform) analysis.usesTargetPlatform = true;
+        for (const p of facts.problems) fail(dfRel, p.line, facts.builder, p.message);
+        const ctx = posix.dirname(dfRel);
+        recipe.treeDigest = await tree.digest(ctx);
+      }
+    }
+    // A recipe without a readable file has nothing to hash but its (broken) path: still comparable.
+    recipe.treeDigest ??= `sha256:${createHash('sha256').update(`absent\0${dfRel}\0${rawPath}`).digest('hex')}`;
+    analysis.problems = problems;
+    recipe.analysis = analysis;
+    if (problems.length) recipe.problem = problems.join('; ');
+    out.push(recipe);
+  }
+  return out;
+}
+
+/**
+ * Mark the bases that Wharf builds itself: `[host/]openeuler/<name>[:tag]` where <name> is an app's
+ * publish repository (and the tag one of its recipes, when it is).
+ */
+function markWharfBuiltBases(apps: AppInput[]): void {
+  const byName = new Map<string, { id: string; tags: Set<string> }>();
+  for (const a of apps)
+    byName.set(a.name, { id: a.id, tags: new Set((a.recipes?.container ?? []).map((r) => r.tag)) });
+  for (const a of apps)
+    for (const r of a.recipes?.container ?? [])
+      for (const b of r.analysis?.bases ?? []) {
+        const ref = splitImageRef(b.ref);
+        if (!ref || ref.namespace !== IMAGE_NAMESPACE) continue;
+        const app = byName.get(ref.name);
+        if (!app) continue;
+        b.app = app.id;
+        if (ref.tag && app.tags.has(ref.tag)) b.tag = ref.tag;
+      }
+}
+
+/** `[host/]namespace/name[:tag][@digest]` for Docker Hub, quay.io and hub.oepkgs.net references. */
+export function splitImageRef(ref: string): { namespace: string; name: string; tag?: string } | null {
+  const noDigest = ref.split('@')[0]!;
+  const parts = noDigest.split('/');
+  if (parts.length === 3 && IMAGE_HOSTS.has(parts[0]!)) parts.shift();
+  if (parts.length !== 2) return null;
+  const [ns, nameTag] = parts as [string, string];
+  const colon = nameTag.indexOf(':');
+  const name = colon < 0 ? nameTag : nameTag.slice(0, colon);
+  const tag = colon < 0 ? undefined : nameTag.slice(colon + 1);
+  return { namespace: ns, name, ...(tag ? { tag } : {}) };
+}
+
+// ------------------------------------------------------------------------------------ the commit
+
+/** Import as one commit (none when the catalog already holds exactly this import). */
+export async function importOpenEuler(
+  store: CatalogStore,
+  dir: string,
+  o: PlanOptions = {},
+): Promise<ImportResult> {
+  return commitOpenEulerImport(store, await planOpenEulerImport(dir, o));
+}
+
+/**
+ * Write a plan as one commit. What did not change keeps its recorded commit (a recipe whose directory
+ * digest is the same, an app whose record is the same), so a re-import of a newer repository commit
+ * changes only what changed there; apps of this origin that the plan no longer has are retired.
+ */
+export async function commitOpenEulerImport(store: CatalogStore, plan: ImportPlan): Promise<ImportResult> {
+  const hidden = plan.apps.filter((a) => a.visibility === 'hidden').length;
+  const containers = plan.apps.flatMap((a) => a.recipes?.container ?? []);
+  const planned = new Set(plan.apps.map((a) => a.id));
+  const existingIds = await store.appIds();
+  let retired = 0;
+  const res = await store.commit(
+    {
+      subject: `import: ${plan.apps.length} apps from ${ORIGIN}${plan.commit ? ` at ${plan.commit.slice(0, 12)}` : ''}`,
+      body: `${plan.problems.length} problems reported by the importer.`,
+      trailers: {
+        Stage: 'import',
+        'Run-Id': newRunId(),
+        ...(plan.commit ? { 'Recipe-Commit': plan.commit } : {}),
+      },
+    },
+    async (tx) => {
+      retired = 0;
+      for (const a of plan.apps) {
+        const old = existingIds.includes(a.id) ? await tx.getApp(a.id) : undefined;
+        tx.putApp(old ? keepUnchanged(old, zApp.parse(a)) : a);
+      }
+      for (const id of existingIds) {
+        if (planned.has(id)) continue;
+        const old = await tx.getApp(id);
+        if (!old || old.source?.origin !== ORIGIN) continue;
+        retired++;
+        if (old.retired) continue;
+        const reason = `directory ${old.source.dir} is gone from the recipe repository${plan.commit ? ` at ${plan.commit.slice(0, 12)}` : ''}`;
+        tx.putApp({
+          ...old,
+          retired: { at: new Date().toISOString(), ...(plan.commit ? { commit: plan.commit } : {}), reason },
+          recipes: {
+            ...old.recipes,
+            container: old.recipes.container.map((r) => ({
+              ...r,
+              problem: r.problem?.startsWith('retired: ')
+                ? r.problem
+                : `retired: ${reason}${r.problem ? `; ${r.problem}` : ''}`,
+            })),
+          },
+        });
+      }
+    },
+  );
+  return {
+    apps: plan.apps.length,
+    hidden,
+    retired,
+    recipes: containers.length,
+    brokenRecipes: containers.filter((r) => r.problem).length,
+    problems: plan.problems,
+    sourceCommit: plan.commit ?? null,
+    commit: res.changed ? res.sha : null,
+  };
+}
+
+/** The new record, with the old commits wherever the content they describe did not change. */
+function keepUnchanged(old: App, next: App): App {
+  const oldRecipes = new Map(old.recipes.container.map((r) => [r.tag, r]));
+  const container = next.recipes.container.map((r) => {
+    const o = oldRecipes.get(r.tag);
+    if (
+      o?.commit &&
+      r.commit &&
+      o.commit !== r.commit &&
+      o.treeDigest &&
+      o.treeDigest === r.treeDigest &&
+      o.dockerfile === r.dockerfile
+    )
+      return { ...r, commit: o.commit };
+    return r;
+  });
+  const merged: App = { ...next, recipes: { ...next.recipes, container } };
+  if (old.source && merged.source && old.source.commit !== merged.source.commit) {
+    const same = {
+      ...merged,
+      source: { ...merged.source, ...(old.source.commit ? { commit: old.source.commit } : {}) },
+    };
+    if (!old.source.commit) delete same.source.commit;
+    if (toStableJson(same) === toStableJson(old)) return old;
+  }
+  return merged;
+}
+
+// ------------------------------------------------------------------------------------ helpers
 
 const zImageInfo = z
   .object({
@@ -426,151 +1045,6 @@ function normalisePath(
   }
 }
 
-async function mapApp(
-  root: string,
-  row: Row,
-  id: string,
-  imageLists: Map<string, string[]>,
-  commit: string | undefined,
-  report: Report,
-): Promise<AppInput> {
-  const scene = row.get('scene');
-  const appDirPath = row.get('dir').replace(/^\/+|\/+$/g, '');
-  const imageName = row.get('image_name');
-  const name = APP_ID_RE.test(imageName) ? imageName : id;
-
-  // The directory must stay inside the tree before we read anything from it.
-  let safeDir: string | null = null;
-  try {
-    safeDir = assertRelativePath('app dir', appDirPath);
-    if (!safeDir.startsWith(`${scene}/`))
-      report(INDEX, row.line, 'dir', `dir "${appDirPath}" is not under scene ${scene}`);
-  } catch (e) {
-    report(INDEX, row.line, 'dir', (e as Error).message);
-  }
-
-  const listed = imageLists.get(imageName);
-  if (imageLists.size && !listed)
-    report(INDEX, row.line, 'image_name', `image "${imageName}" is not in any image-list.yml`);
-  else if (listed && safeDir && !listed.includes(safeDir))
-    report(
-      INDEX,
-      row.line,
-      'image_name',
-      `image-list.yml maps "${imageName}" to ${listed.join(', ')}, the index to ${safeDir}`,
-    );
-
-  const metaFile = `${safeDir}/meta.yml`;
-  const infoFile = `${safeDir}/doc/image-info.yml`;
-  const metaText = safeDir ? await readOptional(join(root, metaFile)) : null;
-  const infoText = safeDir ? await readOptional(join(root, infoFile)) : null;
-  const filesText = safeDir ? await readOptional(join(root, safeDir, '_files.txt')) : null;
-  const files =
-    filesText === null
-      ? null
-      : new Set(
-          filesText
-            .split('\n')
-            .map((l) => l.trim())
-            .filter(Boolean),
-        );
-  const info = infoText === null ? null : parseYamlFile(infoFile, infoText, zImageInfo, report);
-
-  // ---------------------------------------------------------------- recipes
-  let recipes: ContainerRecipe[] | null = null;
-  if (metaText !== null) recipes = recipesFromMeta(metaFile, metaText, safeDir!, files, report);
-  if (recipes === null) {
-    if (metaText !== null) report(metaFile, 1, '', 'meta.yml unusable; recipes derived from the index tags');
-    recipes = recipesFromIndex(row, report);
-  }
-  const tagCount = Number(row.get('tag_count'));
-  if (
-    row.get('tag_count') &&
-    Number.isInteger(tagCount) &&
-    tagCount !== row.get('tags').split(/\s+/).filter(Boolean).length
-  )
-    report(
-      INDEX,
-      row.line,
-      'tag_count',
-      `tag_count ${tagCount} differs from the ${row.get('tags').split(/\s+/).filter(Boolean).length} tags listed`,
-    );
-
-  // ---------------------------------------------------------------- the card
-  const v = info?.value;
-  const fromInfo = (key: string) => (v ? info.line(key) : row.line);
-  const cardFile = v ? infoFile : INDEX;
-  const category = normaliseCategory(
-    v?.category ?? row.get('category'),
-    scene,
-    cardFile,
-    v ? info.line('category') : row.line,
-    report,
-  );
-
-  const hidden = isHidden(v?.['show-on-appstore']) || isHidden(row.get('show_on_appstore'));
-
-  const licenseRaw = v?.license ?? row.get('license');
-  const lic = mapLicense(licenseRaw);
-  if (lic?.unmapped) report(cardFile, fromInfo('license'), 'license', lic.unmapped);
-  const license = lic ? { ...(lic.spdx ? { spdx: lic.spdx } : {}), text: lic.text } : {};
-
-  const homepageRaw = v?.homepage ?? row.get('homepage');
-  const homepage = validUrl(homepageRaw);
-  if (homepageRaw?.trim() && !homepage)
-    report(cardFile, fromInfo('homepage'), 'homepage', `"${homepageRaw}" is not an http(s) URL`);
-
-  const rawUp: RawUpstream = v?.upstream
-    ? Object.fromEntries(
-        Object.entries(v.upstream).map(([k, x]) => [k, x === null || x === undefined ? '' : String(x)]),
-      )
-    : {
-        backend: row.get('upstream_backend'),
-        version_url: row.get('upstream_version_url'),
-        version_scheme: row.get('upstream_version_scheme'),
-      };
-  const up = mapUpstream(rawUp);
-  for (const n of up.notes) report(cardFile, fromInfo('upstream'), `upstream.${n.field}`, n.message);
-
-  const title = prettyTitle(v?.name?.trim() || imageName);
-  let tagsDoc = v?.tags;
-  if (tagsDoc && info) tagsDoc = fixTagsTable(tagsDoc, infoFile, info.raw, report);
-  const description = i18n(v?.description);
-  const summary = v?.description?.trim() ? i18n(firstSentence(v.description)) : undefined;
-  const docs = Object.fromEntries(
-    (
-      [
-        ['environment', i18n(v?.environment)],
-        ['download', i18n(v?.download)],
-        ['usage', i18n(v?.usage)],
-        ['tags', i18n(tagsDoc)],
-      ] as const
-    ).filter(([, t]) => t),
-  );
-  if (summary) for (const k of Object.keys(summary) as ('zh' | 'en')[]) summary[k] = summary[k]!.trim();
-  if (description)
-    for (const k of Object.keys(description) as ('zh' | 'en')[]) description[k] = description[k]!.trim();
-
-  return {
-    id,
-    name,
-    title: { zh: title, en: title },
-    summary: summary ?? {},
-    description: description ?? {},
-    category,
-    scene,
-    ...(homepage ? { homepage } : {}),
-    license,
-    visibility: hidden ? 'hidden' : 'public',
-    ...(up.upstream ? { upstream: up.upstream } : {}),
-    recipes: { container: recipes, cloud: [], wsl: [] },
-    docs,
-    ...(listOfStrings(v?.similar_packages) ? { similar: listOfStrings(v?.similar_packages) } : {}),
-    ...(listOfStrings(v?.dependency) ? { dependencies: listOfStrings(v?.dependency) } : {}),
-    source: { origin: ORIGIN, dir: safeDir ?? appDirPath, ...(commit ? { commit } : {}) },
-  };
-}
-
 function checkTag(tag: string, file: string, line: number, field: string, report: Report) {
   if (!isTag(tag)) {
     report(file, line, field, `tag "${tag}" is not a valid OCI tag; skipped`);
@@ -598,165 +1072,4 @@ function checkTag(tag: string, file: string, line: number, field: string, report
     return null;
   }
   return parsed;
-}
-
-function recipesFromIndex(row: Row, report: Report): ContainerRecipe[] {
-  const archRaw = row.get('arch_restricted');
-  const arch = archRaw ? ociArch(archRaw) : null;
-  if (archRaw && !arch)
-    report(INDEX, row.line, 'arch_restricted', `unknown architecture "${archRaw}"; using the defaults`);
-  const unresolved = Number(row.get('meta_paths_unresolved') || 0);
-  if (unresolved > 0)
-    report(
-      INDEX,
-      row.line,
-      'meta_paths_unresolved',
-      `${unresolved} meta.yml path(s) of this app do not resolve upstream; derived Dockerfile paths are unverified`,
-    );
-  const out: ContainerRecipe[] = [];
-  const seen = new Set<string>();
-  for (const tag of row.get('tags').split(/\s+/).filter(Boolean)) {
-    if (seen.has(tag)) {
-      report(INDEX, row.line, 'tags', `tag "${tag}" listed twice`);
-      continue;
-    }
-    seen.add(tag);
-    const p = checkTag(tag, INDEX, row.line, 'tags', report);
-    if (!p) continue;
-    out.push({
-      kind: 'container',
-      tag,
-      dockerfile: `${p.version}/${p.osVersion}/Dockerfile`,
-      version: p.version,
-      osVersion: p.osVersion,
-      arches: arch ? [arch] : [...DEFAULT_ARCHES],
-      derived: arch ? ['dockerfile', 'arches'] : ['dockerfile'],
-    });
-  }
-  return out;
-}
-
-/** Recipes from meta.yml, or null when the file cannot be used at all. */
-function recipesFromMeta(
-  file: string,
-  text: string,
-  appDirPath: string,
-  files: Set<string> | null,
-  report: Report,
-): ContainerRecipe[] | null {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
-  if (doc.errors.length) {
-    for (const e of doc.errors)
-      report(file, e.linePos?.[0]?.line ?? 1, '', `invalid YAML: ${e.message.split('\n')[0]}`);
-    return null;
-  }
-  if (!isMap(doc.contents)) {
-    report(file, 1, '', 'meta.yml is not a map of tag → {path, arch}');
-    return null;
-  }
-  const lines = text.split('\n');
-  const blank = lines.map((l, i) => (/^\s*$/.test(l) && i < lines.length - 1 ? i + 1 : 0)).filter(Boolean);
-  if (blank.length) report(file, blank[0]!, '', `blank line(s) inside meta.yml at line ${blank.join(', ')}`);
-
-  const out: ContainerRecipe[] = [];
-  const seen = new Set<string>();
-  for (const pair of doc.contents.items as Pair[]) {
-    const tag = isScalar(pair.key) ? String(pair.key.value) : '';
-    const line = lc.linePos((pair.key as { range?: [number] } | null)?.range?.[0] ?? 0).line;
-    if (seen.has(tag)) {
-      report(file, line, tag, `tag "${tag}" appears twice; the first entry is kept`);
-      continue;
-    }
-    seen.add(tag);
-    const parsed = checkTag(tag, file, line, tag, report);
-    if (!parsed) continue;
-    const entry = pair.value && isMap(pair.value) ? (pair.value.toJSON() as Record<string, unknown>) : null;
-    const derivedPath = `${parsed.version}/${parsed.osVersion}/Dockerfile`;
-    const recipe: ContainerRecipe = {
-      kind: 'container',
-      tag,
-      dockerfile: derivedPath,
-      version: parsed.version,
-      osVersion: parsed.osVersion,
-      arches: [...DEFAULT_ARCHES],
-    };
-    const problems: string[] = [];
-    const derived: string[] = [];
-    const rawPath = typeof entry?.path === 'string' ? entry.path : '';
-    if (!rawPath) {
-      report(file, line, `${tag}.path`, 'no path; derived from the tag');
-      derived.push('dockerfile');
-      problems.push('meta.yml gives no Dockerfile path');
-    } else {
-      const n = normalisePath(rawPath, appDirPath);
-      for (const note of n.notes)
-        report(file, line + 1, `${tag}.path`, `${note}; normalised to "${n.path ?? '?'}"`);
-      if (!n.path) {
-        report(file, line + 1, `${tag}.path`, `${n.error}; recipe marked broken`);
-        problems.push(`Dockerfile path "${rawPath}" is not usable: ${n.error}`);
-        derived.push('dockerfile');
-      } else {
-        recipe.dockerfile = n.path;
-        const [verDir, osDir] = n.path.split('/');
-        if (verDir !== parsed.version) {
-          if (verDir!.replace(/\+/g, '_') === parsed.version) {
-            // OCI tags cannot hold '+': 23_13 in the tag is version 23+13 (the directory name).
-            report(
-              file,
-              line,
-              tag,
-              `tag version "${parsed.version}" spells "+" as "_"; version read as "${verDir}"`,
-            );
-            recipe.version = verDir!;
-          } else if (
-            parsed.version.endsWith(verDir!) &&
-            /^[a-z]+$/i.test(parsed.version.slice(0, -verDir!.length))
-          ) {
-            // e.g. pytorch2.1.0.a1-… → directory 2.1.0.a1-…: the tag carries the image name as prefix.
-            report(
-              file,
-              line,
-              tag,
-              `tag version "${parsed.version}" carries a name prefix; version read as "${verDir}"`,
-            );
-            recipe.version = verDir!;
-          } else {
-            report(
-              file,
-              line + 1,
-              `${tag}.path`,
-              `tag version ${parsed.version} but the Dockerfile is under version dir ${verDir}`,
-            );
-            problems.push(`tag version ${parsed.version} but Dockerfile ${n.path} is for version ${verDir}`);
-          }
-        }
-        if (osDir && osDir !== parsed.osVersion) {
-          report(
-            file,
-            line + 1,
-            `${tag}.path`,
-            `tag OS ${parsed.osVersion} but the Dockerfile is under OS dir ${osDir}`,
-          );
-          problems.push(`tag OS ${parsed.osVersion} but Dockerfile ${n.path} is for ${osDir}`);
-        }
-        if (files && !files.has(`${appDirPath}/${n.path}`)) {
-          report(file, line + 1, `${tag}.path`, `${n.path} does not exist in the recipe tree (_files.txt)`);
-          problems.push(`Dockerfile ${n.path} not found in the recipe tree`);
-        }
-      }
-    }
-    if (entry && entry.arch !== undefined && entry.arch !== null) {
-      const a = ociArch(String(entry.arch));
-      if (a) recipe.arches = [a];
-      else
-        report(file, line, `${tag}.arch`, `unknown architecture "${String(entry.arch)}"; using the defaults`);
-    }
-    for (const k of Object.keys(entry ?? {}))
-      if (k !== 'path' && k !== 'arch') report(file, line, `${tag}.${k}`, `unknown key "${k}" ignored`);
-    if (problems.length) recipe.problem = problems.join('; ');
-    if (derived.length) recipe.derived = derived;
-    out.push(recipe);
-  }
-  return out;
 }

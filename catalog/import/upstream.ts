@@ -19,6 +19,7 @@ export interface UpstreamMapping {
 
 const SCHEMES: Record<string, Upstream['scheme']> = {
   rpm: 'rpm',
+  pep440: 'pep440',
   semantic: 'semver',
   semver: 'semver',
   calendar: 'calendar',
@@ -29,7 +30,7 @@ const SCHEMES: Record<string, Upstream['scheme']> = {
 
 // Anitya's own spellings: folded silently. Other spellings (Github, github, semver, year…) are reported.
 const ANITYA_BACKENDS = ['GitHub', 'GitLab', 'Gitee'];
-const ANITYA_SCHEMES = ['RPM', 'Semantic', 'Calendar'];
+const ANITYA_SCHEMES = ['RPM', 'Semantic', 'Calendar', 'PEP440'];
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const FORGE_URL =

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { git } from '../git.ts';
 import { CatalogFileError, parseCatalogFile, type Problem } from '../format.ts';
 import { assertAppId } from '../names.ts';
+import { dropRepositoryClashes } from '../repos.ts';
 import {
   zApp,
   zArtifact,
@@ -228,6 +229,7 @@ export async function loadFromFiles(dir: string, files: Listing): Promise<Catalo
     },
     100,
   );
+  dropRepositoryClashes(apps, problems);
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
   return { dir, head: await head(dir), config, apps, problems };
 }

@@ -148,6 +148,12 @@ function snapshotAfter(
       apps.set(id, entry);
     } else apps.delete(id);
   }
+  // Two apps claiming one publish repository: load() reports it (and leaves one out); so must we.
+  const names = new Set<string>();
+  for (const e of apps.values()) {
+    if (names.has(e.app.name)) return null;
+    names.add(e.app.name);
+  }
   const ordered = added ? new Map([...apps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : apps;
   const next: CatalogSnapshot = { dir, head: at, config, apps: ordered, problems: [] };
   exactSnapshots.add(next);

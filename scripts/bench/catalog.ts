@@ -1,6 +1,8 @@
 // npm run bench:catalog — catalog load time and git growth.
 //
-// 1. Load time of the imported seed catalog (444 apps) and of a synthetic 10,000-app catalog
+// 1. Load time of a catalog imported from a synthetic openEuler tree in the real layout at upstream's
+//    size (444 apps, 1,757 Dockerfiles: scripts/bench/synthetic-recipes.ts; the shipped seed is a
+//    40-app sample, too small for this) and of a synthetic 10,000-app catalog
 //    (scripts/bench/synthetic-catalog.ts: app.yml with 3 recipes, upstream.json, 2 artifact records).
 //    Goal: the 10,000-app load under 2 s on 2 cores.
 // 2. Git size after 100 simulated pipeline runs on 444 apps × 10 versions (goal < 50 MB), with ONE
@@ -23,7 +25,7 @@ import { once } from 'node:events';
 import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { CatalogStore, artifactFile } from '../../catalog/store.ts';
@@ -39,6 +41,7 @@ import {
 } from '../../publisher/scan/record.ts';
 import { stageTrailers, type StageTarget } from '../../publisher/stage.ts';
 import { importOpenEuler } from '../../catalog/import/openeuler.ts';
+import { writeSyntheticRecipeTree } from './synthetic-recipes.ts';
 import { buildSyntheticCatalog } from './synthetic-catalog.ts';
 import {
   zArtifact,
@@ -66,7 +69,6 @@ const VERSIONS = 10;
 const keep = args.includes('--keep');
 const onlyArg = args.indexOf('--only');
 const ONLY = onlyArg >= 0 ? (args[onlyArg + 1] ?? '').split(',') : undefined;
-const SEED = resolve(import.meta.dirname, '../../catalog/seed/openeuler-images');
 
 // Deterministic pseudo-random numbers so every bench run simulates the same history.
 let seed = 42;
@@ -689,7 +691,7 @@ async function simulateGrowth(
   };
 }
 
-/** The seed apps, each with exactly 10 container versions (444 × 10 = 4,440 artifacts). */
+/** The 444 imported apps, each with exactly 10 container versions (444 × 10 = 4,440 artifacts). */
 async function tenVersions(store: CatalogStore): Promise<void> {
   const snap = await store.load();
   await store.commit({ subject: 'bench: 10 versions per app' }, (tx) => {
@@ -730,14 +732,16 @@ async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'wharf-bench-'));
   try {
     line('machine', `${(await import('node:os')).cpus().length} cores, node ${process.version}`);
-    // 1. the imported seed
+    // 1. a catalog imported from an openEuler tree of upstream's size
+    const recipeTree = join(root, 'recipes');
+    await writeSyntheticRecipeTree(recipeTree);
     const seedDir = join(root, 'seed');
     const seedStore = await CatalogStore.init(seedDir);
     await execa('git', ['config', 'gc.auto', '0'], { cwd: seedDir });
     let t0 = performance.now();
-    const imp = await importOpenEuler(seedStore, SEED);
+    const imp = await importOpenEuler(seedStore, recipeTree);
     line(
-      'import of the openEuler seed',
+      'import of a synthetic 444-app openEuler tree (real layout)',
       `${imp.apps} apps, ${imp.recipes} recipes, ${imp.problems.length} problems in ${Math.round(performance.now() - t0)} ms`,
     );
     const l1 = await timeLoad(seedDir);

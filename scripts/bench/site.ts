@@ -1,5 +1,5 @@
-// npm run bench:site — build time and Pagefind index size for the imported openEuler catalog (444
-// apps) and a synthetic 10,000-app catalog, and the median search latency measured in chromium
+// npm run bench:site — build time and Pagefind index size for the imported openEuler seed (the
+// 40-app sample in the real layout) and a synthetic 10,000-app catalog (the scale case), and the median search latency measured in chromium
 // (performance.now around pagefind.search + loading the first ten results' data), separately for
 // app-name queries (what users mostly type) and broad words that match a large share of the apps.
 // Usage: node scripts/bench/site.ts [--apps N] [--skip-large]

@@ -14,6 +14,7 @@ import {
   progress,
 } from './common.ts';
 import { commitOpenEulerImport, planOpenEulerImport } from '../../catalog/import/openeuler.ts';
+import { ImportSourceError, resolveImportSource } from '../../catalog/import/source.ts';
 
 export default function register(program: Command): void {
   const cat = program.command('catalog').description('create, import, check and read the git-backed catalog');
@@ -31,32 +32,48 @@ export default function register(program: Command): void {
 
   cat
     .command('import')
-    .description('import an openEuler openeuler-docker-images tree (or its metadata sample) as one commit')
+    .description(
+      "import openEuler's openeuler-docker-images repository (a directory or a git URL) as one commit",
+    )
     .argument(
-      '<dir>',
-      'the openeuler-images directory (scenes with image-list.yml, meta.yml, doc/image-info.yml)',
+      '<dir|git-url[#ref]>',
+      'the repository in its own layout (<Scene>/image-list.yml, <Scene>/<app>/meta.yml, doc/image-info.yml, Dockerfiles)',
     )
     .addOption(catalogOption())
     .addOption(jsonOption())
-    .action(async (dir: string, o: { catalog?: string; json?: boolean }) => {
+    .action(async (arg: string, o: { catalog?: string; json?: boolean }) => {
       const bar = progress(!o.json);
-      // Read everything first: unreadable input fails before the catalog is even created.
-      const plan = await planOpenEulerImport(dir, {
-        onProgress: (done, total) => {
-          if (done === 0) bar.start(total, 'apps');
-          else bar.tick();
-        },
-      }).finally(() => bar.stop());
-      const store = await CatalogStore.init(resolveCatalogDir(o.catalog));
-      const r = await commitOpenEulerImport(store, plan);
-      if (o.json) {
-        printJson(r);
-      } else {
-        for (const p of r.problems) console.error(formatProblem(p));
-        console.log(
-          `imported ${r.apps} apps (${r.hidden} hidden, ${r.recipes} container recipes) with ${r.problems.length} problems` +
-            (r.commit ? `; commit ${r.commit.slice(0, 12)}` : '; nothing changed'),
-        );
+      let source;
+      try {
+        source = await resolveImportSource(arg);
+      } catch (e) {
+        if (e instanceof ImportSourceError) throw new CommandFailed(e.message);
+        throw e;
+      }
+      try {
+        // Read everything first: unreadable input fails before the catalog is even created.
+        const plan = await planOpenEulerImport(source.dir, {
+          ...(source.repo ? { repo: source.repo } : {}),
+          ...(source.commit ? { commit: source.commit } : {}),
+          onProgress: (done, total) => {
+            if (done === 0) bar.start(total, 'apps');
+            else bar.tick();
+          },
+        }).finally(() => bar.stop());
+        const store = await CatalogStore.init(resolveCatalogDir(o.catalog));
+        const r = await commitOpenEulerImport(store, plan);
+        if (o.json) {
+          printJson(r);
+        } else {
+          for (const p of r.problems) console.error(formatProblem(p));
+          console.log(
+            `imported ${r.apps} apps (${r.hidden} hidden, ${r.retired} retired, ${r.recipes} container recipes, ${r.brokenRecipes} broken) with ${r.problems.length} problems` +
+              (r.sourceCommit ? ` from commit ${r.sourceCommit.slice(0, 12)}` : '') +
+              (r.commit ? `; catalog commit ${r.commit.slice(0, 12)}` : '; nothing changed'),
+          );
+        }
+      } finally {
+        await source.cleanup();
       }
     });
 

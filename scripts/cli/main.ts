@@ -16,6 +16,7 @@ import pipelineCommands from './pipeline.ts';
 import signCommands from './sign.ts';
 import publishCommands from './publish.ts';
 import wslCommands from './wsl.ts';
+import recipeCommands from './recipe.ts';
 
 const modules: CommandModule[] = [
   catalogCommands,
@@ -28,6 +29,7 @@ const modules: CommandModule[] = [
   signCommands,
   publishCommands,
   wslCommands,
+  recipeCommands,
   triggerCommand,
   daemonCommand,
 ];

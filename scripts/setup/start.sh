@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start: install what Wharf needs on a Debian/Ubuntu machine and start it on embedded defaults:
-# the seed catalog (openEuler's application images) imported, the marketplace built and served on a
+# openEuler's application images imported (upstream when reachable, else the shipped sample), the marketplace built and served on a
 # loopback port, and the daemon running (watch, pipeline, rescans, site rebuilds, event delivery).
 # Without a container engine or Trivy it says what it skips and how to add them.
 set -euo pipefail
@@ -16,7 +16,19 @@ wharf() { node scripts/wharf.mjs "$@"; }
 
 wharf doctor || true
 wharf catalog init
-wharf catalog import catalog/seed/openeuler-images
+# The recipe repository: openEuler's upstream when it is reachable (a shallow fetch of its HEAD),
+# otherwise the 40-app sample shipped in catalog/seed/ (same layout, MulanPSL-2.0). Says which.
+UPSTREAM="${WHARF_RECIPES_URL:-https://gitee.com/openeuler/openeuler-docker-images.git}"
+if timeout 20 git ls-remote --exit-code "$UPSTREAM" HEAD >/dev/null 2>&1; then
+  echo "recipes: importing the upstream repository $UPSTREAM"
+  wharf catalog import "$UPSTREAM" || {
+    echo "recipes: the upstream import failed; importing the shipped sample catalog/seed/openeuler-images instead"
+    wharf catalog import catalog/seed/openeuler-images
+  }
+else
+  echo "recipes: $UPSTREAM is not reachable; importing the shipped 40-app sample catalog/seed/openeuler-images"
+  wharf catalog import catalog/seed/openeuler-images
+fi
 wharf catalog validate
 wharf site build
 echo

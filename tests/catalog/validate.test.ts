@@ -34,7 +34,7 @@ async function inject(dir: string, file: string, from: string | RegExp, to: stri
 }
 
 const ARTIFACT = {
-  app: 'caffe',
+  app: 'memcached',
   arches: ['amd64'],
   id: '1.0-oe2403sp1',
   kind: 'container',
@@ -84,14 +84,14 @@ async function injectAll(dir: string): Promise<Problem[]> {
     line: await inject(dir, 'apps/spark/app.yml', 'id: spark', 'id: sparkle'),
   });
   // 7. a JSON record that is not JSON, and one with a wrong type
-  const art = join(dir, 'apps/caffe/artifacts/container');
+  const art = join(dir, 'apps/memcached/artifacts/container');
   await mkdir(art, { recursive: true });
   await writeFile(
     join(art, '1.0-oe2403sp1.json'),
     JSON.stringify(ARTIFACT, null, 2).replace('"kind": "container",', '"kind": "container"') + '\n',
   );
   // (the parser notices the missing comma at the next property, line 8)
-  want.push({ file: 'apps/caffe/artifacts/container/1.0-oe2403sp1.json', field: '', line: 8 });
+  want.push({ file: 'apps/memcached/artifacts/container/1.0-oe2403sp1.json', field: '', line: 8 });
   await writeFile(
     join(art, '1.0-oe2403sp4.json'),
     JSON.stringify(
@@ -100,7 +100,7 @@ async function injectAll(dir: string): Promise<Problem[]> {
       2,
     ) + '\n',
   );
-  want.push({ file: 'apps/caffe/artifacts/container/1.0-oe2403sp4.json', field: 'arches', line: 3 });
+  want.push({ file: 'apps/memcached/artifacts/container/1.0-oe2403sp4.json', field: 'arches', line: 3 });
   // 8. a directory name that is no app id
   await mkdir(join(dir, 'apps/Bad..Dir'));
   await writeFile(join(dir, 'apps/Bad..Dir/app.yml'), 'id: bad\n');
@@ -108,11 +108,47 @@ async function injectAll(dir: string): Promise<Problem[]> {
   return want as Problem[];
 }
 
+describe('publish repositories (app name) are unique and capped', () => {
+  it('a second app claiming a repository is a validation problem naming both files; it is left out', async () => {
+    const dir = await copyCatalog();
+    const line = await inject(dir, 'apps/zookeeper/app.yml', /^name: zookeeper$/m, 'name: redis');
+    expect(line).toBeGreaterThan(0);
+    const snap = await (await CatalogStore.open(dir)).load();
+    expect(snap.problems).toEqual([
+      expect.objectContaining({
+        file: 'apps/zookeeper/app.yml',
+        field: 'name',
+        message: expect.stringMatching(/"redis" is already claimed by apps\/redis\/app\.yml/),
+      }),
+    ]);
+    expect(snap.apps.has('redis')).toBe(true);
+    expect(snap.apps.has('zookeeper')).toBe(false);
+    const r = await wharf(['catalog', 'validate', '--catalog', dir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/apps\/zookeeper\/app\.yml:1: name: .*apps\/redis\/app\.yml/);
+  });
+
+  it('a name longer than 64 characters is refused by the schema', async () => {
+    const dir = await copyCatalog();
+    const line = await inject(dir, 'apps/nginx/app.yml', /^name: nginx$/m, `name: ${'n'.repeat(300)}`);
+    const snap = await (await CatalogStore.open(dir)).load();
+    expect(snap.problems).toContainEqual(
+      expect.objectContaining({
+        file: 'apps/nginx/app.yml',
+        line,
+        field: 'name',
+        message: expect.stringMatching(/at most 64/),
+      }),
+    );
+    expect(snap.apps.has('nginx')).toBe(false);
+  });
+});
+
 describe('catalog validate', () => {
   it('passes on the imported seed catalog', async () => {
     const snap = await (await CatalogStore.open(template)).load();
     expect(snap.problems).toEqual([]);
-    expect(snap.apps.size).toBe(444);
+    expect(snap.apps.size).toBe(40);
   });
 
   it('names every injected quirk with file, line and field, and changes nothing', async () => {
@@ -128,8 +164,8 @@ describe('catalog validate', () => {
         `${w.file}: ${JSON.stringify(snap.problems.filter((p) => p.file.startsWith(w.file.split('/').slice(0, 2).join('/'))))}`,
       ).toContainEqual(expect.objectContaining({ file: w.file, line: w.line, field: w.field }));
     }
-    // the other 436 apps still load
-    expect(snap.apps.size).toBe(444 - 5);
+    // the other 35 apps still load
+    expect(snap.apps.size).toBe(40 - 5);
 
     const r = await wharf(['catalog', 'validate', '--catalog', dir]);
     expect(r.exitCode).toBe(1);
@@ -147,7 +183,7 @@ describe('catalog validate', () => {
   it('exits 0 on a valid catalog and 2 on usage errors', async () => {
     const ok = await wharf(['catalog', 'validate', '--catalog', template]);
     expect(ok.exitCode).toBe(0);
-    expect(ok.stdout).toMatch(/valid: 444 apps/);
+    expect(ok.stdout).toMatch(/valid: 40 apps/);
     const usage = await wharf(['catalog', 'validate', '--catalog', template, '--bogus']);
     expect(usage.exitCode).toBe(2);
   });

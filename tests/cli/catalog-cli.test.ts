@@ -30,7 +30,7 @@ beforeAll(async () => {
 
 describe('wharf catalog (CLI)', () => {
   it('import --json prints apps, hidden and located problems; exit 0 despite problems', () => {
-    expect(importOut.apps).toBe(444);
+    expect(importOut.apps).toBe(40);
     expect(importOut.hidden).toBe(3);
     expect(importOut.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(importOut.problems.length).toBeGreaterThan(50);
@@ -42,7 +42,7 @@ describe('wharf catalog (CLI)', () => {
     const r = await wharf(['catalog', 'import', SEED, '--catalog', catalog]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(
-      /imported 444 apps \(3 hidden, \d+ container recipes\) with \d+ problems; nothing changed/,
+      /imported 40 apps \(3 hidden, 0 retired, \d+ container recipes, \d+ broken\) with \d+ problems from commit c12383a4173d; nothing changed/,
     );
     expect(r.stderr).toMatch(/^Database\/redis\/meta\.yml:12: 7\.4\.1-oe2203sp3\.path: .*leading slash/m);
   });
@@ -55,7 +55,7 @@ describe('wharf catalog (CLI)', () => {
     const head = await (await CatalogStore.open(catalog)).head();
     const r2 = await wharf(['catalog', 'import', ROOT, '--catalog', catalog]);
     expect(r2.exitCode).toBe(1);
-    expect(r2.stderr).toMatch(/catalog-index\.csv/);
+    expect(r2.stderr).toMatch(/no app directories found/);
     expect(await (await CatalogStore.open(catalog)).head()).toBe(head);
     await expect(CatalogStore.open(fresh)).rejects.toThrow(/not a catalog/);
   });
@@ -64,7 +64,7 @@ describe('wharf catalog (CLI)', () => {
     const list = await wharf(['catalog', 'list', '--json'], { WHARF_CATALOG: catalog });
     expect(list.exitCode).toBe(0);
     const rows = JSON.parse(list.stdout) as { id: string; category: string; visibility: string }[];
-    expect(rows).toHaveLength(444);
+    expect(rows).toHaveLength(40);
     expect(rows.find((x) => x.id === 'langchain')).toMatchObject({ category: 'ai', visibility: 'hidden' });
     expect(rows.every((x) => x.id && x.category && x.visibility)).toBe(true);
     const show = await wharf(['catalog', 'show', 'redis', '--catalog', catalog, '--json']);
@@ -72,9 +72,48 @@ describe('wharf catalog (CLI)', () => {
     expect(JSON.parse(show.stdout).app).toMatchObject({ id: 'redis', category: 'database' });
     const log = await wharf(['catalog', 'log', 'redis', '--catalog', catalog]);
     expect(log.exitCode).toBe(0);
-    expect(log.stdout).toMatch(/^[0-9a-f]{12} \S+ import: 444 apps/m);
+    expect(log.stdout).toMatch(
+      /^[0-9a-f]{12} \S+ import: 40 apps from openeuler\/openeuler-docker-images at c12383a4173d/m,
+    );
     const missing = await wharf(['catalog', 'show', 'no-such-app', '--catalog', catalog]);
     expect(missing.exitCode).toBe(1);
+  });
+
+  it('recipe inspect --json prints one object per recipe with the exact contract fields', async () => {
+    const r = await wharf([
+      'recipe',
+      'inspect',
+      'redis',
+      'distroless-python',
+      '--catalog',
+      catalog,
+      '--json',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(rows.length).toBe(13 + 1); // redis's 13 meta.yml entries, distroless-python's one
+    for (const row of rows) {
+      for (const k of ['app', 'tag', 'dockerfile', 'exists', 'builder', 'stages', 'base', 'args', 'problems'])
+        expect(row).toHaveProperty(k);
+      expect(typeof row.exists).toBe('boolean');
+      expect(Array.isArray(row.problems)).toBe(true);
+    }
+    expect(rows.find((x) => x.tag === '7.2.4-oe2203sp3')).toMatchObject({
+      app: 'redis',
+      dockerfile: 'Database/redis/7.2.4/22.03-lts-sp3/Dockerfile',
+      exists: true,
+      builder: 'dockerfile',
+      stages: [{ from: '${BASE}', resolved: 'openeuler/openeuler:22.03-lts-sp3' }],
+      base: 'openeuler/openeuler:22.03-lts-sp3',
+      args: { BASE: 'openeuler/openeuler:22.03-lts-sp3', TARGETARCH: null, VERSION: '7.2.4' },
+      problems: [],
+    });
+    expect(rows.find((x) => x.tag === '8.6.4-oe2403sp4')).toMatchObject({ exists: false, base: null });
+    expect(rows.find((x) => x.app === 'distroless-python')).toMatchObject({ builder: 'distrofile' });
+    const all = await wharf(['recipe', 'inspect', '--catalog', catalog, '--json']);
+    expect(JSON.parse(all.stdout).length).toBe(367);
+    const bad = await wharf(['recipe', 'inspect', 'no-such-app', '--catalog', catalog, '--json']);
+    expect(bad.exitCode).toBe(2);
   });
 
   it('refuses hostile app names with exit 2 before they reach a path', async () => {

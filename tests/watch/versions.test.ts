@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { compareEvr, rpmvercmp } from '../../publisher/watch/versions/rpm.ts';
 import { getScheme, inLine } from '../../publisher/watch/versions/index.ts';
@@ -135,7 +137,45 @@ describe('rpm scheme', () => {
     expect(s.isPrerelease('1.0^git1')).toBe(false);
     expect(s.isPrerelease('8.6.4')).toBe(false);
     expect(s.isValid('8.6.4')).toBe(true);
-    expect(s.isValid('nodigits')).toBe(false);
+  });
+  it("accepts every string rpmvercmp orders, digit-free ones included (rpm's own table)", () => {
+    const s = getScheme('rpm');
+    for (const [a, b] of RPMVERCMP) expect([a, s.isValid(a), b, s.isValid(b)]).toEqual([a, true, b, true]);
+    for (const v of ['a+', '_', '+a', 'nodigits', '1:1.0-1', '1.0^git1~pre'])
+      expect([v, s.isValid(v)]).toEqual([v, true]);
+    expect(s.compare('a+', 'a_')).toBe(0);
+    expect(s.compare('_', '+')).toBe(0);
+    for (const v of ['', ' ', '1.0 2', '1.0\n', '1.0-', '1:', 'a\0b'])
+      expect([v, s.isValid(v)]).toEqual([v, false]);
+  });
+});
+
+describe('pep440 scheme', () => {
+  const s = getScheme('pep440');
+  it('accepts PEP 440 versions and refuses others', () => {
+    for (const v of ['1.0', '1.0rc1', '1!2.0', '2.0.post1', '1.0.dev3', '1.0+cpu', 'v1.2', '1.0RC1'])
+      expect([v, s.isValid(v)]).toEqual([v, true]);
+    for (const v of ['', 'latest', '1.0-beta-final-x', 'a+']) expect([v, s.isValid(v)]).toEqual([v, false]);
+  });
+  it('orders dev < pre < release < post, epochs first, normalised spellings equal', () => {
+    const order = ['1.0.dev1', '1.0a1', '1.0b2', '1.0rc1', '1.0', '1.0+local', '1.0.post1', '1.1', '1!0.1'];
+    for (let i = 1; i < order.length; i++)
+      expect([order[i - 1], order[i], s.compare(order[i - 1]!, order[i]!)]).toEqual([
+        order[i - 1],
+        order[i],
+        -1,
+      ]);
+    expect(s.compare('1.0RC1', '1.0rc1')).toBe(0);
+    expect(s.compare('2.0', '2.0.0')).toBe(0);
+    expect(s.isPrerelease('2.0rc1')).toBe(true);
+    expect(s.isPrerelease('2.0.dev1')).toBe(true);
+    expect(s.isPrerelease('2.0.post1')).toBe(false);
+  });
+  it('matches release lines as PEP 440 specifiers, else falls back', () => {
+    expect(inLine(s, '2.4.1', '>=2.0,<3')).toBe(true);
+    expect(inLine(s, '3.0', '>=2.0,<3')).toBe(false);
+    expect(inLine(s, '1.4.5', '~=1.4')).toBe(true);
+    expect(inLine(s, '2.4.1', '2.x')).toBe(true);
   });
 });
 
@@ -213,5 +253,31 @@ describe('loose scheme', () => {
     expect(inLine(s, '10.4.2', '1.x')).toBe(false);
     expect(inLine(s, '2.4.1', '2.4.*')).toBe(true);
     expect(inLine(s, '3.1', '^3\\.')).toBe(true);
+  });
+});
+
+describe('wharf version compare', () => {
+  const ROOT = resolve(import.meta.dirname, '../..');
+  const compare = (a: string, b: string, scheme: string) =>
+    execa('node', ['scripts/wharf.mjs', 'version', 'compare', a, b, '--scheme', scheme], {
+      cwd: ROOT,
+      reject: false,
+    });
+  it('compares with --scheme pep440, and rpm on digit-free strings', async () => {
+    const runs = await Promise.all([
+      compare('1.0rc1', '1.0', 'pep440'),
+      compare('1!0.1', '2.0.post1', 'pep440'),
+      compare('a+', 'a_', 'rpm'),
+      compare('_', '+', 'rpm'),
+      compare('latest', '1.0', 'pep440'),
+    ]);
+    expect(runs.map((r) => [r.exitCode, r.stdout.trim()])).toEqual([
+      [0, '-1'],
+      [0, '1'],
+      [0, '0'],
+      [0, '0'],
+      [2, ''],
+    ]);
+    expect(runs[4]!.stderr).toMatch(/"latest" is not a pep440 version/);
   });
 });

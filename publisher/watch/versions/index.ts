@@ -1,6 +1,7 @@
 // Registry of version schemes by name (the catalog's upstream.scheme).
 import { calendarScheme } from './calendar.ts';
 import { looseScheme } from './loose.ts';
+import { pep440Scheme } from './pep440.ts';
 import { rpmScheme } from './rpm.ts';
 import { semverScheme } from './semver.ts';
 import type { VersionScheme } from './scheme.ts';
@@ -10,6 +11,7 @@ export type { Cmp, VersionScheme } from './scheme.ts';
 export const SCHEMES: Record<string, VersionScheme> = {
   semver: semverScheme,
   rpm: rpmScheme,
+  pep440: pep440Scheme,
   calendar: calendarScheme,
   loose: looseScheme,
 };

@@ -88,9 +88,17 @@ export function compareEvr(a: string, b: string): Cmp {
   return rpmvercmp(x.release, y.release);
 }
 
+function isEvrShape(e: Evr, raw: string): boolean {
+  if (!e.version) return false;
+  if (e.release === '' || (e.release === undefined && raw.endsWith('-'))) return false;
+  return !/^\d*:$/.test(raw);
+}
+
 export const rpmScheme: VersionScheme = {
   name: 'rpm',
-  isValid: (v) => /^(?:\d+:)?[A-Za-z0-9._+~^]+(?:-[A-Za-z0-9._+~^]+)?$/.test(v) && /[0-9]/.test(v),
+  // rpmvercmp orders any string (rpm's own table compares "a+", "_" and "+a"): only what cannot be an
+  // EVR at all is refused (empty, whitespace or control characters, an empty version or release).
+  isValid: (v) => v.length > 0 && v.length <= 256 && !/[\s\p{Cc}]/u.test(v) && isEvrShape(parseEvr(v), v),
   compare: compareEvr,
   isPrerelease: (v) => parseEvr(v).version.includes('~') || PRERELEASE_RE.test(parseEvr(v).version),
 };
