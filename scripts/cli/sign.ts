@@ -48,6 +48,28 @@ function printVerify(r: VerifyResult): void {
   for (const why of r.reasons) console.log(`  why: ${why}`);
 }
 
+/**
+ * A signature proves who signed a digest, not that it is the image the app published: when a catalog
+ * is at hand, a digest other than the one the app's publish record holds makes the result invalid.
+ */
+async function checkAgainstCatalog(results: VerifyResult[], catalogFlag: string | undefined): Promise<void> {
+  const { CatalogStore, resolveCatalogDir } = await import('../../catalog/store.ts');
+  const { recordedImageFor } = await import('../../catalog/published.ts');
+  // Only an explicitly named catalog (--catalog or $WHARF_CATALOG) is consulted.
+  if (!catalogFlag && !process.env.WHARF_CATALOG) return;
+  const store = await CatalogStore.open(resolveCatalogDir(catalogFlag)).catch(() => null);
+  if (!store) return;
+  const snap = await store.load();
+  for (const r of results) {
+    const rec = recordedImageFor(snap, r.ref);
+    if (!rec?.digest || !r.digest || rec.digest === r.digest) continue;
+    r.reasons.push(
+      `digest ${r.digest} is not the one app ${rec.app} published for ${rec.tag} (${rec.digest})`,
+    );
+    r.valid = false;
+  }
+}
+
 export default function register(program: Command): void {
   workDirOption(
     program
@@ -130,6 +152,7 @@ export default function register(program: Command): void {
           });
         }
       }
+      await checkAgainstCatalog(results, o.catalog);
       const ok = results.every((r) => r.valid);
       if (o.json) printJson(results.length === 1 ? results[0] : results);
       else results.forEach(printVerify);

@@ -195,6 +195,46 @@ describe('sign → publish → verify against a real registry', () => {
     );
   });
 
+  it('verify --catalog refuses a validly signed image that is not the digest the app published', async () => {
+    const keyFile = join(h.dir, 'cosign.pub');
+    await writeFile(keyFile, pair.publicPem);
+    const verify = () =>
+      execa(
+        'node',
+        ['scripts/wharf.mjs', 'verify', ref, '--key', keyFile, '--catalog', h.store.dir, '--json'],
+        {
+          reject: false,
+          env: { WHARF_CATALOG: '' },
+        },
+      );
+    const ok = await verify();
+    expect([ok.exitCode, JSON.parse(ok.stdout).valid]).toEqual([0, true]);
+    // The app's record names another digest (as when a second app pushed over this tag).
+    const art = (await h.store.loadApp('redis'))!.artifacts[0]!;
+    const recorded = art.records.publish!;
+    const other = `sha256:${'d'.repeat(64)}`;
+    const put = (publish: typeof recorded) =>
+      h.store.commit({ subject: 'test: publish record' }, (tx) => {
+        tx.putArtifact({ ...art, records: { ...art.records, publish } });
+      });
+    await put({
+      ...recorded,
+      digest: other,
+      targets: recorded.targets.map((t) => ({ ...t, digest: other })),
+    });
+    try {
+      const bad = await verify();
+      expect(bad.exitCode).toBe(1);
+      const out = JSON.parse(bad.stdout);
+      expect(out.valid).toBe(false);
+      expect(out.reasons.join(' ')).toMatch(
+        new RegExp(`digest ${digest} is not the one app redis published`),
+      );
+    } finally {
+      await put(recorded);
+    }
+  });
+
   it('rejects a wrong key, a modified payload and a payload for another digest', async () => {
     expect(await verifyImage(ref, parsePublicKey(other.publicPem, 'other'))).toMatchObject({ valid: false });
     expect((await verifyImage(ref, parsePublicKey(other.publicPem, 'other'))).reasons.join(' ')).toMatch(
