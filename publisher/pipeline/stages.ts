@@ -8,6 +8,7 @@ import { createScanRunner, type ScanStageOptions } from '../scan/index.ts';
 import { signStage } from '../sign/index.ts';
 import type { StageFn } from '../stage.ts';
 import { makeVerifyStage, type VerifyStageOptions } from '../verify/index.ts';
+import { wslBuildStage, wslVerifyStage } from '../wsl/stages.ts';
 
 export type StageTable = Record<ImageKind, Partial<Record<Stage, StageFn>>>;
 
@@ -28,7 +29,7 @@ export function defaultStages(opts: StageTableOptions = {}): StageTable {
       sign: signStage,
       publish: makePublish(opts.publish),
     },
-    wsl: {},
+    wsl: { build: wslBuildStage, verify: wslVerifyStage },
     cloud: {},
   };
 }

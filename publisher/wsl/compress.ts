@@ -4,7 +4,8 @@
 // one mode is fixed). The file is written beside its destination and renamed in.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -41,6 +42,7 @@ export async function compressToFile(
 ): Promise<WrittenFile> {
   const tmp = `${out}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const { tap, result } = hashTap();
+  await mkdir(dirname(out), { recursive: true });
   try {
     if (compression === 'gzip') {
       await pipeline(Readable.from(chunks), createGzip({ level: 9 }), tap, createWriteStream(tmp));
