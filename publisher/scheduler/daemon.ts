@@ -191,7 +191,9 @@ export class Daemon {
         replay: new t.FileReplayGuard(join(this.store.dir, '.git', 'wharf-daemon', 'deliveries')),
         ...(this.opts.env ? { env: this.opts.env } : {}),
         log: (l) => {
-          this.metrics.triggers.inc({ forge: l.forge, outcome: l.outcome });
+          // Bounded labels: three forges or "unknown", three outcomes; /hooks/<anything> adds no series.
+          const forge = (t.FORGES as readonly string[]).includes(l.forge) ? l.forge : 'unknown';
+          this.metrics.triggers.inc({ forge, outcome: l.outcome });
           this.log(l.outcome === 'accepted' ? 'info' : 'warn', `hook ${l.forge} ${l.status}`, { ...l });
           // A queued rebuild is a catalog commit: tell subscribers soon.
           if (l.queued) this.kick('events');

@@ -13,6 +13,13 @@ export const zTriggersConfig = z
       .min(1024)
       .max(64 * 1024 * 1024)
       .default(1024 * 1024),
+    /**
+     * Webhook bodies being read at once. A request past the cap is answered 503 (Retry-After) without
+     * reading its body, so held connections cannot make the daemon buffer more than cap × maxBodyBytes.
+     */
+    maxConcurrentBodies: z.number().int().min(1).max(4096).default(32),
+    /** A body not received in full within this is refused with 408 (slow senders hold a slot no longer). */
+    bodyTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     github: z.object({ secretEnv: zEnvName }).strict().optional(),
     gitee: z
       .object({

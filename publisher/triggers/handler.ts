@@ -1,12 +1,18 @@
-// The webhook endpoint: POST /hooks/github|gitee|gitlab. Order of checks: method (405), forge enabled
-// (404), size (413, before reading when Content-Length says so), authenticity (401), replay (409),
-// payload (400), then the rebuild is queued (202). A repository no app maps to is answered 202 with an
-// empty `queued` list: the forge sees success (no retries), and the answer reveals nothing about the
-// catalog. Every request is logged as one line of facts — never a header value, token or secret.
+// The webhook endpoint: POST /hooks/github|gitee|gitlab. Every check that needs no body runs first —
+// forge known (404), method (405), forge enabled (404), Content-Type JSON (415), Content-Length given
+// (411) and within the cap (413), the forge's signature or token header present (401), and for GitLab and
+// Gitee the token itself (401) — and only then, under a cap on bodies read at once (503 with
+// Retry-After when full) and a read deadline (408), is the body read; then GitHub's HMAC (401), replay
+// (409), payload (400), and the rebuild is queued (202). Which apps a repository stands for comes from an
+// in-memory index kept fresh by the catalog HEAD (app-index.ts), not a catalog load per delivery. A
+// repository no app maps to is answered 202 with an empty `queued` list: the forge sees success (no
+// retries), and the answer reveals nothing about the catalog. Every request is logged as one line of
+// facts — never a header value, token or secret; `forge` is one of the three or "unknown".
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
 import type { CatalogStore } from '../../catalog/store.ts';
+import { AppIndex } from './app-index.ts';
 import type { TriggersConfig } from './config.ts';
-import { appsForSource, appsForUpstream } from './match.ts';
 import { PayloadError, parseWebhook, type TriggerEvent } from './payload.ts';
 import { queueRebuild, type QueueResult } from './queue.ts';
 import type { DeliveryGuard } from './replay.ts';
@@ -41,29 +47,50 @@ export interface HookHandlerOptions {
   /** The clock (replay windows, `pending.since`) and the run id of each queued rebuild (tests pin them). */
   now?: () => number;
   runId?: () => string;
+  /** The app index (default: one per handler, over `store`). */
+  index?: AppIndex;
 }
 
 export type HookHandler = (req: IncomingMessage, res: ServerResponse, forge: string) => Promise<void>;
 
 class TooLarge extends Error {}
+class TooSlow extends Error {}
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      req.pause();
+      reject(new TooSlow());
+    }, timeoutMs);
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) {
+        clearTimeout(timer);
         req.pause();
         reject(new TooLarge());
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
+
+/** The header each forge authenticates with: without it, a body is never read. */
+const AUTH_HEADER: Record<Forge, [header: string, spelled: string]> = {
+  github: ['x-hub-signature-256', 'X-Hub-Signature-256'],
+  gitee: ['x-gitee-token', 'X-Gitee-Token'],
+  gitlab: ['x-gitlab-token', 'X-Gitlab-Token'],
+};
 
 function send(res: ServerResponse, status: number, body: unknown, close = false): void {
   const text = JSON.stringify(body) + '\n';
@@ -80,37 +107,39 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
   const guard: DeliveryGuard = opts.replay ?? new ReplayGuard();
   const log = opts.log ?? (() => {});
   const now = opts.now ?? Date.now;
+  const index = opts.index ?? new AppIndex(opts.store);
+  let reading = 0;
 
   return async (req, res, forgeName) => {
+    const known = (FORGES as readonly string[]).includes(forgeName);
     const refuse = (status: number, reason: string, extra: Partial<HookLogLine> = {}, close = false) => {
-      log({ forge: forgeName, status, outcome: 'refused', reason, ...extra });
+      log({ forge: known ? forgeName : 'unknown', status, outcome: 'refused', reason, ...extra });
       send(res, status, { error: reason }, close);
     };
-    if (!(FORGES as readonly string[]).includes(forgeName)) return refuse(404, 'unknown hook');
+    // Refusals before the body is read close the connection: its unread body is never buffered.
+    if (!known) return refuse(404, 'unknown hook', {}, true);
     const forge = forgeName as Forge;
-    if (req.method !== 'POST') return refuse(405, 'use POST');
+    if (req.method !== 'POST') return refuse(405, 'use POST', {}, true);
     const fc = opts.config[forge];
     const secret = fc ? env[fc.secretEnv] : undefined;
-    if (!fc || !secret) return refuse(404, `${forge} hook is not enabled`);
-
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > opts.config.maxBodyBytes) {
-      req.resume();
+    if (!fc || !secret) return refuse(404, `${forge} hook is not enabled`, {}, true);
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    if (type !== 'application/json') return refuse(415, 'Content-Type must be application/json', {}, true);
+    const lengthHeader = req.headers['content-length'];
+    if (lengthHeader === undefined || !/^\d{1,12}$/.test(lengthHeader))
+      return refuse(411, 'Content-Length required', {}, true);
+    if (Number(lengthHeader) > opts.config.maxBodyBytes)
       return refuse(413, `body larger than ${opts.config.maxBodyBytes} bytes`, {}, true);
-    }
-    let body: Buffer;
-    try {
-      body = await readBody(req, opts.config.maxBodyBytes);
-    } catch (e) {
-      if (e instanceof TooLarge)
-        return refuse(413, `body larger than ${opts.config.maxBodyBytes} bytes`, {}, true);
-      return refuse(400, 'could not read the body');
-    }
+    const [authHeader, spelled] = AUTH_HEADER[forge];
+    if (!req.headers[authHeader]) return refuse(401, `missing ${spelled}`, {}, true);
 
-    let auth: AuthResult;
-    if (forge === 'github') auth = verifyGithub(req.headers, body, secret);
-    else if (forge === 'gitlab') auth = verifyGitlab(req.headers, secret);
-    else {
+    // Tokens that do not cover the body are checked before it is read.
+    let auth: AuthResult | undefined;
+    if (forge === 'gitlab') auth = verifyGitlab(req.headers, secret);
+    else if (forge === 'gitee') {
       const g = opts.config.gitee!;
       auth = verifyGitee(req.headers, secret, {
         mode: g.mode,
@@ -118,6 +147,33 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
         now: now(),
       });
     }
+    if (auth && !auth.ok) return refuse(auth.status, auth.reason, {}, true);
+
+    if (reading >= opts.config.maxConcurrentBodies) {
+      log({ forge, status: 503, outcome: 'refused', reason: 'too many webhook bodies in flight' });
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5', connection: 'close' });
+      res.end('{"error":"busy; retry later"}\n');
+      return;
+    }
+    let body: Buffer;
+    reading++;
+    try {
+      body = await readBody(req, opts.config.maxBodyBytes, opts.config.bodyTimeoutMs);
+    } catch (e) {
+      if (e instanceof TooLarge)
+        return refuse(413, `body larger than ${opts.config.maxBodyBytes} bytes`, {}, true);
+      if (e instanceof TooSlow) return refuse(408, 'body not received in time', {}, true);
+      return refuse(400, 'could not read the body', {}, true);
+    } finally {
+      reading--;
+    }
+
+    if (forge === 'github') auth = verifyGithub(req.headers, body, secret);
+    else if (forge === 'gitee' && opts.config.gitee!.mode === 'password')
+      // The timestamp is not authenticated in password mode; the delivery is its body (a captured
+      // delivery replayed with a new timestamp is still the same body).
+      auth = { ok: true, deliveryKey: `gitee:pw:${createHash('sha256').update(body).digest('hex')}` };
+    if (!auth) return refuse(401, 'not authenticated');
     if (!auth.ok) return refuse(auth.status, auth.reason);
     if (auth.deliveryKey && !(await guard.admit(auth.deliveryKey, now())))
       return refuse(409, 'delivery already received');
@@ -140,13 +196,12 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
     }
 
     try {
-      const snap = await opts.store.load();
-      const apps = [...snap.apps.values()].map((e) => e.app);
+      await index.fresh();
       const repo = event.repo.fullName;
       const targets =
         event.kind === 'tag'
-          ? appsForUpstream(apps, forge, event.repo)
-          : appsForSource(apps, forge, event.repo, event.paths);
+          ? index.forUpstream(forge, event.repo)
+          : index.forSource(forge, event.repo, event.paths);
       const results: QueueResult[] = [];
       for (const app of targets) {
         results.push(

@@ -6,3 +6,4 @@ export { ReplayGuard, giteeSignature, verifyGitee, verifyGithub, verifyGitlab } 
 export { FileReplayGuard, type DeliveryGuard } from './replay.ts';
 export { parseWebhook, PayloadError, type TriggerEvent } from './payload.ts';
 export { appsForSource, appsForUpstream, normalizeRepoUrl } from './match.ts';
+export { AppIndex, readHeadFile } from './app-index.ts';

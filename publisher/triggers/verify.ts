@@ -4,7 +4,8 @@
 //           caught by remembering X-GitHub-Delivery ids.
 //   Gitee:  X-Gitee-Token = Base64(HMAC-SHA256(key=secret, "<X-Gitee-Timestamp>\n<secret>")), possibly
 //           URL-encoded; the body is not signed. Stale timestamps are refused and (timestamp, token) pairs
-//           are remembered. "password" mode: the token is the secret in clear.
+//           are remembered. "password" mode: the token is the secret in clear and the timestamp is not
+//           authenticated, so replays are keyed on the body's SHA-256 (handler.ts), never the timestamp.
 //   GitLab: X-Gitlab-Token = the secret in clear; X-Gitlab-Event-UUID (when sent) dedupes replays.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -55,9 +56,10 @@ export function verifyGitee(
   const raw = header(h, 'x-gitee-token');
   if (!raw) return { ok: false, status: 401, reason: 'missing X-Gitee-Token' };
   if (opts.mode === 'password') {
+    // No delivery key here: the timestamp is not authenticated in this mode. The handler keys replays
+    // on the body's hash once it has read the body.
     if (!safeEqual(raw, secret)) return { ok: false, status: 401, reason: 'token mismatch' };
-    const ts = header(h, 'x-gitee-timestamp');
-    return { ok: true, ...(ts ? { deliveryKey: `gitee:pw:${ts}` } : {}) };
+    return { ok: true };
   }
   const ts = header(h, 'x-gitee-timestamp');
   if (!ts || !/^\d{10,16}$/.test(ts))

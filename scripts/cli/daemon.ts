@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { Daemon } from '../../publisher/scheduler/index.ts';
 import { UsageError, catalogOption, openCatalog } from './common.ts';
+import { formatLogLine } from '../../publisher/scheduler/log.ts';
 
 export default function register(program: Command): void {
   program
@@ -37,14 +38,7 @@ export default function register(program: Command): void {
         const sitePort = portOf('--site-port', o.sitePort);
         const store = await openCatalog(o);
         const log = (level: string, msg: string, fields: Record<string, unknown> = {}) => {
-          const at = new Date().toISOString();
-          if (o.jsonLogs) process.stdout.write(JSON.stringify({ at, level, msg, ...fields }) + '\n');
-          else {
-            const f = Object.entries(fields)
-              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-              .join(' ');
-            process.stdout.write(`${at} ${level.padEnd(5)} ${msg}${f ? ` ${f}` : ''}\n`);
-          }
+          process.stdout.write(formatLogLine(new Date().toISOString(), level, msg, fields, !!o.jsonLogs));
         };
         const daemon = new Daemon({
           store,
