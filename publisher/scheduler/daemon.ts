@@ -63,6 +63,8 @@ export class Daemon {
   siteUrl = '';
   private hooks: ((req: IncomingMessage, res: ServerResponse, forge: string) => Promise<void>) | null = null;
   private hooksError: string | undefined;
+  /** Which apps a webhook's repository stands for, kept fresh by the catalog HEAD (triggers/app-index.ts). */
+  private appIndex: import('../triggers/app-index.ts').AppIndex | null = null;
   private stopping = false;
   private readonly siteHead: { value: string | null | undefined } = { value: undefined };
   private startedAt = new Date().toISOString();
@@ -184,9 +186,11 @@ export class Daemon {
     try {
       const t = await import('../triggers/index.ts');
       const config = t.parseTriggersConfig(raw);
+      this.appIndex = new t.AppIndex(this.store);
       this.hooks = t.createHookHandler({
         store: this.store,
         config,
+        index: this.appIndex,
         // Shared by restarts and by every daemon on this catalog (GitHub/GitLab sign no timestamp).
         replay: new t.FileReplayGuard(join(this.store.dir, '.git', 'wharf-daemon', 'deliveries')),
         ...(this.opts.env ? { env: this.opts.env } : {}),
@@ -380,7 +384,12 @@ export class Daemon {
       startedAt: this.startedAt,
       catalog: this.store.dir,
       head: await this.store.head(),
-      triggers: this.hooks ? { loaded: true } : { loaded: false, error: this.hooksError },
+      triggers: this.hooks
+        ? {
+            loaded: true,
+            ...(this.appIndex ? { index: { apps: this.appIndex.size, ...this.appIndex.stats } } : {}),
+          }
+        : { loaded: false, error: this.hooksError },
       jobs,
     };
   }

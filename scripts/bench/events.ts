@@ -4,7 +4,11 @@
 //   deliver:  signed deliveries per second (each marked done in the fsync'd outbox journal)
 //   latency:  from the catalog commit returning to the receiver having the event (p50, p99), with a
 //             delivery loop like the daemon's (sync + deliver on a short poll)
-import { createServer } from 'node:http';
+//   webhooks: signed GitHub deliveries into the daemon's hook handler over a synthetic catalog
+//             (BENCH_WEBHOOK_APPS apps, BENCH_WEBHOOKS deliveries, 8 in flight, one in twenty queueing a
+//             rebuild): deliveries per second, p50/p99 overall and for those needing no commit
+import { createHmac } from 'node:crypto';
+import { Agent, createServer, request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +21,8 @@ import {
   syncOutbox,
   verifySignature,
 } from '../../publisher/events/index.ts';
+import { createHookHandler, parseTriggersConfig } from '../../publisher/triggers/index.ts';
+import { buildSyntheticCatalog } from './synthetic-catalog.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 300);
 const LATENCY_N = Number(process.env.BENCH_LATENCY_EVENTS ?? 100);
@@ -122,3 +128,82 @@ console.log(
 );
 server.close();
 await rm(dir, { recursive: true, force: true });
+
+// ---------------------------------------------------------------- webhook deliveries
+{
+  const APPS = Number(process.env.BENCH_WEBHOOK_APPS ?? 1000);
+  const HOOKS = Number(process.env.BENCH_WEBHOOKS ?? 2000);
+  const HOOK_SECRET = 'bench-hook-secret';
+  const wdir = await mkdtemp(join(tmpdir(), 'wharf-bench-hooks-'));
+  const wstore = await buildSyntheticCatalog(join(wdir, 'catalog'), APPS);
+  const handler = createHookHandler({
+    store: wstore,
+    config: parseTriggersConfig({ github: { secretEnv: 'WHARF_BENCH_HOOK' } }),
+    env: { WHARF_BENCH_HOOK: HOOK_SECRET },
+  });
+  const hooks = createServer((req, res) => void handler(req, res, 'github'));
+  await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(hooks.address() as { port: number }).port}/hooks/github`;
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const post = (body: string, id: string) =>
+    new Promise<number>((ok, fail) => {
+      const req = request(
+        hookUrl,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'x-github-event': 'release',
+            'x-github-delivery': id,
+            'x-hub-signature-256': `sha256=${createHmac('sha256', HOOK_SECRET).update(body).digest('hex')}`,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => ok(res.statusCode!));
+        },
+      );
+      req.on('error', fail);
+      req.end(body);
+    });
+  const release = (repo: string, tag: string) =>
+    JSON.stringify({
+      action: 'published',
+      release: { tag_name: tag },
+      repository: { full_name: repo, html_url: `https://github.com/${repo}` },
+    });
+  const plain: number[] = [];
+  const queued: number[] = [];
+  let next = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < HOOKS) {
+        const i = next++;
+        const q = i % 20 === 0;
+        const body = q
+          ? release(`example/app-${String(i % APPS).padStart(5, '0')}`, `v3.0.${i}`)
+          : release(`other-org/repo-${i}`, `v1.${i}.0`);
+        const s0 = performance.now();
+        if ((await post(body, `bench-${i}`)) !== 202) failed++;
+        (q ? queued : plain).push(performance.now() - s0);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const p = (xs: number[], q: number) =>
+    [...xs].sort((a, b) => a - b)[Math.ceil((q / 100) * xs.length) - 1] ?? NaN;
+  const all = [...plain, ...queued];
+  console.log(
+    `webhooks: ${HOOKS} signed deliveries over ${APPS} apps in ${secs.toFixed(1)} s (${Math.round(HOOKS / secs)} deliveries/s, ${failed} not 202): ` +
+      `p50 ${p(all, 50).toFixed(0)} ms, p99 ${p(all, 99).toFixed(0)} ms; ` +
+      `${plain.length} needing no commit p50 ${p(plain, 50).toFixed(0)} ms, p99 ${p(plain, 99).toFixed(0)} ms; ` +
+      `${queued.length} queueing a rebuild p50 ${p(queued, 50).toFixed(0)} ms, p99 ${p(queued, 99).toFixed(0)} ms`,
+  );
+  agent.destroy();
+  hooks.close();
+  await rm(wdir, { recursive: true, force: true });
+}

@@ -126,13 +126,19 @@ describe('wharf daemon (a real process)', () => {
     const hook = await fetch(`${url}/hooks/github`, {
       method: 'POST',
       body,
-      headers: { 'x-github-event': 'release', 'x-github-delivery': 'x1', 'x-hub-signature-256': sig },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'release',
+        'x-github-delivery': 'x1',
+        'x-hub-signature-256': sig,
+      },
     });
     expect(hook.status).toBe(202);
     const forged = await fetch(`${url}/hooks/github`, {
       method: 'POST',
       body,
       headers: {
+        'content-type': 'application/json',
         'x-github-event': 'release',
         'x-github-delivery': 'x2',
         'x-hub-signature-256': sig.replace(/.$/, '0'),
@@ -142,7 +148,12 @@ describe('wharf daemon (a real process)', () => {
     const replayed = await fetch(`${url}/hooks/github`, {
       method: 'POST',
       body,
-      headers: { 'x-github-event': 'release', 'x-github-delivery': 'x1', 'x-hub-signature-256': sig },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'release',
+        'x-github-delivery': 'x1',
+        'x-hub-signature-256': sig,
+      },
     });
     expect(replayed.status).toBe(409);
     // Delivery ids are remembered on disk, so a restart or a second daemon on this catalog refuses them too.
