@@ -14,24 +14,12 @@ import { join, resolve } from 'node:path';
 import { git, gitOk } from './git.ts';
 import { withFileLock } from './lock.ts';
 import type { CatalogConfig } from './schema.ts';
-import {
-  CONFIG_FILE,
-  WRITE_JOURNAL,
-  lockPath,
-  pathExists,
-  readText,
-  type AppEntry,
-  type CatalogSnapshot,
-  type CommitInfo,
-  type CommitResult,
-  type LogEntry,
-  type StoreOptions,
-} from './store/layout.ts';
+import * as layout from './store/layout.ts';
 import { log, logByApp } from './store/history.ts';
 import { appIds, head, listAppFiles, loadApp, parseOrThrow, readConfig } from './store/read.ts';
 import { loadSnapshot } from './store/snapshot.ts';
 import { RemoteSync } from './store/sync.ts';
-import { runTransaction, Tx } from './store/tx.ts';
+import { runTransaction, type Tx } from './store/tx.ts';
 import { recoverInterruptedWrite } from './store/worktree.ts';
 
 export {
@@ -52,17 +40,17 @@ export { Tx } from './store/tx.ts';
 
 export class CatalogStore {
   readonly dir: string;
-  private readonly opts: StoreOptions;
+  private readonly opts: layout.StoreOptions;
   private readonly sync: RemoteSync;
 
-  private constructor(dir: string, opts: StoreOptions) {
+  private constructor(dir: string, opts: layout.StoreOptions) {
     this.dir = resolve(dir);
     this.opts = opts;
     this.sync = new RemoteSync(this.dir, opts);
   }
 
   /** Open an existing catalog (a git work tree with wharf.yml). */
-  static async open(dir: string, opts: StoreOptions = {}): Promise<CatalogStore> {
+  static async open(dir: string, opts: layout.StoreOptions = {}): Promise<CatalogStore> {
     const s = new CatalogStore(dir, opts);
     try {
       await access(join(s.dir, '.git'));
@@ -76,15 +64,15 @@ export class CatalogStore {
   static async init(
     dir: string,
     config: Partial<CatalogConfig> = {},
-    opts: StoreOptions = {},
+    opts: layout.StoreOptions = {},
   ): Promise<CatalogStore> {
     const abs = resolve(dir);
     await mkdir(abs, { recursive: true });
-    if (!(await gitOk(abs, ['rev-parse', '--git-dir'])) || !(await pathExists(join(abs, '.git')))) {
+    if (!(await gitOk(abs, ['rev-parse', '--git-dir'])) || !(await layout.pathExists(join(abs, '.git')))) {
       await git(abs, ['init', '-q', '-b', opts.branch ?? 'main']);
     }
     const s = new CatalogStore(abs, opts);
-    if (!(await pathExists(join(abs, CONFIG_FILE)))) {
+    if (!(await layout.pathExists(join(abs, layout.CONFIG_FILE)))) {
       await s.commit({ subject: 'catalog: init', trailers: { Stage: 'init' } }, async (tx) => {
         tx.putConfig(config);
         tx.putText('.gitignore', '.wharf-blobs/\n.wharf-lock\n.wharf-events/\n');
@@ -97,7 +85,7 @@ export class CatalogStore {
   // ------------------------------------------------------------------ reading
 
   readText(path: string): Promise<string | null> {
-    return readText(this.dir, path);
+    return layout.readText(this.dir, path);
   }
 
   /** Parse a file or throw a CatalogFileError naming file, line and field. */
@@ -118,7 +106,7 @@ export class CatalogStore {
   }
 
   /** Load one app with its upstream state and artifacts; throws CatalogFileError on bad files. */
-  async loadApp(id: string): Promise<AppEntry | undefined> {
+  async loadApp(id: string): Promise<layout.AppEntry | undefined> {
     return loadApp(this.dir, id);
   }
 
@@ -126,12 +114,12 @@ export class CatalogStore {
    * Load everything. Bad files become problems; one bad app never hides the others.
    * A clean work tree at an already-loaded HEAD is served from a snapshot cache in .git.
    */
-  async load(): Promise<CatalogSnapshot> {
-    if (existsSync(join(this.dir, WRITE_JOURNAL))) {
+  async load(): Promise<layout.CatalogSnapshot> {
+    if (existsSync(join(this.dir, layout.WRITE_JOURNAL))) {
       // A writer was killed mid-write (or is writing now: then the lock is taken and this is skipped).
-      await withFileLock(lockPath(this.dir), () => recoverInterruptedWrite(this.dir), { timeoutMs: 0 }).catch(
-        () => undefined,
-      );
+      await withFileLock(layout.lockPath(this.dir), () => recoverInterruptedWrite(this.dir), {
+        timeoutMs: 0,
+      }).catch(() => undefined);
     }
     return loadSnapshot(this.dir);
   }
@@ -141,12 +129,12 @@ export class CatalogStore {
   }
 
   /** History of an app (or of the whole catalog when id is omitted), newest first. */
-  log(id?: string, opts: { limit?: number; since?: string } = {}): Promise<LogEntry[]> {
+  log(id?: string, opts: { limit?: number; since?: string } = {}): Promise<layout.LogEntry[]> {
     return log(this.dir, id, opts);
   }
 
   /** History of every app at once, newest first: app id → entries (see store/history.ts). */
-  logByApp(): Promise<Map<string, LogEntry[]>> {
+  logByApp(): Promise<Map<string, layout.LogEntry[]>> {
     return logByApp(this.dir);
   }
 
@@ -162,10 +150,10 @@ export class CatalogStore {
    * (a sweep over 10,000 apps). After a lost race HEAD moved, so the retry reads from disk.
    */
   commit(
-    info: CommitInfo,
+    info: layout.CommitInfo,
     mutate: (tx: Tx) => Promise<void> | void,
-    opts: { snapshot?: CatalogSnapshot } = {},
-  ): Promise<CommitResult> {
+    opts: { snapshot?: layout.CatalogSnapshot } = {},
+  ): Promise<layout.CommitResult> {
     return runTransaction(this.dir, this.opts, this.sync, info, mutate, opts.snapshot);
   }
 }

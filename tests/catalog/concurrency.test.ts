@@ -42,20 +42,31 @@ async function commitCount(dir: string, ref = 'HEAD'): Promise<number> {
   return Number((await execa('git', ['rev-list', '--count', ref], { cwd: dir })).stdout);
 }
 
+/**
+ * `writers` processes × `perWriter` results on one fresh catalog: every writer exits 0, every result
+ * is one new commit and is kept, and the tree is clean after.
+ */
+async function raceOnOneCatalog(writers: number, perWriter: number, mode = '') {
+  const store = await CatalogStore.init(join(await tempDir(), 'c'));
+  await seedShared(store);
+  const before = await commitCount(store.dir);
+  const out = await runWriters(Array(writers).fill(store.dir), perWriter, mode);
+  const total = writers * perWriter;
+  expect(out.reduce((n, o) => n + o.commits, 0)).toBe(total);
+  expect(await commitCount(store.dir)).toBe(before + total);
+  const known = await sharedKnown(store);
+  expect(known).toHaveLength(total);
+  expect(new Set(known).size).toBe(total);
+  expect((await execa('git', ['status', '--porcelain'], { cwd: store.dir })).stdout).toBe('');
+  return { store, out, known };
+}
+
 describe('catalog concurrency', () => {
   it(
     '8 writer processes × 50 results on one catalog: 400 commits, 400 results',
     { timeout: 300_000 },
     async () => {
-      const store = await CatalogStore.init(join(await tempDir(), 'c'));
-      await seedShared(store);
-      const before = await commitCount(store.dir);
-      const out = await runWriters(Array(8).fill(store.dir), 50);
-      expect(out.reduce((n, o) => n + o.commits, 0)).toBe(400);
-      expect(await commitCount(store.dir)).toBe(before + 400);
-      const known = await sharedKnown(store);
-      expect(known).toHaveLength(400);
-      expect(new Set(known).size).toBe(400);
+      const { store, known } = await raceOnOneCatalog(8, 50);
       for (let w = 0; w < 8; w++)
         // each writer's results are present and in its own order
         expect(known.filter((k) => k.startsWith(`w${w}.`))).toEqual(
@@ -63,7 +74,6 @@ describe('catalog concurrency', () => {
         );
       const log = await store.log('shared', { limit: 400 });
       expect(log.filter((e) => e.trailers.Stage === 'test')).toHaveLength(400);
-      expect((await execa('git', ['status', '--porcelain'], { cwd: store.dir })).stdout).toBe('');
     },
   );
 
@@ -74,15 +84,8 @@ describe('catalog concurrency', () => {
       // Two daemons on one catalog: a webhook's load() ran `git status`, which refreshed and rewrote
       // the index (taking index.lock) while the other daemon's commit ran update-index or commit:
       // "failed (128)". (Before the fix this lost 3-9 of these 120 results on each run.)
-      const store = await CatalogStore.init(join(await tempDir(), 'c'));
-      await seedShared(store);
-      const before = await commitCount(store.dir);
-      const out = await runWriters(Array(3).fill(store.dir), 40, 'load');
-      expect(out.reduce((n, o) => n + o.commits, 0)).toBe(120);
+      const { out } = await raceOnOneCatalog(3, 40, 'load');
       for (const o of out) expect(o.loads).toBeGreaterThan(0);
-      expect(await commitCount(store.dir)).toBe(before + 120);
-      expect(new Set(await sharedKnown(store)).size).toBe(120);
-      expect((await execa('git', ['status', '--porcelain'], { cwd: store.dir })).stdout).toBe('');
     },
   );
 
