@@ -441,6 +441,31 @@ export const zBuildRecord = z
     /** Digest of the OCI manifest exported for scan/sign/publish (identical on every registry target). */
     manifestDigest: zDigest.optional(),
     arches: z.array(zArch).optional(),
+    /**
+     * Multi-arch builds: one entry per arch built (or refused) in this run, each with its own inputs
+     * digest, manifest digest, compressed size, duration and log. The top-level fields are the primary
+     * arch's (the engine's when it is in the list, else the first).
+     */
+    platforms: z
+      .array(
+        z
+          .object({
+            arch: zArch,
+            status: z.enum(['ok', 'failed', 'unchanged']),
+            inputsDigest: zDigest.optional(),
+            manifestDigest: zDigest.optional(),
+            imageId: z.string().optional(),
+            /** Compressed bytes: the manifest's config and layer sizes. */
+            size: z.number().int().min(0).optional(),
+            durationMs: z.number().int().min(0),
+            /** Built natively or under qemu-user-static emulation. */
+            emulated: z.boolean().optional(),
+            log: zBlobRef.optional(),
+            error: zStageError.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     labels: z.record(z.string(), z.string()).optional(),
     log: zBlobRef.optional(),
     /** For cloud/WSL: the produced file. */
@@ -666,6 +691,15 @@ export const zCatalogConfig = z
       .strict()
       .optional(),
     registries: z.array(zRegistryTarget).default([]),
+    /**
+     * Multi-arch: `default` is what a build makes when no --arch is given (restricted by each recipe's
+     * arches; absent: the engine's arch only); `required` are the arches that must pass before a tag is
+     * published (absent: every arch built).
+     */
+    arches: z
+      .object({ default: z.array(zArch).min(1).optional(), required: z.array(zArch).optional() })
+      .strict()
+      .optional(),
     /** Alias tag rules: the newest build for an OS line also gets these tags. */
     aliases: z
       .array(

@@ -72,3 +72,13 @@ export async function exportOciLayout(
     await rm(tmpLayout, { recursive: true, force: true });
   }
 }
+
+/** Compressed size of a layout's image: the manifest's config and layer sizes (what a registry stores). */
+export async function layoutCompressedSize(layoutDir: string, manifestDigest: string): Promise<number> {
+  const hex = manifestDigest.replace(/^sha256:/, '');
+  const m = JSON.parse(await readFile(join(layoutDir, 'blobs', 'sha256', hex), 'utf8')) as {
+    config?: { size?: number };
+    layers?: Array<{ size?: number }>;
+  };
+  return (m.config?.size ?? 0) + (m.layers ?? []).reduce((n, l) => n + (l.size ?? 0), 0);
+}

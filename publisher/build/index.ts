@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { BuildRecord } from '../../catalog/schema.ts';
 import type { Arch } from '../../catalog/names.ts';
+import { emulationHint, hostArches, QEMU_NAME, type HostArches } from '../arches.ts';
 import { explainEngineError, followStream } from '../engine/index.ts';
 import {
   baseImageFor,
@@ -31,7 +32,7 @@ import {
 } from '../stage.ts';
 import { resolveBaseDigest, type ResolvedBase } from './base.ts';
 import { contextTar, hashContext, listContext, OUTSIDE_DOCKERFILE } from './context.ts';
-import { exportOciLayout, layoutManifestDigest } from './export.ts';
+import { exportOciLayout, layoutCompressedSize, layoutManifestDigest } from './export.ts';
 import { LogBuffer } from './log.ts';
 
 export interface BuildStageOptions {
@@ -46,6 +47,11 @@ export interface BuildStageOptions {
    * in ms; 0 = no limit. Default 2 h. A hanging RUN would otherwise hold a pipeline slot forever.
    */
   timeoutMs?: number;
+  /**
+   * Build these arches (CLI --arch; default wharf.yml `arches.default`, restricted by the recipe's
+   * arches). Absent both: the engine's arch only, as a single-arch build.
+   */
+  arches?: Arch[];
 }
 
 export const DEFAULT_BUILD_TIMEOUT_MS = 2 * 3600_000;
@@ -69,6 +75,7 @@ export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
   const checkouts = new Map<string, Promise<RecipeCheckout>>();
   const bases = new Map<string, Promise<ResolvedBase>>();
   let arch: Promise<Arch> | undefined;
+  let host: Promise<HostArches> | undefined;
   const memo = <T>(m: Map<string, Promise<T>>, k: string, f: () => Promise<T>): Promise<T> => {
     let p = m.get(k);
     if (!p) m.set(k, (p = f()));
@@ -84,6 +91,7 @@ export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
           if (!a) throw new Error(`unsupported engine architecture ${v.Arch}`);
           return a;
         })),
+      host: () => (host ??= hostArches()),
     });
 }
 
@@ -94,6 +102,32 @@ interface Resolvers {
   checkout(url: string, ref: string): Promise<RecipeCheckout>;
   base(engine: Docker, ref: string): Promise<ResolvedBase>;
   arch(engine: Docker): Promise<Arch>;
+  host(): Promise<HostArches>;
+}
+
+/** One arch of a multi-arch build: where its layout and local image go, and its last record. */
+interface ArchPlan {
+  arch: Arch;
+  layoutDir: string;
+  localRef: string;
+  prev: BuildRecord | undefined;
+}
+
+type PlatformRecord = NonNullable<BuildRecord['platforms']>[number];
+
+/** Where a non-primary arch's OCI layout lives: next to the primary's (`<tag>@<arch>`). */
+export const archLayoutDir = (ctx: Pick<StageContext, 'workDir'>, app: string, tag: string, arch: Arch) =>
+  `${imageLayoutDir(ctx, app, tag)}@${arch}`;
+
+/** The arches this build makes, or undefined for the single-arch (engine arch) build. */
+export function plannedArches(
+  config: Pick<StageContext['config'], 'arches'>,
+  recipeArches: readonly Arch[],
+  requested: readonly Arch[] | undefined,
+): Arch[] | undefined {
+  const list = requested ?? config.arches?.default;
+  if (!list) return undefined;
+  return list.filter((a) => recipeArches.includes(a));
 }
 
 /**
@@ -169,6 +203,9 @@ async function buildOne(
     };
   }
 
+  const planned = plannedArches(ctx.config, t.recipe.arches, opts.arches);
+  if (planned) return buildArches(ctx, t, opts, r, planned, started);
+
   let partial: Partial<BuildRecord> = {};
   try {
     const res = await prepareAndBuild(ctx, t, opts, r, (p) => (partial = { ...partial, ...p }));
@@ -212,6 +249,174 @@ async function buildOne(
   }
 }
 
+/**
+ * A multi-arch build: every planned arch is built (or found unchanged) on its own, in turn, through
+ * `/build?platform=linux/<arch>`; each gets a `platforms[]` entry. An arch this host can neither build
+ * natively nor emulate is a failed entry with the fix, not a crash. The build fails when any arch failed
+ * (the others keep their entries and layouts); the top-level fields are the primary arch's.
+ */
+async function buildArches(
+  ctx: StageContext,
+  t: StageTarget,
+  opts: BuildStageOptions,
+  r: Resolvers,
+  planned: Arch[],
+  started: number,
+): Promise<StageResult<'build'>> {
+  const at = new Date(started).toISOString();
+  const name = `${t.app.id}:${t.artifactId}`;
+  const prevBuild = t.artifact?.records.build;
+  const fail = (message: string, record: Partial<BuildRecord> = {}): StageResult<'build'> => {
+    ctx.log.warn(message);
+    return {
+      stage: 'build',
+      verdict: 'failed',
+      status: 'failed',
+      message,
+      write: {
+        upsert: true,
+        record: {
+          ...record,
+          runId: ctx.runId,
+          at,
+          durationMs: Date.now() - started,
+          status: 'failed',
+          error: { message },
+        },
+        pending: { set: 'build failed', since: at },
+      },
+    };
+  };
+  if (!planned.length)
+    return fail(
+      `build ${name} failed: none of the requested arches is in the recipe's arches (${t.recipe.arches.join(', ')})`,
+    );
+  const engine = ctx.engine;
+  if (!engine) return fail(`build ${name} failed: no container engine configured (DOCKER_HOST, --engine)`);
+  let engineArch: Arch;
+  try {
+    engineArch = await r.arch(engine);
+  } catch (e) {
+    return fail(`build ${name} failed: ${explainEngineError(engine, e).message}`);
+  }
+  const host = await r.host();
+  const primary = planned.includes(engineArch) ? engineArch : planned[0]!;
+  const order = [primary, ...planned.filter((a) => a !== primary)];
+  const platforms: PlatformRecord[] = [];
+  let primaryRes: BuildResult | undefined;
+  let primaryPartial: Partial<BuildRecord> = {};
+  let pendingReason: string | undefined;
+  for (const arch of order) {
+    const t0 = Date.now();
+    const emulated = arch !== engineArch;
+    if (emulated && !host.emulated.includes(arch)) {
+      platforms.push({
+        arch,
+        status: 'failed',
+        durationMs: 0,
+        error: {
+          message: `${arch} cannot be built here: the engine is ${engineArch} and no qemu-${QEMU_NAME[arch]} binfmt_misc handler is enabled (fix: ${emulationHint(arch, host.binfmtMounted)})`,
+        },
+      });
+      continue;
+    }
+    const prevPlat = prevBuild?.platforms?.find((p) => p.arch === arch);
+    const plan: ArchPlan = {
+      arch,
+      layoutDir:
+        arch === primary
+          ? imageLayoutDir(ctx, t.app.id, t.artifactId)
+          : archLayoutDir(ctx, t.app.id, t.artifactId, arch),
+      localRef: `${localImageRef(t.app.id, t.artifactId)}-${arch}`,
+      prev:
+        prevBuild && prevPlat && prevPlat.status !== 'failed'
+          ? {
+              ...prevBuild,
+              status: prevPlat.status,
+              ...(prevPlat.inputsDigest ? { inputsDigest: prevPlat.inputsDigest } : {}),
+              ...(prevPlat.manifestDigest ? { manifestDigest: prevPlat.manifestDigest } : {}),
+              ...(prevPlat.imageId ? { imageId: prevPlat.imageId } : {}),
+              ...(prevPlat.log ? { log: prevPlat.log } : {}),
+            }
+          : undefined,
+    };
+    let partial: Partial<BuildRecord> = {};
+    try {
+      const res = await prepareAndBuild(ctx, t, opts, r, (p) => (partial = { ...partial, ...p }), plan);
+      const rec = res.record;
+      const size = rec.manifestDigest
+        ? await layoutCompressedSize(plan.layoutDir, rec.manifestDigest).catch(() => undefined)
+        : undefined;
+      platforms.push({
+        arch,
+        status: rec.status === 'unchanged' ? 'unchanged' : 'ok',
+        ...(rec.inputsDigest ? { inputsDigest: rec.inputsDigest } : {}),
+        ...(rec.manifestDigest ? { manifestDigest: rec.manifestDigest } : {}),
+        ...(rec.imageId ? { imageId: rec.imageId } : {}),
+        ...(size !== undefined ? { size } : {}),
+        durationMs: Date.now() - t0,
+        emulated,
+        ...(rec.log ? { log: rec.log } : {}),
+      });
+      if (arch === primary) primaryRes = res;
+      pendingReason ??= res.pendingReason;
+    } catch (e) {
+      const f = e instanceof BuildFailure ? e : null;
+      const cause = f ? f.message : explainEngineError(engine, e).message;
+      const log = f?.partial.log ?? partial.log;
+      platforms.push({
+        arch,
+        status: 'failed',
+        ...(partial.inputsDigest ? { inputsDigest: partial.inputsDigest } : {}),
+        durationMs: Date.now() - t0,
+        emulated,
+        ...(log ? { log } : {}),
+        error: { message: cause, ...(f?.tail?.length ? { tail: f.tail } : {}) },
+      });
+      if (arch === primary) primaryPartial = { ...partial, ...(f?.partial ?? {}) };
+    }
+  }
+  const arches = platforms.map((p) => p.arch);
+  const failed = platforms.filter((p) => p.status === 'failed');
+  const top: Partial<BuildRecord> = primaryRes
+    ? { ...primaryRes.record, arches, platforms }
+    : { ...primaryPartial, arches, platforms };
+  if (failed.length) {
+    const r0 = fail(
+      `build ${name} failed for ${failed.map((p) => `${p.arch} (${p.error?.message ?? 'failed'})`).join('; ')}`,
+      top,
+    );
+    return r0;
+  }
+  const allUnchanged = platforms.every((p) => p.status === 'unchanged');
+  const record: BuildRecord = {
+    ...(top as Omit<BuildRecord, 'runId' | 'at' | 'status'>),
+    runId: ctx.runId,
+    at,
+    durationMs: Date.now() - started,
+    status: allUnchanged ? 'unchanged' : 'ok',
+  };
+  delete record.error;
+  return {
+    stage: 'build',
+    verdict: 'done',
+    status: record.status,
+    message: allUnchanged
+      ? `inputs unchanged for ${arches.join(', ')}`
+      : `built ${platforms
+          .filter((p) => p.status === 'ok')
+          .map((p) => p.arch)
+          .join(', ')}`,
+    ...(allUnchanged ? { unchanged: true } : {}),
+    ...(allUnchanged && primaryRes?.published ? { complete: true } : {}),
+    write: {
+      upsert: true,
+      record,
+      ...(pendingReason && !allUnchanged ? { pending: { set: pendingReason, since: at } } : {}),
+    },
+  };
+}
+
 type BuildResult = {
   record: Omit<BuildRecord, 'runId' | 'at'>;
   pendingReason?: string;
@@ -226,6 +431,7 @@ async function prepareAndBuild(
   opts: BuildStageOptions,
   r: Resolvers,
   note: (p: Partial<BuildRecord>) => void,
+  plan?: ArchPlan,
 ): Promise<BuildResult> {
   const recipe = t.recipe;
   if (t.kind !== 'container' || recipe.kind !== 'container')
@@ -255,9 +461,11 @@ async function prepareAndBuild(
     throw new BuildFailure(explainEngineError(engine, e).message);
   });
   note({ base: { ref: baseRef, digest: base.digest } });
-  const arch = await r.arch(engine).catch((e: unknown) => {
-    throw new BuildFailure(explainEngineError(engine, e).message);
-  });
+  const arch =
+    plan?.arch ??
+    (await r.arch(engine).catch((e: unknown) => {
+      throw new BuildFailure(explainEngineError(engine, e).message);
+    }));
 
   // ---- inputs digest
   const entries = await listContext(
@@ -288,8 +496,8 @@ async function prepareAndBuild(
   note({ inputsDigest, arches: [arch] });
 
   // ---- unchanged?
-  const prev = t.artifact?.records.build;
-  const layoutDir = imageLayoutDir(ctx, t.app.id, t.artifactId);
+  const prev = plan ? plan.prev : t.artifact?.records.build;
+  const layoutDir = plan?.layoutDir ?? imageLayoutDir(ctx, t.app.id, t.artifactId);
   // A rebuild requested after the last build (watch, trigger, a rescan that found a fixable CVE) is
   // honoured even with identical inputs: package updates inside RUN steps are not part of the digest.
   const pending = t.artifact?.pending;
@@ -337,7 +545,7 @@ async function prepareAndBuild(
   const log = new LogBuffer(opts.maxLogBytes ?? 1024 * 1024);
   const storeLog = async () =>
     log.size ? ctx.blobs.put(log.text(), LOG_MEDIA_TYPE, { maxBytes: log.cap }) : undefined;
-  const localRef = localImageRef(t.app.id, t.artifactId);
+  const localRef = plan?.localRef ?? localImageRef(t.app.id, t.artifactId);
   const extra = resolved.dockerfileInContext ? [] : [{ name: OUTSIDE_DOCKERFILE, data: dockerfileBytes }];
   ctx.log.progress?.(`${name}: building (${entries.length} context entries, base ${base.ref})`);
   let buildError: string | undefined;
@@ -356,6 +564,7 @@ async function prepareAndBuild(
       labels,
       rm: true,
       forcerm: true,
+      ...(plan ? { platform: `linux/${arch}` } : {}),
       ...(signal ? { abortSignal: signal } : {}),
     });
     const events = followStream<{ stream?: string; error?: string; errorDetail?: { message?: string } }>(

@@ -3,6 +3,8 @@
 // check) belongs to the signing commands; the smoke-test stage alone is `wharf smoke`.
 import { Option, type Command } from 'commander';
 import type { Stage } from '../../catalog/schema.ts';
+import { parseArches } from '../../publisher/arches.ts';
+import { SelectionError } from '../../publisher/select.ts';
 import type { ArtifactResult, PipelineResult } from '../../publisher/pipeline/index.ts';
 import { CommandFailed, EXIT_FAIL, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
 import { concurrencyOf, runSelected, type StageCommandOptions } from './stages.ts';
@@ -13,6 +15,7 @@ interface StageCmdOpts extends StageCommandOptions {
   force?: boolean;
   smokeNetwork?: string;
   buildTimeout?: string;
+  arch?: string;
 }
 
 function addOptions(c: Command): Command {
@@ -37,6 +40,10 @@ function addOptions(c: Command): Command {
       "network mode of smoke-test containers (e.g. host, none; default: the engine's)",
     )
     .option('--build-timeout <minutes>', 'longest time one image build may take; 0 = no limit (default: 120)')
+    .option(
+      '--arch <arches>',
+      'build these arches, e.g. amd64,arm64 (default: wharf.yml arches.default, else the engine arch)',
+    )
     .option('-v, --verbose', 'print build and smoke-test progress lines')
     .addOption(new Option('--force', 'rebuild even when the inputs are unchanged'));
 }
@@ -47,6 +54,13 @@ export async function runStagesCommand(
   only?: Stage[],
 ): Promise<PipelineResult> {
   concurrencyOf(o);
+  let arches;
+  try {
+    arches = parseArches(o.arch);
+  } catch (e) {
+    if (e instanceof SelectionError) throw new UsageError(e.message);
+    throw e;
+  }
   const timeoutMs = o.buildTimeout !== undefined ? buildTimeoutMs(o.buildTimeout) : undefined;
   const r = await runSelected(args, o, only ? only.join(',') : 'pipeline', {
     context: { needsEngine: true },
@@ -56,6 +70,7 @@ export async function runStagesCommand(
         ...(o.recipes ? { recipes: { url: o.recipes, ref: o.ref ?? 'HEAD' } } : {}),
         ...(o.force ? { force: true } : {}),
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(arches ? { arches } : {}),
       },
       ...(o.smokeNetwork ? { verify: { networkMode: o.smokeNetwork } } : {}),
       problems: [...snap.problems.map((p) => `${p.file}:${p.line}: ${p.field} ${p.message}`), ...problems],
