@@ -739,6 +739,8 @@ export const zCatalogConfig = z
     events: z.record(z.string(), z.unknown()).optional(),
     daemon: z.record(z.string(), z.unknown()).optional(),
     blobs: z.record(z.string(), z.unknown()).optional(),
+    /** The openEuler advisory feed (publisher/advisories/config.ts validates it). */
+    advisories: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 export type CatalogConfig = z.infer<typeof zCatalogConfig>;

@@ -17,6 +17,7 @@ import signCommands from './sign.ts';
 import publishCommands from './publish.ts';
 import wslCommands from './wsl.ts';
 import recipeCommands from './recipe.ts';
+import advisoriesCommands from './advisories.ts';
 
 const modules: CommandModule[] = [
   catalogCommands,
@@ -24,6 +25,7 @@ const modules: CommandModule[] = [
   siteCommands,
   eventsCommands,
   scanCommands,
+  advisoriesCommands,
   watchCommands,
   pipelineCommands,
   signCommands,

@@ -26,6 +26,7 @@ import {
   progress,
 } from './common.ts';
 import { cliStageContext, concurrencyOf, runSelected, type StageCommandOptions } from './stages.ts';
+import { reportCommand } from './advisories.ts';
 
 interface ScanOpts extends StageCommandOptions {
   rescan?: boolean;
@@ -126,14 +127,22 @@ export default function register(program: Command): void {
 
   scan
     .command('report')
-    .description('parse and summarise a Trivy JSON report file (SchemaVersion 2)')
-    .argument('<file>', 'trivy image --format json output')
+    .description(
+      'parse and summarise a Trivy JSON report file (SchemaVersion 2); with --format, the report of a built <app>:<tag> (scripts/cli/advisories.ts)',
+    )
+    .argument('<file>', 'trivy image --format json output, or <app>:<tag> with --format')
+    .option(
+      '--format <format>',
+      'openeuler-md or json: report of <app>:<tag> (OS packages vs openEuler advisories)',
+    )
+    .option('--out <file>', 'with --format: write the report to this file')
     .option('--catalog <dir>', 'also apply this catalog’s scanPolicy (for the app given with --app)')
     .option('--app <id>', 'app id the waivers are matched against')
     .addOption(jsonOption())
     .action(async (file: string, _o: unknown, cmd: Command) => {
       // --json and --catalog also exist on `scan`; commander gives them to the parent, so read both.
-      const o = cmd.optsWithGlobals<{ json?: boolean; catalog?: string; app?: string }>();
+      const o = cmd.optsWithGlobals<{ json?: boolean; catalog?: string; app?: string; format?: string }>();
+      if (o.format) return reportCommand(file, { ...o, format: o.format });
       let text: string;
       try {
         text = await readFile(file, 'utf8');
