@@ -1,6 +1,9 @@
 // Wharf's own OS-package scan of an image: installed RPMs (per arch) → findings from openEuler's
 // advisories → coverage. Used by `wharf scan match` (a rootfs or OCI layout) and `wharf scan report`
 // (a built app:tag, with the Trivy record of the scan stage merged in).
+import { createHash } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { BlobStore } from '../../catalog/blobs.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { assertAppId, assertTag } from '../../catalog/names.ts';
@@ -31,6 +34,25 @@ export interface MatchResult {
   advisories: { dir: string; url?: string; syncedAt?: string; forRelease: number };
   arches: ArchResult[];
   coverage: Coverage;
+}
+
+/** Does the layout at dir hold the image with this digest (as a blob, or as its index.json)? */
+async function layoutHolds(dir: string, digest: string): Promise<boolean> {
+  const hex = digest.slice('sha256:'.length);
+  try {
+    await access(join(dir, 'blobs', 'sha256', hex));
+    return true;
+  } catch {
+    try {
+      return (
+        createHash('sha256')
+          .update(await readFile(join(dir, 'index.json')))
+          .digest('hex') === hex
+      );
+    } catch {
+      return false;
+    }
+  }
 }
 
 export class AdvisoryScanError extends Error {
@@ -151,6 +173,10 @@ export async function appReport(
     build && 'manifestDigest' in build ? (build.manifestDigest as string | undefined) : undefined;
   const idx = await loadIndex(opts.advisoriesDir);
   const layout = opts.layoutDir(app, tag);
+  if (digest && !(await layoutHolds(layout, digest)))
+    throw new AdvisoryScanError(
+      `${app}:${tag}: the image layout for ${digest} is not in this machine's work dir (${layout}); rebuild needed`,
+    );
   let sets: PackageSet[];
   try {
     sets = await readPackages(layout);

@@ -14,20 +14,23 @@ import { pack } from 'tar-stream';
 import { writeLayout } from '../../publisher/registry/layout.ts';
 import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../publisher/registry/media.ts';
 
-export const CVRF_DIR = join(import.meta.dirname, '../../../shared/data/openeuler-security/cvrf');
-export const SHARED_CVRF = '/work/shared/data/openeuler-security/cvrf';
+/** The project's shared data (beside the checkout in /work/main; absolute for other worktrees). */
+const SHARED = [join(import.meta.dirname, '../../../shared/data'), '/work/shared/data'];
 
-export async function cvrfDir(): Promise<string> {
-  for (const d of [CVRF_DIR, SHARED_CVRF]) {
+export async function sharedPath(rel: string): Promise<string> {
+  for (const d of SHARED) {
     try {
-      await stat(join(d, 'index.txt'));
-      return d;
+      await stat(join(d, rel));
+      return join(d, rel);
     } catch {
       /* next */
     }
   }
-  throw new Error('shared/data/openeuler-security/cvrf not found');
+  throw new Error(`shared/data/${rel} not found`);
 }
+
+export const sharedFile = async (rel: string) => readFile(await sharedPath(rel), 'utf8');
+export const cvrfDir = () => sharedPath('openeuler-security/cvrf');
 
 export const tmp = (prefix: string) => mkdtemp(join(tmpdir(), `wharf-adv-${prefix}-`));
 
@@ -86,7 +89,7 @@ export async function sqliteRootfs(root: string, rpms: string[]): Promise<string
 
 /**
  * openEuler 20.03's format: a BerkeleyDB hash `Packages` file, key = package number (native endian),
- * value = the header blob. Written with db5.3_load from the headers rpm stored in a sqlite db.
+ * value = the header blob (key 0: the last header number). Written with db5.3_load from the headers rpm stored in a sqlite db.
  */
 export async function bdbRootfs(root: string, rpms: string[]): Promise<string> {
   const staging = await tmp('bdb-stage');
@@ -103,8 +106,11 @@ export async function bdbRootfs(root: string, rpms: string[]): Promise<string> {
       b.writeUInt32LE(n);
       return b.toString('hex');
     };
+    // Key 0 holds the last header number rpm allocated, as in rpm's own BerkeleyDB Packages files.
+    const last = Math.max(0, ...rows.map((r) => r.hnum));
     const dump =
       'VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n' +
+      ` ${key(0)}\n ${key(last)}\n` +
       rows.map((r) => ` ${key(r.hnum)}\n ${Buffer.from(r.blob).toString('hex')}\n`).join('') +
       'DATA=END\n';
     const out = join(root, 'var/lib/rpm');
@@ -120,7 +126,7 @@ export async function bdbRootfs(root: string, rpms: string[]): Promise<string> {
 export async function layer(entries: { path: string; data?: Buffer; link?: string }[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c) => chunks.push(c as Buffer));
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     if (e.link) p.entry({ name: e.path, type: 'symlink', linkname: e.link });
