@@ -119,7 +119,8 @@ describe('syncFeed', () => {
   });
 });
 
-describe('wharf advisories (CLI)', () => {
+// Each CLI call starts a Node process (several seconds on a loaded 2-core machine): a generous timeout.
+describe('wharf advisories (CLI)', { timeout: 240_000 }, () => {
   const wharf = (args: string[]) =>
     execa(process.execPath, ['scripts/wharf.mjs', ...args], {
       cwd: ROOT,

@@ -453,7 +453,7 @@ describe('SBOM', () => {
   });
 });
 
-describe('wharf scan packages | match (CLI)', () => {
+describe('wharf scan packages | match (CLI)', { timeout: 240_000 }, () => {
   const wharf = (args: string[]) =>
     execa(process.execPath, ['scripts/wharf.mjs', ...args], {
       cwd: ROOT,

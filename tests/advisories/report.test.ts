@@ -138,7 +138,7 @@ beforeAll(async () => {
   });
 }, 300_000);
 
-describe('wharf scan report <app>:<tag>', () => {
+describe('wharf scan report <app>:<tag>', { timeout: 240_000 }, () => {
   it('--format openeuler-md writes the community report: one table per arch, bulletin links, versions without dist tags', async () => {
     const r = await wharf([
       'scan',
