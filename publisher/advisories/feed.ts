@@ -3,18 +3,18 @@
 // Layout of the feed (https://repo.openeuler.org/security/data/cvrf/ or any mirror): `index.txt` lists one
 // `YYYY/cvrf-openEuler-SA-….xml` path a line; each path is one CVRF document. A sync fetches index.txt
 // with a conditional request; when it changed, it fetches the documents it does not have yet (and, with
-// `revalidate`, re-checks every known one with If-None-Match / If-Modified-Since). A document that does
+// `revalidate`, re-checks every known one with If-None-Match / If-Modified-Since), through the network
+// layer's HttpClient (publisher/net: limits, retries, same-origin redirects). A document that does
 // not parse is reported and skipped; an index line that points outside the feed is refused. The result
 // is one JSON file (`index.json`, written atomically) in the advisories directory: the per-document
 // validators and every parsed advisory. Raw documents are kept under `docs/` as the mirror.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { zSeverity } from '../../catalog/schema.ts';
-import { HttpClient, HttpError, type Validators } from '../watch/http.ts';
-import { parseWatchConfig } from '../watch/config.ts';
+import { HttpClient, HttpError, type ClientConfig, type Validators } from '../net/index.ts';
 import { CvrfError, MAX_DOCUMENT_BYTES, parseCvrf, type Advisory } from './cvrf.ts';
 
 export const DEFAULT_FEED_URL = 'https://repo.openeuler.org/security/data/cvrf/';
@@ -65,6 +65,44 @@ export const zAdvisoryIndex = z
   })
   .strict();
 export type AdvisoryIndex = z.infer<typeof zAdvisoryIndex>;
+
+/**
+ * `sync.json`: the last sync's time and index.txt validators, so an unchanged feed (the daily case) is
+ * one conditional request and a tiny write, without reading or rewriting the whole index.
+ */
+export const SYNC_FILE = 'sync.json';
+const zSyncState = z
+  .object({
+    url: z.string(),
+    syncedAt: z.string(),
+    index: z.object({ validators: zValidators.optional(), sha256: z.string() }).strict(),
+    documents: z.number().int().min(0),
+    advisories: z.number().int().min(0),
+  })
+  .strict();
+type SyncState = z.infer<typeof zSyncState>;
+
+/** The sync state, or undefined when missing or unreadable (it is a cache of index.json's header). */
+async function loadSyncState(dir: string): Promise<SyncState | undefined> {
+  try {
+    const r = zSyncState.safeParse(JSON.parse(await readFile(join(dir, SYNC_FILE), 'utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The feed client's limits: polite to one host, retries on transient failures. */
+const FEED_CLIENT: ClientConfig = {
+  concurrency: 16,
+  perHost: 8,
+  timeoutMs: 30_000,
+  maxBodyBytes: MAX_INDEX_BYTES,
+  retries: 3,
+  retryBaseMs: 500,
+  maxRetryWaitMs: 60_000,
+  userAgent: 'wharf-advisories/0.1 (+https://gitee.com/openeuler)',
+};
 
 export class FeedError extends Error {
   override name = 'FeedError';
@@ -165,6 +203,15 @@ export async function loadIndex(dir: string): Promise<AdvisoryIndex | undefined>
     const i = r.error.issues[0]!;
     throw new FeedError(`${join(dir, INDEX_FILE)}: field ${i.path.join('.') || '(root)'}: ${i.message}`);
   }
+  // A later sync that found the feed unchanged only wrote sync.json: the data is that fresh.
+  const side = await loadSyncState(dir);
+  if (
+    side &&
+    side.url === r.data.url &&
+    side.index.sha256 === r.data.index?.sha256 &&
+    Date.parse(side.syncedAt) > Date.parse(r.data.syncedAt)
+  )
+    return { ...r.data, syncedAt: side.syncedAt };
   return r.data;
 }
 
@@ -173,6 +220,19 @@ async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   await writeFile(tmp, data);
   await rename(tmp, path);
+}
+
+/** index.json, then sync.json (a crash in between leaves a sync.json that loadIndex ignores). */
+async function writeIndex(dir: string, next: AdvisoryIndex): Promise<void> {
+  await writeAtomic(join(dir, INDEX_FILE), JSON.stringify(next) + '\n');
+  const state: SyncState = {
+    url: next.url,
+    syncedAt: next.syncedAt,
+    index: next.index ?? { sha256: '' },
+    documents: Object.keys(next.docs).length,
+    advisories: Object.keys(next.advisories).length,
+  };
+  await writeAtomic(join(dir, SYNC_FILE), JSON.stringify(state) + '\n');
 }
 
 export interface SyncOptions {
@@ -211,15 +271,29 @@ export async function syncFeed(opts: SyncOptions): Promise<SyncResult> {
   const base = feedBase(opts.url);
   const url = base.toString();
   const now = opts.now ?? (() => new Date());
-  const http = opts.http ?? new HttpClient(parseWatchConfig({ perHost: 8, maxBodyBytes: MAX_INDEX_BYTES }));
-  const prev = (await loadIndex(opts.dir)) ?? emptyIndex(url);
-  // Another feed's validators and documents mean nothing for this one.
-  const old = prev.url === url ? prev : emptyIndex(url);
+  const http = opts.http ?? new HttpClient(FEED_CLIENT);
+  const side = await loadSyncState(opts.dir);
+  // Fast path: the sync state names this feed, so index.json need not be read unless index.txt changed.
+  const fast =
+    side?.url === url &&
+    !opts.revalidate &&
+    (await stat(join(opts.dir, INDEX_FILE)).then(
+      () => true,
+      () => false,
+    ));
+  let old: AdvisoryIndex | undefined;
+  const loadOld = async () => {
+    const prev = (await loadIndex(opts.dir)) ?? emptyIndex(url);
+    // Another feed's validators and documents mean nothing for this one.
+    return prev.url === url ? prev : emptyIndex(url);
+  };
+  if (!fast) old = await loadOld();
+  const prevIndex = fast ? side!.index : old!.index;
   const problems: string[] = [];
   const requests0 = http.stats.requests;
   try {
     const idx = await http.get(new URL('index.txt', base).toString(), {
-      ...(old.index?.validators ? { validators: old.index.validators } : {}),
+      ...(prevIndex?.validators ? { validators: prevIndex.validators } : {}),
       maxBytes: MAX_INDEX_BYTES,
     });
     const result = (extra: Partial<SyncResult>, next: AdvisoryIndex): SyncResult => ({
@@ -240,17 +314,24 @@ export async function syncFeed(opts: SyncOptions): Promise<SyncResult> {
       syncedAt: next.syncedAt,
       ...extra,
     });
-    const bodySha = idx.notModified ? old.index?.sha256 : sha256(idx.body);
-    const indexChanged = !idx.notModified && bodySha !== old.index?.sha256;
+    const bodySha = idx.notModified ? prevIndex?.sha256 : sha256(idx.body);
+    const indexChanged = !idx.notModified && bodySha !== prevIndex?.sha256;
+    const newIndex = idx.notModified ? prevIndex : { sha256: bodySha!, validators: idx.validators };
     if (!indexChanged && !opts.revalidate) {
-      const next: AdvisoryIndex = {
-        ...old,
-        syncedAt: now().toISOString(),
-        ...(idx.notModified ? {} : { index: { sha256: bodySha!, validators: idx.validators } }),
-      };
-      await writeAtomic(join(opts.dir, INDEX_FILE), JSON.stringify(next) + '\n');
-      return result({ requests: http.stats.requests - requests0 }, next);
+      const syncedAt = now().toISOString();
+      if (fast) {
+        const next: SyncState = { ...side!, syncedAt, index: newIndex ?? side!.index };
+        await writeAtomic(join(opts.dir, SYNC_FILE), JSON.stringify(next) + '\n');
+        return result(
+          { documents: side!.documents, advisories: side!.advisories, syncedAt },
+          { ...emptyIndex(url), syncedAt },
+        );
+      }
+      const next: AdvisoryIndex = { ...old!, syncedAt, ...(newIndex ? { index: newIndex } : {}) };
+      await writeIndex(opts.dir, next);
+      return result({}, next);
     }
+    const prior = old ?? (await loadOld());
     const body = idx.notModified
       ? await readFile(join(opts.dir, 'docs', 'index.txt'), 'utf8').catch(() => '')
       : idx.body.toString('utf8');
@@ -267,8 +348,8 @@ export async function syncFeed(opts: SyncOptions): Promise<SyncResult> {
     await Promise.all(
       entries.map((e) =>
         limit(async () => {
-          const known = old.docs[e.path];
-          const knownAdv = known?.advisory ? old.advisories[known.advisory] : undefined;
+          const known = prior.docs[e.path];
+          const knownAdv = known?.advisory ? prior.advisories[known.advisory] : undefined;
           // Known and parsed: kept as is unless revalidating.
           if (known && knownAdv && !known.error && !opts.revalidate) {
             docs[e.path] = known;
@@ -328,7 +409,7 @@ export async function syncFeed(opts: SyncOptions): Promise<SyncResult> {
         }),
       ),
     );
-    const removed = Object.keys(old.advisories)
+    const removed = Object.keys(prior.advisories)
       .filter((id) => !advisories[id])
       .sort();
     const next: AdvisoryIndex = {
@@ -338,15 +419,15 @@ export async function syncFeed(opts: SyncOptions): Promise<SyncResult> {
       index: {
         sha256: bodySha ?? sha256(body),
         ...(idx.notModified
-          ? old.index?.validators
-            ? { validators: old.index.validators }
+          ? prior.index?.validators
+            ? { validators: prior.index.validators }
             : {}
           : { validators: idx.validators }),
       },
       docs: Object.fromEntries(Object.entries(docs).sort(([a], [b]) => a.localeCompare(b))),
       advisories: Object.fromEntries(Object.entries(advisories).sort(([a], [b]) => a.localeCompare(b))),
     };
-    await writeAtomic(join(opts.dir, INDEX_FILE), JSON.stringify(next) + '\n');
+    await writeIndex(opts.dir, next);
     return result(
       {
         indexChanged,

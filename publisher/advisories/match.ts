@@ -45,43 +45,64 @@ export function sourceName(sourceRpm: string): string | undefined {
 }
 
 /**
- * The advisories of one OS release, indexed for lookups by package: build once, match many package sets.
+ * The advisories of one OS release. Matching scans the advisories' fixed-package lists once per package
+ * set, keeping only the names the set has (its packages and their source RPMs): with 20,000 advisories
+ * of ~30 fixed RPMs each, nothing is built for the 99% of entries no installed package can match.
  */
 export class ReleaseMatcher {
   readonly release: string;
+  /** Advisories with at least one fixed package for the release. */
   readonly advisories: number;
-  /** "name\0arch" → entries (arch "src" for source RPMs). */
-  private readonly byKey = new Map<string, Entry[]>();
-  /** advisory id → binary names listed (any arch), and arches with binaries. */
-  private readonly listed = new Map<string, { names: Set<string>; arches: Set<string> }>();
+  private readonly list: Advisory[];
 
   constructor(advisories: Iterable<Advisory>, release: string) {
     const rel = normalizeRelease(release);
     if (!rel) throw new Error(`${JSON.stringify(release)} is not an openEuler release (e.g. 22.03-LTS-SP2)`);
     this.release = rel;
-    let n = 0;
-    for (const a of advisories) {
-      let used = false;
+    this.list = [];
+    for (const a of advisories)
+      if (a.releases.includes(rel) && a.fixed.some(([r]) => r === rel)) this.list.push(a);
+    this.advisories = this.list.length;
+  }
+
+  /** name\0arch → entries, and per advisory the binary names and arches it lists, for the wanted names. */
+  private index(wanted: Set<string>): {
+    byKey: Map<string, Entry[]>;
+    listed: Map<string, { names: Set<string>; arches: Set<string> }>;
+  } {
+    const rel = this.release;
+    const byKey = new Map<string, Entry[]>();
+    const listed = new Map<string, { names: Set<string>; arches: Set<string> }>();
+    for (const a of this.list) {
+      let hit = false;
+      for (const f of a.fixed) if (f[0] === rel && wanted.has(f[2])) hit = true;
+      if (!hit) continue;
+      const l = { names: new Set<string>(), arches: new Set<string>() };
+      listed.set(a.id, l);
       for (const [r, arch, name, vr] of a.fixed) {
         if (r !== rel) continue;
-        used = true;
-        const key = `${name}\u0000${arch}`;
-        let list = this.byKey.get(key);
-        if (!list) this.byKey.set(key, (list = []));
-        list.push({ advisory: a, evr: splitEvr(vr) });
         if (arch !== 'src') {
-          let l = this.listed.get(a.id);
-          if (!l) this.listed.set(a.id, (l = { names: new Set(), arches: new Set() }));
           l.names.add(name);
           l.arches.add(arch);
         }
+        if (!wanted.has(name)) continue;
+        const key = `${name}\u0000${arch}`;
+        let entries = byKey.get(key);
+        if (!entries) byKey.set(key, (entries = []));
+        entries.push({ advisory: a, evr: splitEvr(vr) });
       }
-      if (used) n++;
     }
-    this.advisories = n;
+    return { byKey, listed };
   }
 
   match(packages: readonly InstalledPackage[]): AdvisoryFinding[] {
+    const wanted = new Set<string>();
+    for (const p of packages) {
+      wanted.add(p.name);
+      const src = sourceName(p.sourceRpm);
+      if (src) wanted.add(src);
+    }
+    const { byKey, listed } = this.index(wanted);
     const out = new Map<string, AdvisoryFinding>();
     const add = (p: InstalledPackage, e: Entry, by: AdvisoryFinding['matchedBy']) => {
       const installed: Evr = { epoch: p.epoch, version: p.version, release: p.release };
@@ -106,11 +127,11 @@ export class ReleaseMatcher {
       });
     };
     for (const p of packages) {
-      for (const e of this.byKey.get(`${p.name}\u0000${p.arch}`) ?? []) add(p, e, 'binary');
+      for (const e of byKey.get(`${p.name}\u0000${p.arch}`) ?? []) add(p, e, 'binary');
       const src = sourceName(p.sourceRpm);
       if (!src) continue;
-      for (const e of this.byKey.get(`${src}\u0000src`) ?? []) {
-        const l = this.listed.get(e.advisory.id);
+      for (const e of byKey.get(`${src}\u0000src`) ?? []) {
+        const l = listed.get(e.advisory.id);
         if (l && (l.names.has(p.name) || !l.arches.has(p.arch))) continue;
         add(p, e, 'source');
       }

@@ -41,6 +41,9 @@ describe('syncFeed', () => {
     const second = await syncFeed({ url: feed.url, dir });
     expect(feed.log).toEqual([{ path: 'index.txt', status: 304 }]);
     expect(second).toMatchObject({ indexChanged: false, fetched: 0, advisories: 5, requests: 1 });
+    // the unchanged sync rewrote only sync.json; the index reads as fresh as that sync
+    expect((await loadIndex(dir))!.syncedAt).toBe(second.syncedAt);
+    expect(Date.parse(second.syncedAt)).toBeGreaterThan(Date.parse(first.syncedAt));
 
     // --revalidate: every known document is re-checked, each answered 304
     feed.log.length = 0;
