@@ -30,6 +30,7 @@ export interface AdvisoryFinding {
 
 interface Entry {
   advisory: Advisory;
+  arch: string;
   evr: Evr;
 }
 
@@ -65,34 +66,33 @@ export class ReleaseMatcher {
     this.advisories = this.list.length;
   }
 
-  /** name\0arch → entries, and per advisory the binary names and arches it lists, for the wanted names. */
-  private index(wanted: Set<string>): {
-    byKey: Map<string, Entry[]>;
-    listed: Map<string, { names: Set<string>; arches: Set<string> }>;
-  } {
+  /** name → fixed entries of the release, for the wanted names only (one pass, no per-advisory sets). */
+  private index(wanted: Set<string>): Map<string, Entry[]> {
     const rel = this.release;
-    const byKey = new Map<string, Entry[]>();
-    const listed = new Map<string, { names: Set<string>; arches: Set<string> }>();
-    for (const a of this.list) {
-      let hit = false;
-      for (const f of a.fixed) if (f[0] === rel && wanted.has(f[2])) hit = true;
-      if (!hit) continue;
-      const l = { names: new Set<string>(), arches: new Set<string>() };
-      listed.set(a.id, l);
-      for (const [r, arch, name, vr] of a.fixed) {
-        if (r !== rel) continue;
-        if (arch !== 'src') {
+    const byName = new Map<string, Entry[]>();
+    for (const a of this.list)
+      for (const f of a.fixed) {
+        if (f[0] !== rel || !wanted.has(f[2])) continue;
+        let entries = byName.get(f[2]);
+        if (!entries) byName.set(f[2], (entries = []));
+        entries.push({ advisory: a, arch: f[1], evr: splitEvr(f[3]) });
+      }
+    return byName;
+  }
+
+  /** The binary names and arches an advisory lists for the release (only needed for source matches). */
+  private listedOf(a: Advisory, cache: Map<string, { names: Set<string>; arches: Set<string> }>) {
+    let l = cache.get(a.id);
+    if (!l) {
+      l = { names: new Set(), arches: new Set() };
+      for (const [r, arch, name] of a.fixed)
+        if (r === this.release && arch !== 'src') {
           l.names.add(name);
           l.arches.add(arch);
         }
-        if (!wanted.has(name)) continue;
-        const key = `${name}\u0000${arch}`;
-        let entries = byKey.get(key);
-        if (!entries) byKey.set(key, (entries = []));
-        entries.push({ advisory: a, evr: splitEvr(vr) });
-      }
+      cache.set(a.id, l);
     }
-    return { byKey, listed };
+    return l;
   }
 
   match(packages: readonly InstalledPackage[]): AdvisoryFinding[] {
@@ -102,7 +102,8 @@ export class ReleaseMatcher {
       const src = sourceName(p.sourceRpm);
       if (src) wanted.add(src);
     }
-    const { byKey, listed } = this.index(wanted);
+    const byName = this.index(wanted);
+    const listed = new Map<string, { names: Set<string>; arches: Set<string> }>();
     const out = new Map<string, AdvisoryFinding>();
     const add = (p: InstalledPackage, e: Entry, by: AdvisoryFinding['matchedBy']) => {
       const installed: Evr = { epoch: p.epoch, version: p.version, release: p.release };
@@ -127,12 +128,16 @@ export class ReleaseMatcher {
       });
     };
     for (const p of packages) {
-      for (const e of byKey.get(`${p.name}\u0000${p.arch}`) ?? []) add(p, e, 'binary');
+      const own = byName.get(p.name) ?? [];
+      for (const e of own) if (e.arch === p.arch) add(p, e, 'binary');
       const src = sourceName(p.sourceRpm);
       if (!src) continue;
-      for (const e of byKey.get(`${src}\u0000src`) ?? []) {
-        const l = listed.get(e.advisory.id);
-        if (l && (l.names.has(p.name) || !l.arches.has(p.arch))) continue;
+      for (const e of byName.get(src) ?? []) {
+        if (e.arch !== 'src') continue;
+        // The advisory lists this binary by name (some arch): its own entries decide, not the source.
+        if (own.some((o) => o.advisory === e.advisory && o.arch !== 'src')) continue;
+        const l = this.listedOf(e.advisory, listed);
+        if (l.names.has(p.name) || !l.arches.has(p.arch)) continue;
         add(p, e, 'source');
       }
     }
@@ -144,13 +149,20 @@ export class ReleaseMatcher {
 export function sortFindings<
   T extends Pick<AdvisoryFinding, 'package' | 'severity' | 'fixed' | 'advisory' | 'arch'>,
 >(list: T[]): T[] {
+  const fixed = new Map<string, Evr>();
+  const evr = (f: T) => {
+    let e = fixed.get(f.fixed);
+    if (!e) fixed.set(f.fixed, (e = splitEvr(f.fixed)));
+    return e;
+  };
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return list.sort(
     (a, b) =>
-      (a.package < b.package ? -1 : a.package > b.package ? 1 : 0) ||
+      cmp(a.package, b.package) ||
       severityRank(b.severity) - severityRank(a.severity) ||
-      compareEvr(splitEvr(a.fixed), splitEvr(b.fixed)) ||
-      (a.advisory < b.advisory ? -1 : a.advisory > b.advisory ? 1 : 0) ||
-      (a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : 0),
+      compareEvr(evr(a), evr(b)) ||
+      cmp(a.advisory, b.advisory) ||
+      cmp(a.arch, b.arch),
   );
 }
 

@@ -463,9 +463,16 @@ describe('wharf scan packages | match (CLI)', { timeout: 240_000 }, () => {
 
   it('packages --json and match --os --advisories --json', async () => {
     const root = await rootfs('sqlite', ['golang31x', 'kernelX']);
-    const p = await wharf(['scan', 'packages', root, '--json']);
+    const sbomFile = join(await tmp('sbom'), 'sbom.json');
+    const p = await wharf(['scan', 'packages', root, '--sbom', sbomFile, '--os', '22.03-LTS-SP2', '--json']);
     expect(p.exitCode, p.stderr).toBe(0);
     const out = JSON.parse(p.stdout);
+    expect(out.sboms).toEqual([{ arch: 'amd64', file: sbomFile }]);
+    const sbom = JSON.parse(await readFile(sbomFile, 'utf8'));
+    expect(sbom.specVersion).toBe('1.6');
+    expect(sbom.components.map((c: { purl: string }) => c.purl)).toContain(
+      'pkg:rpm/openeuler/golang@1.17.3-31.oe2203sp2?arch=x86_64&distro=openeuler-22.03-lts-sp2',
+    );
     expect(
       out.images[0].packages.map((x: InstalledPackage) => [
         x.name,
