@@ -8,25 +8,12 @@ import { defaultBlobStore } from '../../catalog/blobs.ts';
 import { assertAppId, assertTag } from '../../catalog/names.ts';
 import { CatalogStore, resolveCatalogDir } from '../../catalog/store.ts';
 import { imageLayoutDir } from '../../publisher/stage.ts';
-import {
-  AdvisoryScanError,
-  FeedError,
-  PackageReadError,
-  advisoriesDir,
-  appReport,
-  buildSbom,
-  feedStats,
-  loadIndex,
-  matchTarget,
-  normalizeRelease,
-  openEulerMarkdown,
-  parseAdvisoriesConfig,
-  putSbom,
-  readPackages,
-  syncFeed,
-  type AdvisoriesConfig,
-} from '../../publisher/advisories/index.ts';
-import { bulletinUrl } from '../../publisher/advisories/cvrf.ts';
+import type { AdvisoriesConfig } from '../../publisher/advisories/index.ts';
+
+type Lib = typeof import('../../publisher/advisories/index.ts');
+let libP: Promise<Lib> | undefined;
+/** Loaded on first use: every other command's start-up does not pay for the XML parser and CycloneDX. */
+const lib = () => (libP ??= import('../../publisher/advisories/index.ts'));
 import { CommandFailed, EXIT_FAIL, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
 
 interface Opts {
@@ -40,6 +27,7 @@ interface Opts {
 
 /** The catalog's advisories section, when the catalog exists (a missing catalog means defaults). */
 async function catalogAdvisories(o: Opts): Promise<{ catalogDir: string; cfg: AdvisoriesConfig }> {
+  const L = await lib();
   const catalogDir = resolveCatalogDir(o.catalog);
   let raw: unknown;
   try {
@@ -47,23 +35,26 @@ async function catalogAdvisories(o: Opts): Promise<{ catalogDir: string; cfg: Ad
   } catch (e) {
     if (o.catalog || !/is not a catalog/.test((e as Error).message)) throw e;
   }
-  return { catalogDir, cfg: parseAdvisoriesConfig(raw) };
+  return { catalogDir, cfg: L.parseAdvisoriesConfig(raw) };
 }
 
 async function indexDir(o: Opts): Promise<{ dir: string; cfg: AdvisoriesConfig }> {
+  const L = await lib();
   const explicit = o.advisories ?? o.dir ?? process.env.WHARF_ADVISORIES_DIR;
   const { catalogDir, cfg } = await catalogAdvisories(o);
-  return { dir: explicit ? resolve(explicit) : advisoriesDir(catalogDir, cfg), cfg };
+  return { dir: explicit ? resolve(explicit) : L.advisoriesDir(catalogDir, cfg), cfg };
 }
 
-const known = (e: unknown) =>
-  e instanceof FeedError || e instanceof PackageReadError || e instanceof AdvisoryScanError;
+const known = (L: Lib, e: unknown) =>
+  e instanceof L.FeedError || e instanceof L.PackageReadError || e instanceof L.AdvisoryScanError;
 
 async function guarded<T>(f: () => Promise<T>): Promise<T> {
+  const L = await lib();
   try {
     return await f();
   } catch (e) {
-    if (known(e)) throw new CommandFailed((e as Error).message, EXIT_FAIL, { error: (e as Error).message });
+    if (known(L, e))
+      throw new CommandFailed((e as Error).message, EXIT_FAIL, { error: (e as Error).message });
     throw e;
   }
 }
@@ -96,9 +87,10 @@ export default function register(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: Opts) =>
       guarded(async () => {
+        const L = await lib();
         const { dir, cfg } = await indexDir(o);
         const url = o.url ?? process.env.WHARF_ADVISORIES_URL ?? cfg.url;
-        const r = await syncFeed({ url, dir, revalidate: Boolean(o.revalidate) });
+        const r = await L.syncFeed({ url, dir, revalidate: Boolean(o.revalidate) });
         await ignoreSelf(dir);
         if (o.json) printJson(r);
         else {
@@ -119,22 +111,23 @@ export default function register(program: Command): void {
     .addOption(jsonOption())
     .action(async (id: string, o: Opts) =>
       guarded(async () => {
+        const L = await lib();
         if (!/^openEuler-[A-Z]{2}-\d{4}-\d{1,6}$/.test(id))
           throw new UsageError(`${JSON.stringify(id)} is not an advisory id (openEuler-SA-YYYY-NNNN)`);
         const { dir } = await indexDir(o);
-        const idx = await loadIndex(dir);
+        const idx = await L.loadIndex(dir);
         if (!idx)
-          throw new AdvisoryScanError(`no advisory index in ${dir}: run \`wharf advisories sync\` first`);
+          throw new L.AdvisoryScanError(`no advisory index in ${dir}: run \`wharf advisories sync\` first`);
         const a = idx.advisories[id];
         if (!a)
           throw new CommandFailed(`${id} is not in the index (${dir})`, EXIT_FAIL, {
             error: `${id} not found`,
           });
         const fixed = a.fixed.map(([release, arch, name, evr]) => ({ release, arch, name, fixed: evr }));
-        if (o.json) printJson({ ...a, fixed, url: bulletinUrl(a.id) });
+        if (o.json) printJson({ ...a, fixed, url: L.bulletinUrl(a.id) });
         else {
           console.log(`${a.id}  ${a.severity}${a.cvss !== undefined ? ` (CVSS ${a.cvss})` : ''}  ${a.title}`);
-          console.log(`  ${bulletinUrl(a.id)}`);
+          console.log(`  ${L.bulletinUrl(a.id)}`);
           for (const c of a.cves)
             console.log(`  ${c.id} ${c.severity}${c.cvss !== undefined ? ` ${c.cvss}` : ''}`);
           for (const f of fixed)
@@ -151,11 +144,12 @@ export default function register(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: Opts) =>
       guarded(async () => {
+        const L = await lib();
         const { dir } = await indexDir(o);
-        const idx = await loadIndex(dir);
+        const idx = await L.loadIndex(dir);
         if (!idx)
-          throw new AdvisoryScanError(`no advisory index in ${dir}: run \`wharf advisories sync\` first`);
-        const s = feedStats(idx);
+          throw new L.AdvisoryScanError(`no advisory index in ${dir}: run \`wharf advisories sync\` first`);
+        const s = L.feedStats(idx);
         if (o.json) printJson({ dir, ...s });
         else {
           console.log(`${s.url} synced ${s.syncedAt} (${s.ageHours} h ago)`);
@@ -184,17 +178,18 @@ export default function register(program: Command): void {
     .addOption(jsonOption())
     .action(async (target: string, _o: unknown, cmd: Command) =>
       guarded(async () => {
+        const L = await lib();
         const o = cmd.optsWithGlobals<
           Opts & { arch?: string; sbom?: string; os?: string; store?: boolean }
         >();
-        if (o.os && !normalizeRelease(o.os))
+        if (o.os && !L.normalizeRelease(o.os))
           throw new UsageError(`--os ${JSON.stringify(o.os)} is not an openEuler release`);
-        const sets = await readPackages(resolve(target), o.arch ? { arch: o.arch } : {});
+        const sets = await L.readPackages(resolve(target), o.arch ? { arch: o.arch } : {});
         const sboms: { arch: string; file?: string; ref?: unknown }[] = [];
         if (o.sbom || o.store) {
           const blobs = o.store ? defaultBlobStore(resolveCatalogDir(o.catalog)) : undefined;
           for (const s of sets) {
-            const text = buildSbom({
+            const text = L.buildSbom({
               packages: s.packages,
               subject: target,
               arch: s.arch,
@@ -209,7 +204,7 @@ export default function register(program: Command): void {
             sboms.push({
               arch: s.arch,
               ...(file ? { file } : {}),
-              ...(blobs ? { ref: await putSbom(blobs, text) } : {}),
+              ...(blobs ? { ref: await L.putSbom(blobs, text) } : {}),
             });
           }
         }
@@ -251,19 +246,20 @@ export default function register(program: Command): void {
     .addOption(jsonOption())
     .action(async (target: string, _o: unknown, cmd: Command) =>
       guarded(async () => {
+        const L = await lib();
         const o = cmd.optsWithGlobals<Opts & { os: string; arch?: string; format: string }>();
         const format = o.json ? 'json' : o.format;
         if (!['text', 'json', 'openeuler-md'].includes(format))
           throw new UsageError(`--format must be text, json or openeuler-md`);
-        if (!normalizeRelease(o.os))
+        if (!L.normalizeRelease(o.os))
           throw new UsageError(
             `--os ${JSON.stringify(o.os)} is not an openEuler release (e.g. 22.03-LTS-SP2)`,
           );
         const { dir } = await indexDir(o);
-        const r = await matchTarget(resolve(target), o.os, dir, o.arch ? { arch: o.arch } : {});
+        const r = await L.matchTarget(resolve(target), o.os, dir, o.arch ? { arch: o.arch } : {});
         const findings = r.arches.flatMap((a) => a.findings.map((f) => ({ ...f, image: a.arch })));
         if (format === 'json') printJson({ ...r, findings });
-        else if (format === 'openeuler-md') process.stdout.write(openEulerMarkdown(r));
+        else if (format === 'openeuler-md') process.stdout.write(L.openEulerMarkdown(r));
         else {
           if (!r.coverage.osScanned) console.error(`warning: ${r.coverage.summary}`);
           for (const a of r.arches) {
@@ -291,16 +287,17 @@ export async function reportCommand(
   const app = assertAppId(arg.slice(0, i));
   const tag = assertTag(arg.slice(i + 1));
   await guarded(async () => {
+    const L = await lib();
     const store = await CatalogStore.open(resolveCatalogDir(o.catalog));
     const { dir } = await indexDir(o);
     const workDir = resolve(o.workDir ?? process.env.WHARF_WORK_DIR ?? '.wharf/work');
-    const r = await appReport(store, defaultBlobStore(store.dir), {
+    const r = await L.appReport(store, defaultBlobStore(store.dir), {
       app,
       tag,
       advisoriesDir: dir,
       layoutDir: (a, t) => imageLayoutDir({ workDir }, a, t),
     });
-    const text = o.format === 'json' ? JSON.stringify(r, null, 2) + '\n' : openEulerMarkdown(r, o.timeZone);
+    const text = o.format === 'json' ? JSON.stringify(r, null, 2) + '\n' : L.openEulerMarkdown(r, o.timeZone);
     if (o.out) await writeFile(o.out, text);
     else process.stdout.write(text);
     if (!r.coverage.osScanned) process.stderr.write(`warning: ${app}:${tag}: ${r.coverage.summary}\n`);
