@@ -5,8 +5,7 @@
 // open their context here, so a setting is honoured the same way everywhere.
 import { resolve } from 'node:path';
 import type Docker from 'dockerode';
-import type { BlobStore } from '../catalog/blobs.ts';
-import { openBlobStore } from '../catalog/blobs-s3.ts';
+import { defaultBlobStore, type BlobStore } from '../catalog/blobs.ts';
 import { newRunId } from '../catalog/run-id.ts';
 import type { CatalogConfig } from '../catalog/schema.ts';
 import type { CatalogStore } from '../catalog/store.ts';
@@ -67,7 +66,12 @@ export async function openStageContext(
 ): Promise<StageContext> {
   const env = o.env ?? process.env;
   const config = o.config ?? (await store.config());
-  const blobs = o.blobs ?? openBlobStore(store.dir, config, env);
+  // The S3 client (a large SDK) is loaded only when wharf.yml names a blob store: CLI start-up stays quick.
+  const blobs =
+    o.blobs ??
+    (config.blobs
+      ? (await import('../catalog/blobs-s3.ts')).openBlobStore(store.dir, config, env)
+      : defaultBlobStore(store.dir));
   const engine =
     o.engine === null
       ? undefined
