@@ -4,9 +4,10 @@
 //
 //   npm run bench:pipeline            (BENCH_APPS=20 BENCH_CONCURRENCY=2 by default)
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type Docker from 'dockerode';
 import { execa } from 'execa';
 import type { AppInput } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
@@ -14,10 +15,13 @@ import { runPipeline, selectTargets, type PipelineResult } from '../../publisher
 import { openStageContext } from '../../publisher/context.ts';
 import { createBusyboxBase, startPodman } from '../../tests/helpers/podman.ts';
 import { startRegistry } from '../../tests/helpers/registry.ts';
+import { prepareArches } from '../../tests/helpers/arches.ts';
 
 const APPS = Number(process.env.BENCH_APPS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
 const OS = '24.03-lts-sp4';
+/** Multi-arch part: apps FROM scratch with a static busybox per arch, built for amd64 and arm64. */
+const MULTI_APPS = Number(process.env.BENCH_MULTIARCH_APPS ?? 4);
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-bench-pipeline-'));
@@ -126,7 +130,11 @@ async function main(): Promise<void> {
     console.log(
       `goal: unchanged run < 1000 ms per app: ${perApp < 1000 ? 'met' : 'NOT met'} (${perApp.toFixed(0)} ms)`,
     );
-    if (first.counts.published !== APPS || second.counts.unchanged !== APPS) {
+    const multiOk =
+      MULTI_APPS > 0
+        ? await multiArch(store, recipes, g, { engine: podman.engine, workDir: join(dir, 'work') })
+        : true;
+    if (!multiOk || first.counts.published !== APPS || second.counts.unchanged !== APPS) {
       for (const a of [...first.artifacts, ...second.artifacts].filter((x) => x.status === 'failed'))
         console.error(`${a.app}:${a.tag} ${a.status} at ${a.stoppedAt}: ${a.message}`);
       process.exitCode = 1;
@@ -136,6 +144,93 @@ async function main(): Promise<void> {
     await registry.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The multi-arch part (build stage, `arches.default: [amd64, arm64]`): per-arch build times from the
+ * records' platforms[].durationMs, then the time of a rerun with nothing changed (no arch built).
+ */
+async function multiArch(
+  store: CatalogStore,
+  recipes: string,
+  g: (args: string[]) => Promise<unknown>,
+  where: { engine: Docker; workDir: string },
+): Promise<boolean> {
+  const busybox = await prepareArches();
+  const apps: AppInput[] = [];
+  for (let i = 1; i <= MULTI_APPS; i++) {
+    const id = `bench-multi-${String(i).padStart(2, '0')}`;
+    const d = join(recipes, 'Others', id, '1.0.0', OS);
+    for (const a of ['amd64', 'arm64'] as const) {
+      await mkdir(join(d, a), { recursive: true });
+      await copyFile(busybox[a], join(d, a, 'busybox'));
+    }
+    await writeFile(join(d, 'id'), `${id}\n`);
+    await writeFile(
+      join(d, 'Dockerfile'),
+      'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nCOPY id /id\nENTRYPOINT ["/bin/busybox"]\n',
+    );
+    apps.push({
+      id,
+      name: id,
+      title: { en: id },
+      category: 'others',
+      source: { origin: 'bench', dir: `Others/${id}` },
+      recipes: {
+        container: [
+          {
+            kind: 'container',
+            tag: '1.0.0-oe2403sp4',
+            dockerfile: `1.0.0/${OS}/Dockerfile`,
+            version: '1.0.0',
+            osVersion: OS,
+            arches: ['amd64', 'arm64'],
+          },
+        ],
+        cloud: [],
+        wsl: [],
+      },
+    });
+  }
+  await g(['add', '-A']);
+  await g(['commit', '-q', '-m', 'bench multi-arch recipes']);
+  await store.commit({ subject: 'bench multi-arch apps' }, async (tx) => {
+    // Only the multi-arch apps this time: the single-arch ones keep their single-arch records.
+    for (const a of apps) tx.putApp(a);
+  });
+  const buildMulti = async (): Promise<PipelineResult> => {
+    const snap = await store.load();
+    const ctx = await openStageContext(store, {
+      config: snap.config,
+      workDir: where.workDir,
+      engine: where.engine,
+      log: { info() {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
+    });
+    const targets = selectTargets(snap).targets.filter((t) => t.app.id.startsWith('bench-multi-'));
+    return runPipeline(ctx, targets, {
+      concurrency: CONCURRENCY,
+      only: ['build'],
+      build: { arches: ['amd64', 'arm64'] },
+    });
+  };
+  const first = await buildMulti();
+  const per: Record<string, number[]> = {};
+  for (const a of apps) {
+    const b = (await store.loadApp(a.id))?.artifacts[0]?.records.build;
+    for (const p of b?.platforms ?? []) (per[`${p.arch} (${p.status})`] ??= []).push(p.durationMs);
+  }
+  console.log(
+    `multi-arch build (amd64 + arm64, build stage): ${apps.length} apps in ${(first.durationMs / 1000).toFixed(2)} s; per arch: ${Object.entries(
+      per,
+    )
+      .map(([k, v]) => `${k} mean ${(v.reduce((x, y) => x + y, 0) / v.length).toFixed(0)} ms`)
+      .join(', ')}`,
+  );
+  const second = await buildMulti();
+  console.log(
+    `multi-arch rerun (nothing changed): ${apps.length} apps in ${(second.durationMs / 1000).toFixed(2)} s (${(second.durationMs / apps.length).toFixed(0)} ms per app; ${second.counts.unchanged} unchanged, ${second.counts.failed} failed)`,
+  );
+  return first.counts.failed === 0 && second.counts.unchanged === apps.length;
 }
 
 await main();
