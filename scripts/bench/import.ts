@@ -5,7 +5,7 @@
 // Also times a re-import of the same tree (no change: no commit). Output: "name: value" lines.
 // Options: --apps N --recipes N (synthetic size), --keep (leave the directories).
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -21,29 +21,35 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function bench(label: string, tree: string) {
   const store = await CatalogStore.init(join(work, `catalog-${label}`));
-  let t = performance.now();
-  const plan = await planOpenEulerImport(tree);
-  const readMs = performance.now() - t;
-  t = performance.now();
-  const r = await importOpenEuler(store, tree);
-  const fullMs = performance.now() - t;
-  t = performance.now();
-  const again = await importOpenEuler(store, tree);
-  const againMs = performance.now() - t;
+  // Wall time, and this process's CPU time (user+system; git children not included), which is what
+  // stays comparable on a machine shared with other jobs.
+  const timed = async <T>(fn: () => Promise<T>): Promise<[T, string]> => {
+    const t = performance.now();
+    const c = process.cpuUsage();
+    const v = await fn();
+    const cpu = process.cpuUsage(c);
+    return [v, `${secs(performance.now() - t)} wall, ${secs((cpu.user + cpu.system) / 1000)} CPU`];
+  };
+  const [plan, readT] = await timed(() => planOpenEulerImport(tree));
+  const [r, fullT] = await timed(() => importOpenEuler(store, tree));
+  const [again, againT] = await timed(() => importOpenEuler(store, tree));
   const dockerfiles = plan.apps.flatMap((a) => a.recipes?.container ?? []).filter((x) => x.analysis?.exists);
   console.log(`${label} apps: ${r.apps}`);
   console.log(
     `${label} recipes: ${r.recipes} (${dockerfiles.length} recipe files read, ${r.brokenRecipes} broken)`,
   );
   console.log(`${label} problems: ${r.problems.length}`);
-  console.log(`${label} read+parse (no commit): ${secs(readMs)}`);
-  console.log(`${label} import (read+parse+commit): ${secs(fullMs)}`);
-  console.log(
-    `${label} re-import, unchanged: ${secs(againMs)} (${again.commit ? 'committed' : 'no commit'})`,
-  );
+  console.log(`${label} read+parse (no commit): ${readT}`);
+  console.log(`${label} import (read+parse+commit): ${fullT}`);
+  console.log(`${label} re-import, unchanged: ${againT} (${again.commit ? 'committed' : 'no commit'})`);
 }
 
 try {
+  console.log(
+    `load average at start: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (2 cores)`,
+  );
   await bench('seed', SEED_DIR);
   const tree = join(work, 'synthetic');
   const size = await writeSyntheticRecipeTree(tree, {
@@ -52,6 +58,11 @@ try {
   });
   console.log(`synthetic tree: ${size.apps} apps, ${size.recipes} Dockerfiles`);
   await bench('synthetic', tree);
+  console.log(
+    `load average at end: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
   console.log('goal: synthetic import (read+parse+commit) < 10 s');
 } finally {
   if (values.keep) console.log(`kept: ${work}`);
