@@ -144,7 +144,9 @@ describe('webhook floods on a real daemon', () => {
     expect(answered).toBe(1500);
     expect(peak).toBeLessThan(500);
     expect([...statuses.keys()].every((s) => s === 503 || s === 408)).toBe(true);
-    expect(statuses.get(408) ?? 0).toBeLessThanOrEqual(32); // the body slots (maxConcurrentBodies)
+    // Some held a body slot until the body deadline (408); how many depends on how fast the 1,500
+    // connected (a slot freed by a 408 takes a later connection), so only its presence is asserted.
+    expect(statuses.get(408) ?? 0).toBeGreaterThan(0);
     expect((await health()).status).not.toBe('stopping');
   }, 240_000);
 
