@@ -169,6 +169,18 @@ describe('multi-arch build', () => {
     expect(b2.status).toBe('ok');
     expect(b2.platforms!.map((p) => p.status)).toEqual(['ok', 'ok']);
     expect(b2.error).toBeUndefined();
+
+    // verify (smoke tests) runs on the primary arch's image (per-arch verify is not done yet).
+    const ctx = await f.ctx();
+    const snap = await f.store.load();
+    const v = await runPipeline(ctx, selectTargets(snap, parseSelection(['multi'])).targets, {
+      concurrency: 1,
+      only: ['verify'],
+      verify: { networkMode: 'host' },
+    });
+    expect(v.artifacts[0]!.stages[0]).toMatchObject({ stage: 'verify', status: 'passed' });
+    const checks = (await artifact()).records.verify!.checks!;
+    expect(checks[0]).toMatchObject({ status: 'passed', output: [expect.stringMatching(/^x86_64/)] });
   }, 600_000);
 
   it('an arch with no builder here is a recorded failure with the fix, not a crash', async () => {
