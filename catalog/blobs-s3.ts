@@ -11,44 +11,11 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import { zBlobsConfig, type BlobsConfig, type S3BlobsConfig } from './config.ts';
 import { FsBlobStore, defaultBlobStore, prepareBlob, type BlobStore } from './blobs.ts';
-import type { BlobRef, CatalogConfig } from './schema.ts';
+import type { BlobRef } from './schema.ts';
 
-const zEnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
-
-/** `blobs:` in wharf.yml. */
-export const zBlobsConfig = z.discriminatedUnion('kind', [
-  z
-    .object({
-      kind: z.literal('fs'),
-      /** Directory, relative to the catalog or absolute; default .wharf-blobs (git-ignored). */
-      path: z.string().min(1).optional(),
-      maxBytes: z.number().int().positive().optional(),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal('s3'),
-      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name'),
-      /** Key prefix, e.g. "wharf/" (a trailing slash is added when missing). */
-      prefix: z
-        .string()
-        .regex(/^[A-Za-z0-9._/-]*$/)
-        .default(''),
-      /** Custom endpoint for S3-compatible stores; omit for AWS. */
-      endpoint: z.string().url().optional(),
-      region: z.string().default('us-east-1'),
-      forcePathStyle: z.boolean().default(true),
-      accessKeyIdEnv: zEnvName.default('WHARF_S3_ACCESS_KEY_ID'),
-      secretAccessKeyEnv: zEnvName.default('WHARF_S3_SECRET_ACCESS_KEY'),
-      sessionTokenEnv: zEnvName.optional(),
-      maxBytes: z.number().int().positive().optional(),
-    })
-    .strict(),
-]);
-export type BlobsConfig = z.infer<typeof zBlobsConfig>;
-export type S3BlobsConfig = Extract<BlobsConfig, { kind: 's3' }>;
+export { zBlobsConfig, type BlobsConfig, type S3BlobsConfig };
 
 export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
@@ -146,7 +113,8 @@ function isNotFound(e: unknown): boolean {
 /** The blob store a catalog is configured for: `blobs:` in wharf.yml, else the local default. */
 export function openBlobStore(
   catalogDir: string,
-  config: Pick<CatalogConfig, 'blobs'>,
+  /** The catalog's config (blobs already validated) or a raw `blobs:` section (parsed here). */
+  config: { blobs?: unknown },
   env: NodeJS.ProcessEnv = process.env,
 ): BlobStore {
   if (!config.blobs) return defaultBlobStore(catalogDir);

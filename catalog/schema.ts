@@ -5,6 +5,7 @@
 // (sha256, size, media type) and the bytes live in the blob store (catalog/blobs.ts).
 import { z } from 'zod';
 import { zAppId, zArch, zOsVersion, zRelPath, zRepoName, zTag, zVersion, TAG_RE } from './names.ts';
+import { zAdvisoriesConfig, zBlobsConfig, zDaemonConfig, zEventsConfig, zWatchConfig } from './config.ts';
 
 export const IMAGE_KINDS = ['container', 'cloud', 'wsl'] as const;
 export type ImageKind = (typeof IMAGE_KINDS)[number];
@@ -97,23 +98,19 @@ export const zLicense = z
 
 // ---------------------------------------------------------------- upstream and version policy
 
-export const UPSTREAM_BACKENDS = [
-  'github',
-  'gitlab',
-  'gitee',
-  'git',
-  'oci',
-  'pypi',
-  'npm',
-  'rpm',
-  'http-regex',
-  'http-json',
-] as const;
-export const zUpstreamBackend = z.enum(UPSTREAM_BACKENDS);
+/**
+ * A watch backend's name. The backends themselves — and each one's own fields and requirements — are
+ * the watch sources' registry (publisher/watch/sources/); the catalog cannot import it, so it checks
+ * the name's shape here, and `wharf catalog validate` and the sweep check the entry against its source.
+ */
+export const zUpstreamBackend = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'a backend name: lowercase [a-z0-9-], at most 32 characters');
 export const VERSION_SCHEMES = ['semver', 'rpm', 'pep440', 'calendar', 'loose'] as const;
 export const zVersionScheme = z.enum(VERSION_SCHEMES);
 
-export const zUpstream = z
+/** The part of an app's `upstream:` entry every backend shares (the version policy, where it is). */
+export const zUpstreamCommon = z
   .object({
     backend: zUpstreamBackend,
     /** owner/name for forges, a git URL for 'git', registry/repo for 'oci', package name for pypi/npm/rpm. */
@@ -124,10 +121,6 @@ export const zUpstream = z
     package: zLine().optional(),
     /** Regex with one capture group (http-regex, or to pick versions out of tags). */
     regex: zLine(1024).optional(),
-    /** JSON path such as $.releases[*].tag_name (http-json). */
-    jsonPath: zLine(1024).optional(),
-    /** Use tags instead of releases (github/gitlab/gitee). */
-    useTags: z.boolean().optional(),
     scheme: zVersionScheme.default('loose'),
     /** Prefixes stripped from tags before parsing, e.g. ["v", "release-", "nginx-"]. */
     prefixes: zLineList().optional(),
@@ -150,6 +143,30 @@ export const zUpstream = z
       .optional(),
   })
   .strict();
+export type UpstreamCommon = z.infer<typeof zUpstreamCommon>;
+
+/** A backend's own setting (`useTags`, `jsonPath`, …): a short scalar or list; its source validates it. */
+const zBackendSetting = z.union([z.boolean(), z.number(), zLine(1024), zLineList(64)]);
+const BACKEND_SETTING_RE = /^[A-Za-z][A-Za-z0-9]{0,31}$/;
+
+/** An app's `upstream:` entry: the common part, plus at most 16 settings of its backend's own. */
+export const zUpstream = zUpstreamCommon.loose().superRefine((u, ctx) => {
+  const own = Object.keys(u).filter((k) => !(k in zUpstreamCommon.shape));
+  if (own.length > 16) ctx.addIssue({ code: 'custom', path: [], message: 'more than 16 backend settings' });
+  for (const k of own.slice(0, 16)) {
+    if (!BACKEND_SETTING_RE.test(k)) {
+      ctx.addIssue({ code: 'custom', path: [k], message: 'not a setting name ([A-Za-z][A-Za-z0-9]*)' });
+      continue;
+    }
+    const r = zBackendSetting.safeParse((u as Record<string, unknown>)[k]);
+    if (!r.success)
+      ctx.addIssue({
+        code: 'custom',
+        path: [k],
+        message: 'a backend setting is a short string, number, boolean or list',
+      });
+  }
+});
 export type Upstream = z.infer<typeof zUpstream>;
 
 // ---------------------------------------------------------------- recipes per image kind
@@ -734,13 +751,12 @@ export const zCatalogConfig = z
         requireScan: false,
         rewriteAfterDays: 7,
       }),
-    /** Free-form sections owned by later subsystems (watch, events, daemon, blobs); each validates its own. */
-    watch: z.record(z.string(), z.unknown()).optional(),
-    events: z.record(z.string(), z.unknown()).optional(),
-    daemon: z.record(z.string(), z.unknown()).optional(),
-    blobs: z.record(z.string(), z.unknown()).optional(),
-    /** The openEuler advisory feed (publisher/advisories/config.ts validates it). */
-    advisories: z.record(z.string(), z.unknown()).optional(),
+    /** The subsystems' sections, each a real schema (catalog/config.ts). */
+    watch: zWatchConfig.optional(),
+    events: zEventsConfig.optional(),
+    daemon: zDaemonConfig.optional(),
+    blobs: zBlobsConfig.optional(),
+    advisories: zAdvisoriesConfig.optional(),
   })
   .strict();
 export type CatalogConfig = z.infer<typeof zCatalogConfig>;

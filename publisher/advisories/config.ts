@@ -1,18 +1,10 @@
 // The `advisories:` section of wharf.yml: where the openEuler advisory feed is mirrored from (an
-// internal mirror works the same) and where its local index lives.
+// internal mirror works the same) and where its local index lives. The schema is part of the catalog's
+// (catalog/config.ts), so `wharf catalog validate` checks it.
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
-import { DEFAULT_FEED_URL } from './feed.ts';
+import { zAdvisoriesConfig, type AdvisoriesConfig } from '../../catalog/config.ts';
 
-export const zAdvisoriesConfig = z
-  .object({
-    /** Feed base URL: the directory holding index.txt. */
-    url: z.string().url().default(DEFAULT_FEED_URL),
-    /** Local index directory, relative to the catalog or absolute; default <catalog>/.wharf-advisories. */
-    dir: z.string().min(1).optional(),
-  })
-  .strict();
-export type AdvisoriesConfig = z.infer<typeof zAdvisoriesConfig>;
+export { zAdvisoriesConfig, type AdvisoriesConfig };
 
 export function parseAdvisoriesConfig(raw: unknown): AdvisoriesConfig {
   const r = zAdvisoriesConfig.safeParse(raw ?? {});

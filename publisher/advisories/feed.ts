@@ -16,8 +16,9 @@ import { z } from 'zod';
 import { zSeverity } from '../../catalog/schema.ts';
 import { HttpClient, HttpError, type ClientConfig, type Validators } from '../net/index.ts';
 import { CvrfError, MAX_DOCUMENT_BYTES, parseCvrf, type Advisory } from './cvrf.ts';
+import { DEFAULT_ADVISORY_FEED_URL } from '../../catalog/config.ts';
 
-export const DEFAULT_FEED_URL = 'https://repo.openeuler.org/security/data/cvrf/';
+export const DEFAULT_FEED_URL = DEFAULT_ADVISORY_FEED_URL;
 export const INDEX_FILE = 'index.json';
 const INDEX_SCHEMA = 1;
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;

@@ -2,6 +2,7 @@
 // attributes (user, sourceurl, title, summary, sourcegroup, relatedusers, mailtitle, mailsummary), so its
 // collectors can take Wharf's events as they are.
 import { z } from 'zod';
+import { zEventsConfig, zSubscription, type EventsConfig, type Subscription } from '../../catalog/config.ts';
 
 export const EVENT_PREFIX = 'org.openeuler.wharf.';
 
@@ -61,59 +62,7 @@ export type WharfEvent = z.infer<typeof zCloudEvent> & { data: EventData };
 
 // ---------------------------------------------------------------- configuration (wharf.yml `events:`)
 
-const zEnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
-
-export const zSubscription = z
-  .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'subscription names are lowercase [a-z0-9-]'),
-    url: z
-      .string()
-      .url()
-      .refine((u) => /^https?:\/\//.test(u), 'webhook URL must be http(s)'),
-    /** Name of the environment variable holding the HMAC secret; never the secret itself. */
-    secretEnv: zEnvName.optional(),
-    /** Event type globs, e.g. org.openeuler.wharf.image.*; empty = every type. */
-    types: z.array(z.string().min(1)).default([]),
-    apps: z.array(z.string().min(1)).default([]),
-    categories: z.array(z.string().min(1)).default([]),
-    maxAttempts: z.number().int().min(1).max(100).optional(),
-    timeoutMs: z.number().int().min(100).max(120_000).optional(),
-    enabled: z.boolean().default(true),
-  })
-  .strict();
-export type Subscription = z.infer<typeof zSubscription>;
-
-export const zEventsConfig = z
-  .object({
-    /** CloudEvents `source`; default wharf://<catalog name>, or the site URL when one is set. */
-    source: z.string().min(1).optional(),
-    /** Where a fresh outbox starts: every commit since the root, or only commits after the current HEAD. */
-    startFrom: z.enum(['root', 'head']).default('root'),
-    maxAttempts: z.number().int().min(1).max(100).default(8),
-    backoff: z
-      .object({
-        baseMs: z.number().int().min(1).default(1000),
-        maxMs: z
-          .number()
-          .int()
-          .min(1)
-          .default(10 * 60_000),
-      })
-      .strict()
-      .default({ baseMs: 1000, maxMs: 10 * 60_000 }),
-    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
-    subscriptions: z.array(zSubscription).default([]),
-  })
-  .strict()
-  .superRefine((c, ctx) => {
-    const seen = new Set<string>();
-    c.subscriptions.forEach((s, i) => {
-      if (seen.has(s.name))
-        ctx.addIssue({ code: 'custom', path: ['subscriptions', i, 'name'], message: `duplicate ${s.name}` });
-      seen.add(s.name);
-    });
-  });
-export type EventsConfig = z.infer<typeof zEventsConfig>;
+export { zEventsConfig, zSubscription, type EventsConfig, type Subscription };
 
 /** Parse the `events:` section, naming the file and field of the first problem. */
 export function parseEventsConfig(raw: unknown): EventsConfig {

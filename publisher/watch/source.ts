@@ -1,8 +1,14 @@
 // The contract between the sweep and the sources (nvchecker's get_version): a source turns one
 // upstream entry into raw releases. Everything common — HTTP politeness, conditional requests,
 // prefix stripping, filters, ordering — lives in the core, never in a source.
-import type { z } from 'zod';
-import type { Upstream } from '../../catalog/schema.ts';
+import { z } from 'zod';
+import {
+  zHttpUrl,
+  zLine,
+  zUpstreamCommon,
+  type Upstream,
+  type UpstreamCommon,
+} from '../../catalog/schema.ts';
 import type { WatchConfig } from './config.ts';
 import { HttpError, parseJson, type GetOptions, type HttpResponse } from './http.ts';
 
@@ -33,7 +39,48 @@ export interface SourceContext {
   signal?: AbortSignal;
 }
 
-export type Source = (entry: Upstream, ctx: SourceContext) => Promise<RawRelease[]>;
+/** What a source reads: the app's upstream entry, as its own config schema parsed it. */
+export type Source<C extends UpstreamCommon = Upstream> = (
+  entry: C,
+  ctx: SourceContext,
+) => Promise<RawRelease[]>;
+
+/**
+ * One watch backend, declared in its own file: the `upstream.backend` it answers to, the schema of the
+ * entry it reads (the catalog's common fields plus its own, strict, with its requirements), and the
+ * function. The registry (sources/index.ts) is the only list of backends.
+ */
+export interface WatchSource<C extends UpstreamCommon = UpstreamCommon> {
+  backend: string;
+  config: Pick<z.ZodType<C>, 'safeParse'>;
+  get(entry: C, ctx: SourceContext): Promise<RawRelease[]>;
+}
+
+/** A source's config schema: the common upstream fields, `backend` fixed to its name, and its own fields. */
+export function upstreamConfig<B extends string, S extends z.ZodRawShape>(backend: B, own: S) {
+  return zUpstreamCommon.extend({ backend: z.literal(backend), ...own }).strict();
+}
+
+/** A required one-line string of a source's config (`what` says what is expected when it is missing). */
+export const requiredLine = (what: string, max = 1024) =>
+  z
+    .string({ error: (i) => (i.input === undefined ? `required (${what})` : 'must be a string') })
+    .pipe(zLine(max).min(1, `required (${what})`));
+
+/** A required http(s) URL of a source's config. */
+export const requiredUrl = (what: string) =>
+  z
+    .string({ error: (i) => (i.input === undefined ? `required (${what})` : 'must be a string') })
+    .pipe(zHttpUrl);
+
+/** Declare a source (its entry type follows from its schema). */
+export function defineSource<C extends UpstreamCommon>(
+  backend: string,
+  config: z.ZodType<C>,
+  get: Source<C>,
+): WatchSource<C> {
+  return { backend, config, get };
+}
 
 /** Thrown (by ctx.get) when a conditional request came back 304: the stored state is still current. */
 export class NotModified extends Error {
@@ -60,7 +107,7 @@ export function expectShape<T>(schema: z.ZodType<T>, res: HttpResponse): T {
 }
 
 /** `owner/name` (or a GitLab group path) from entry.repo, refusing anything that could escape the API path. */
-export function repoPath(entry: Upstream, min = 2): string {
+export function repoPath(entry: Pick<UpstreamCommon, 'repo'>, min = 2): string {
   const repo = entry.repo?.replace(/^\/+|\/+$/g, '');
   if (!repo) throw new EntryError('repo', 'required (owner/name)');
   const parts = repo.split('/');

@@ -5,7 +5,8 @@
 import pLimit from 'p-limit';
 import { newRunId } from '../../catalog/run-id.ts';
 import { commitLine } from '../../catalog/text.ts';
-import type { CatalogStore, Tx } from '../../catalog/store.ts';
+import { CatalogFileError } from '../../catalog/format.ts';
+import { CONFIG_FILE, type CatalogStore, type Tx } from '../../catalog/store.ts';
 import type { App, Upstream, UpstreamState } from '../../catalog/schema.ts';
 import { parseWatchConfig, type WatchConfig } from './config.ts';
 import { HttpClient, HttpError, type Validators } from './http.ts';
@@ -18,7 +19,7 @@ import {
 } from './pending.ts';
 import { applyPolicy, canonicalJson, policyFingerprint, type PolicyResult } from './policy.ts';
 import { NotModified, type SourceContext } from './source.ts';
-import { SOURCES } from './sources/index.ts';
+import { checkUpstream, upstreamIssueText } from './sources/index.ts';
 
 export interface SweepOptions {
   /** Only these app ids (default: every app with an upstream). */
@@ -128,9 +129,10 @@ export async function checkApp(
   });
   expired.catch(() => {});
   try {
-    const source = SOURCES[entry.backend];
-    if (!source) throw new Error(`no source for backend ${entry.backend}`);
-    const raws = await Promise.race([source(entry, ctx), expired]);
+    // The entry as its source declares it (sources/<backend>.ts); a refused entry is this app's error.
+    const checked = checkUpstream(entry);
+    if (!checked.ok) return { kind: 'error', message: upstreamIssueText(checked.issues).slice(0, 500) };
+    const raws = await Promise.race([checked.source.get(checked.entry, ctx), expired]);
     return { kind: 'ok', policy: applyPolicy(entry, raws, app.name), validators: fresh };
   } catch (e) {
     if (e instanceof NotModified) return { kind: 'notModified' };
@@ -181,6 +183,9 @@ export async function runSweep(store: CatalogStore, opts: SweepOptions = {}): Pr
   const at = (opts.now ?? new Date()).toISOString();
   const env = opts.env ?? process.env;
   const snap = await store.load();
+  // A wharf.yml that does not validate loads as the defaults: never sweep (real upstreams!) on those.
+  const cfgProblems = snap.problems.filter((p) => p.file === CONFIG_FILE);
+  if (cfgProblems.length && !opts.config) throw new CatalogFileError(cfgProblems);
   const cfg = opts.config ?? parseWatchConfig(snap.config.watch);
 
   let ids = [...snap.apps.keys()];

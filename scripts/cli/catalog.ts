@@ -1,4 +1,6 @@
 // `wharf catalog …`: init, import, validate, list, show, log.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CatalogStore, resolveCatalogDir } from '../../catalog/store.ts';
 import { formatProblem } from '../../catalog/format.ts';
@@ -15,6 +17,7 @@ import {
 } from './common.ts';
 import { commitOpenEulerImport, planOpenEulerImport } from '../../catalog/import/openeuler.ts';
 import { ImportSourceError, resolveImportSource } from '../../catalog/import/source.ts';
+import { upstreamProblems } from '../../publisher/watch/sources/index.ts';
 
 export default function register(program: Command): void {
   const cat = program.command('catalog').description('create, import, check and read the git-backed catalog');
@@ -87,14 +90,23 @@ export default function register(program: Command): void {
     .action(async (o: { catalog?: string; json?: boolean }) => {
       const store = await openCatalog(o);
       const snap = await store.load();
-      const ok = snap.problems.length === 0;
-      if (o.json) printJson({ valid: ok, apps: snap.apps.size, problems: snap.problems });
+      // The catalog's schema (wharf.yml with every section, app files), then each upstream entry
+      // against its watch source's own schema (the catalog cannot know the backends).
+      const upstream = await upstreamProblems(
+        [...snap.apps.values()].map((e) => ({ id: e.app.id, upstream: e.app.upstream })),
+        (id) => readFile(join(store.dir, 'apps', id, 'app.yml'), 'utf8').catch(() => null),
+      );
+      const problems = [...snap.problems, ...upstream].sort(
+        (a, b) => a.file.localeCompare(b.file) || a.line - b.line,
+      );
+      const ok = problems.length === 0;
+      if (o.json) printJson({ valid: ok, apps: snap.apps.size, problems });
       else {
-        for (const p of snap.problems) console.error(formatProblem(p));
+        for (const p of problems) console.error(formatProblem(p));
         console.log(
           ok
             ? `valid: ${snap.apps.size} apps`
-            : `invalid: ${snap.problems.length} problems in ${new Set(snap.problems.map((p) => p.file)).size} files`,
+            : `invalid: ${problems.length} problems in ${new Set(problems.map((p) => p.file)).size} files`,
         );
       }
       if (!ok) process.exitCode = EXIT_FAIL;

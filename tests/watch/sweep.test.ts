@@ -201,7 +201,8 @@ describe('sweep', () => {
     expect(log[0]!.subject).toBe('watch: 2 new versions (down 0.1.0, redis 8.6.6)');
   });
 
-  it('runs from the CLI with --json, --dry-run and usage errors', async () => {
+  // Eleven CLI processes: on a loaded 2-core machine each takes seconds to start.
+  it('runs from the CLI with --json, --dry-run and usage errors', { timeout: 240_000 }, async () => {
     const cli = (...args: string[]) =>
       execa('node', ['scripts/wharf.mjs', ...args], {
         cwd: join(import.meta.dirname, '../..'),

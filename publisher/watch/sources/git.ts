@@ -1,9 +1,16 @@
 // Any git remote: `git ls-remote --tags --refs <url>` through execa with an argument array (never a
 // shell). No conditional requests exist for git, so this source always answers in full.
+import { z } from 'zod';
 import { execa } from 'execa';
-import { EntryError, type Source } from '../source.ts';
+import { defineSource, EntryError, type Source, upstreamConfig } from '../source.ts';
 
-const git: Source = async (entry, ctx) => {
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('git', {}).refine((e) => !!(e.repo ?? e.url), {
+  message: 'required (a git URL or path)',
+  path: ['repo'],
+});
+
+const git: Source<z.infer<typeof config>> = async (entry, ctx) => {
   const url = entry.repo ?? entry.url;
   if (!url) throw new EntryError('repo', 'required (a git URL or path)');
   // An argument starting with '-' would be read as an option by git.
@@ -32,4 +39,4 @@ const git: Source = async (entry, ctx) => {
   }
   return out;
 };
-export default git;
+export default defineSource('git', config, git);

@@ -4,7 +4,7 @@
 // and only for the origin of watch.apis.gitee.
 import { z } from 'zod';
 import { bindCredentials, type HttpResponse } from '../http.ts';
-import { fetchPages, repoPath, type Source } from '../source.ts';
+import { defineSource, fetchPages, repoPath, requiredLine, type Source, upstreamConfig } from '../source.ts';
 
 const zReleases = z.array(z.looseObject({ tag_name: z.string(), prerelease: z.boolean().optional() }));
 const zTags = z.array(z.looseObject({ name: z.string() }));
@@ -17,7 +17,13 @@ function next(res: HttpResponse, page: number): string | undefined {
   return u.toString();
 }
 
-const gitee: Source = async (entry, ctx) => {
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('gitee', {
+  repo: requiredLine('owner/name'),
+  useTags: z.boolean().optional(),
+});
+
+const gitee: Source<z.infer<typeof config>> = async (entry, ctx) => {
   const repo = repoPath(entry);
   const base = (entry.url ?? ctx.cfg.apis.gitee).replace(/\/+$/, '');
   const common = {
@@ -37,4 +43,4 @@ const gitee: Source = async (entry, ctx) => {
   const rels = await fetchPages(ctx, url, zReleases, { ...common, newestFirst: true });
   return rels.map((r) => ({ version: r.tag_name, prerelease: r.prerelease === true }));
 };
-export default gitee;
+export default defineSource('gitee', config, gitee);

@@ -3,14 +3,28 @@
 // watch.apis.github; base URL from watch.apis.github (or upstream.url) for GitHub Enterprise.
 import { z } from 'zod';
 import { bindCredentials, nextLink } from '../http.ts';
-import { fetchPages, repoPath, type RawRelease, type Source } from '../source.ts';
+import {
+  defineSource,
+  fetchPages,
+  type RawRelease,
+  repoPath,
+  requiredLine,
+  type Source,
+  upstreamConfig,
+} from '../source.ts';
 
 const zReleases = z.array(
   z.looseObject({ tag_name: z.string(), draft: z.boolean().optional(), prerelease: z.boolean().optional() }),
 );
 const zTags = z.array(z.looseObject({ name: z.string() }));
 
-const github: Source = async (entry, ctx) => {
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('github', {
+  repo: requiredLine('owner/name'),
+  useTags: z.boolean().optional(),
+});
+
+const github: Source<z.infer<typeof config>> = async (entry, ctx) => {
   const repo = repoPath(entry);
   const base = (entry.url ?? ctx.cfg.apis.github).replace(/\/+$/, '');
   const headers: Record<string, string> = {
@@ -41,4 +55,4 @@ const github: Source = async (entry, ctx) => {
   });
   return tags.map((t) => ({ version: t.name }));
 };
-export default github;
+export default defineSource('github', config, github);

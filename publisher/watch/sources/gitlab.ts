@@ -4,7 +4,7 @@
 // origin of watch.apis.gitlab.
 import { z } from 'zod';
 import { bindCredentials, nextLink, type HttpResponse } from '../http.ts';
-import { fetchPages, repoPath, type Source } from '../source.ts';
+import { defineSource, fetchPages, repoPath, requiredLine, type Source, upstreamConfig } from '../source.ts';
 
 const zReleases = z.array(z.looseObject({ tag_name: z.string(), upcoming_release: z.boolean().optional() }));
 const zTags = z.array(z.looseObject({ name: z.string() }));
@@ -19,7 +19,13 @@ function next(res: HttpResponse): string | undefined {
   return u.toString();
 }
 
-const gitlab: Source = async (entry, ctx) => {
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('gitlab', {
+  repo: requiredLine('group/project'),
+  useTags: z.boolean().optional(),
+});
+
+const gitlab: Source<z.infer<typeof config>> = async (entry, ctx) => {
   const project = encodeURIComponent(repoPath(entry));
   const base = (entry.url ?? ctx.cfg.apis.gitlab).replace(/\/+$/, '');
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -36,4 +42,4 @@ const gitlab: Source = async (entry, ctx) => {
   const rels = await fetchPages(ctx, url, zReleases, { headers, credentials, newestFirst: true, next });
   return rels.map((r) => ({ version: r.tag_name, prerelease: r.upcoming_release === true }));
 };
-export default gitlab;
+export default defineSource('gitlab', config, gitlab);

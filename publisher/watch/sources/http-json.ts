@@ -1,9 +1,35 @@
 // Any JSON document: the strings (or numbers) a JSON path selects, e.g. "$.releases[*].tag_name".
+import { z } from 'zod';
 import { parseJson } from '../http.ts';
 import { evalJsonPath, parseJsonPath } from '../jsonpath.ts';
-import { EntryError, type Source } from '../source.ts';
+import {
+  defineSource,
+  EntryError,
+  requiredLine,
+  requiredUrl,
+  type Source,
+  upstreamConfig,
+} from '../source.ts';
 
-const httpJson: Source = async (entry, ctx) => {
+const parses = (path: string) => {
+  try {
+    parseJsonPath(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('http-json', {
+  url: requiredUrl('the JSON document'),
+  jsonPath: requiredLine('a JSON path, e.g. $.releases[*].tag_name').refine(
+    parses,
+    'not a supported JSON path',
+  ),
+});
+
+const httpJson: Source<z.infer<typeof config>> = async (entry, ctx) => {
   if (!entry.url) throw new EntryError('url', 'required');
   if (!entry.jsonPath) throw new EntryError('jsonPath', 'required, e.g. $.releases[*].tag_name');
   try {
@@ -16,4 +42,4 @@ const httpJson: Source = async (entry, ctx) => {
     .filter((v) => typeof v === 'string' || typeof v === 'number')
     .map((v) => ({ version: String(v) }));
 };
-export default httpJson;
+export default defineSource('http-json', config, httpJson);

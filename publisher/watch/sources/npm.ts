@@ -1,7 +1,7 @@
 // npm registry: the abbreviated package document (`application/vnd.npm.install-v1+json`), every
 // version that is not deprecated.
 import { z } from 'zod';
-import { EntryError, expectShape, type Source } from '../source.ts';
+import { defineSource, EntryError, expectShape, type Source, upstreamConfig } from '../source.ts';
 
 const zPackument = z.looseObject({
   versions: z.record(
@@ -10,7 +10,13 @@ const zPackument = z.looseObject({
   ),
 });
 
-const npm: Source = async (entry, ctx) => {
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('npm', {}).refine((e) => !!(e.package ?? e.repo), {
+  message: 'required (the npm package name)',
+  path: ['package'],
+});
+
+const npm: Source<z.infer<typeof config>> = async (entry, ctx) => {
   const name = entry.package ?? entry.repo;
   if (!name || !/^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/.test(name))
     throw new EntryError('package', `${JSON.stringify(name ?? '')} is not an npm package name`);
@@ -24,4 +30,4 @@ const npm: Source = async (entry, ctx) => {
     .filter(([, v]) => !v.deprecated)
     .map(([v]) => ({ version: v }));
 };
-export default npm;
+export default defineSource('npm', config, npm);

@@ -15,7 +15,15 @@ import {
 } from '../../registry/auth.ts';
 import { parseImageRef, registryBaseUrl, RefError } from '../../registry/ref.ts';
 import { bindCredentials, HttpError, nextLink, type BoundCredentials } from '../http.ts';
-import { EntryError, expectShape, type SourceContext, type Source } from '../source.ts';
+import {
+  defineSource,
+  EntryError,
+  expectShape,
+  requiredLine,
+  type Source,
+  type SourceContext,
+  upstreamConfig,
+} from '../source.ts';
 
 const zTags = z.looseObject({ tags: z.array(z.string()).nullable().optional() });
 
@@ -49,7 +57,10 @@ async function bearer(ctx: SourceContext, ch: Challenge, scope: string, allowHtt
   });
 }
 
-const oci: Source = async (entry, ctx) => {
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('oci', { repo: requiredLine('registry/namespace/name') });
+
+const oci: Source<z.infer<typeof config>> = async (entry, ctx) => {
   if (!entry.repo) throw new EntryError('repo', 'required (registry/namespace/name)');
   const { host, name } = repository(entry.repo);
   const configured = ctx.cfg.registries[host];
@@ -76,4 +87,4 @@ const oci: Source = async (entry, ctx) => {
   }
   return tags.map((t) => ({ version: t }));
 };
-export default oci;
+export default defineSource('oci', config, oci);

@@ -3,10 +3,11 @@
 // primary.xml of a whole OS is hundreds of MB, so it is decompressed as a stream and scanned in one
 // linear pass (../primary-scan.ts) instead of parsed whole; only <package> elements naming our package
 // are looked at. Use `regex` to keep only the version part.
+import { z } from 'zod';
 import { decompress } from '../decompress.ts';
 import { scanPrimary } from '../primary-scan.ts';
 import { HttpError } from '../http.ts';
-import { EntryError, type Source } from '../source.ts';
+import { defineSource, EntryError, requiredUrl, type Source, upstreamConfig } from '../source.ts';
 
 const unescapeXml = (s: string) =>
   s.replace(
@@ -28,7 +29,13 @@ export function primaryHref(repomd: string): string | undefined {
   return undefined;
 }
 
-const rpm: Source = async (entry, ctx) => {
+/** The `upstream:` entry this source reads. */
+export const config = upstreamConfig('rpm', { url: requiredUrl('the repository base URL') }).refine(
+  (e) => !!(e.package ?? e.repo),
+  { message: 'required (the RPM package name)', path: ['package'] },
+);
+
+const rpm: Source<z.infer<typeof config>> = async (entry, ctx) => {
   if (!entry.url) throw new EntryError('url', 'required (the repository base URL)');
   const pkg = entry.package ?? entry.repo;
   if (!pkg || !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(pkg))
@@ -51,4 +58,4 @@ const rpm: Source = async (entry, ctx) => {
     throw new HttpError(primaryUrl, `cannot read primary metadata: ${(e as Error).message}`);
   }
 };
-export default rpm;
+export default defineSource('rpm', config, rpm);

@@ -1,0 +1,277 @@
+// The sections of wharf.yml that configure Wharf's subsystems — `watch`, `events`, `daemon` (with
+// `daemon.triggers`), `blobs` and `advisories` — as real schemas, part of the catalog's config schema (schema.ts
+// zCatalogConfig). So `wharf catalog validate`, the store's config() and every subsystem read wharf.yml
+// through one schema, and a problem is reported once, as wharf.yml:line: field: message. The
+// subsystems re-export their section (publisher/watch/config.ts, publisher/events/types.ts,
+// publisher/scheduler/config.ts, publisher/triggers/config.ts, catalog/blobs-s3.ts) and own its
+// meaning; this file only says what is well-formed. Nothing here imports publisher/.
+import cron from 'node-cron';
+import { z } from 'zod';
+
+const zEnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+// ---------------------------------------------------------------- watch: (publisher/watch)
+
+const zBaseUrl = z
+  .string()
+  .url()
+  .transform((u) => u.replace(/\/+$/, ''));
+
+export const zWatchConfig = z
+  .object({
+    /** Requests in flight across all hosts. */
+    concurrency: z.number().int().min(1).max(1024).default(64),
+    /** Requests in flight per host (the politeness limit). */
+    perHost: z.number().int().min(1).max(256).default(8),
+    /** Per request, headers and body together. */
+    timeoutMs: z.number().int().min(100).max(600_000).default(20_000),
+    /** Response bodies larger than this fail the request (the app records an error). */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(16 * 1024 * 1024),
+    /** RPM primary metadata is large: its own cap, compressed and decompressed. */
+    maxRpmBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(256 * 1024 * 1024),
+    /**
+     * Deadline for one app's whole check (every request, retry wait and metadata scan): past it the app
+     * records a "deadline exceeded" error and the sweep goes on without it.
+     */
+    appTimeoutMs: z.number().int().min(100).max(3_600_000).default(180_000),
+    retries: z.number().int().min(0).max(10).default(3),
+    retryBaseMs: z.number().int().min(1).default(500),
+    /** Longest wait honoured for Retry-After or a rate-limit reset; beyond it the app fails this sweep. */
+    maxRetryWaitMs: z.number().int().min(0).default(60_000),
+    /** Pages followed for paginated APIs (releases, tags). */
+    maxPages: z.number().int().min(1).max(100).default(3),
+    /** Versions kept in upstream.json `known`, newest first. */
+    knownLimit: z.number().int().min(1).max(10_000).default(200),
+    /**
+     * An app whose answer did not change gets its upstream.json rewritten (lastChecked) only when the stored
+     * lastChecked is older than this, so a quiet sweep does not rewrite thousands of files. 0 = every sweep.
+     */
+    touchAfterHours: z.number().min(0).default(24),
+    userAgent: z.string().default('wharf-watch/0.1 (+https://gitee.com/openeuler)'),
+    apis: z
+      .object({
+        github: zBaseUrl.default('https://api.github.com'),
+        gitlab: zBaseUrl.default('https://gitlab.com/api/v4'),
+        gitee: zBaseUrl.default('https://gitee.com/api/v5'),
+        pypi: zBaseUrl.default('https://pypi.org'),
+        npm: zBaseUrl.default('https://registry.npmjs.org'),
+      })
+      .strict()
+      .default({
+        github: 'https://api.github.com',
+        gitlab: 'https://gitlab.com/api/v4',
+        gitee: 'https://gitee.com/api/v5',
+        pypi: 'https://pypi.org',
+        npm: 'https://registry.npmjs.org',
+      }),
+    /** OCI registry host → base URL, e.g. {"docker.io": "https://registry-1.docker.io"} or a loopback http URL. */
+    registries: z.record(z.string(), zBaseUrl).default({}),
+  })
+  .strict();
+
+export type WatchConfig = z.infer<typeof zWatchConfig>;
+
+// ---------------------------------------------------------------- events: (publisher/events)
+
+export const zSubscription = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'subscription names are lowercase [a-z0-9-]'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'webhook URL must be http(s)'),
+    /** Name of the environment variable holding the HMAC secret; never the secret itself. */
+    secretEnv: zEnvName.optional(),
+    /** Event type globs, e.g. org.openeuler.wharf.image.*; empty = every type. */
+    types: z.array(z.string().min(1)).default([]),
+    apps: z.array(z.string().min(1)).default([]),
+    categories: z.array(z.string().min(1)).default([]),
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+    timeoutMs: z.number().int().min(100).max(120_000).optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+export type Subscription = z.infer<typeof zSubscription>;
+
+export const zEventsConfig = z
+  .object({
+    /** CloudEvents `source`; default wharf://<catalog name>, or the site URL when one is set. */
+    source: z.string().min(1).optional(),
+    /** Where a fresh outbox starts: every commit since the root, or only commits after the current HEAD. */
+    startFrom: z.enum(['root', 'head']).default('root'),
+    maxAttempts: z.number().int().min(1).max(100).default(8),
+    backoff: z
+      .object({
+        baseMs: z.number().int().min(1).default(1000),
+        maxMs: z
+          .number()
+          .int()
+          .min(1)
+          .default(10 * 60_000),
+      })
+      .strict()
+      .default({ baseMs: 1000, maxMs: 10 * 60_000 }),
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    subscriptions: z.array(zSubscription).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.subscriptions.forEach((s, i) => {
+      if (seen.has(s.name))
+        ctx.addIssue({ code: 'custom', path: ['subscriptions', i, 'name'], message: `duplicate ${s.name}` });
+      seen.add(s.name);
+    });
+  });
+export type EventsConfig = z.infer<typeof zEventsConfig>;
+
+// ---------------------------------------------------------------- daemon.triggers: (publisher/triggers)
+
+export const zTriggersConfig = z
+  .object({
+    /** Bodies above this are refused with 413 before they are read. */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+    /**
+     * Webhook bodies being read at once. A request past the cap is answered 503 (Retry-After) without
+     * reading its body, so held connections cannot make the daemon buffer more than cap × maxBodyBytes.
+     */
+    maxConcurrentBodies: z.number().int().min(1).max(4096).default(32),
+    /** A body not received in full within this is refused with 408 (slow senders hold a slot no longer). */
+    bodyTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    github: z.object({ secretEnv: zEnvName }).strict().optional(),
+    gitee: z
+      .object({
+        secretEnv: zEnvName,
+        /** signature: X-Gitee-Token is the timestamp signature; password: it is the secret in clear. */
+        mode: z.enum(['signature', 'password']).default('signature'),
+        toleranceSeconds: z.number().int().min(10).max(3600).default(300),
+      })
+      .strict()
+      .optional(),
+    gitlab: z.object({ secretEnv: zEnvName }).strict().optional(),
+  })
+  .strict();
+export type TriggersConfig = z.infer<typeof zTriggersConfig>;
+
+// ---------------------------------------------------------------- daemon: (publisher/scheduler)
+
+export const JOB_NAMES = ['watch', 'pipeline', 'rescan', 'site', 'events'] as const;
+export type JobName = (typeof JOB_NAMES)[number];
+
+const zSchedule = z.string().refine((s) => cron.validate(s), { message: 'not a valid cron expression' });
+
+const zJob = (schedule: string) =>
+  z
+    .object({ schedule: zSchedule.default(schedule), enabled: z.boolean().default(true) })
+    .strict()
+    .default({ schedule, enabled: true });
+
+export const DEFAULT_SCHEDULES: Record<JobName, string> = {
+  watch: '0 */30 * * * *',
+  pipeline: '0 */5 * * * *',
+  rescan: '0 15 3 * * *',
+  site: '30 */2 * * * *',
+  events: '*/10 * * * * *',
+};
+
+export const zDaemonConfig = z
+  .object({
+    /** Loopback by default: /metrics and the hooks are meant to sit behind a reverse proxy. */
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9464),
+    /** How long a running job may take to finish after SIGTERM before it is abandoned. */
+    graceSeconds: z.number().min(0).max(3600).default(30),
+    /** Pipeline: artifacts at the same time; work directory; container engine URL. */
+    concurrency: z.number().int().min(1).max(64).default(2),
+    workDir: z.string().optional(),
+    engine: z.string().optional(),
+    /** Longest time one image build may take, in minutes (0 = no limit). */
+    buildTimeoutMinutes: z.number().min(0).max(10_080).default(120),
+    /** Where `site` builds to (default: the site's own default, site/dist). */
+    siteOut: z.string().optional(),
+    /** Also serve the built site on this loopback port (the quick start's marketplace). */
+    sitePort: z.number().int().min(0).max(65535).optional(),
+    jobs: z
+      .object({
+        watch: zJob(DEFAULT_SCHEDULES.watch),
+        pipeline: zJob(DEFAULT_SCHEDULES.pipeline),
+        rescan: zJob(DEFAULT_SCHEDULES.rescan),
+        site: zJob(DEFAULT_SCHEDULES.site),
+        events: zJob(DEFAULT_SCHEDULES.events),
+      })
+      .strict()
+      .default({
+        watch: { schedule: DEFAULT_SCHEDULES.watch, enabled: true },
+        pipeline: { schedule: DEFAULT_SCHEDULES.pipeline, enabled: true },
+        rescan: { schedule: DEFAULT_SCHEDULES.rescan, enabled: true },
+        site: { schedule: DEFAULT_SCHEDULES.site, enabled: true },
+        events: { schedule: DEFAULT_SCHEDULES.events, enabled: true },
+      }),
+    /** The webhook endpoint (publisher/triggers). */
+    triggers: zTriggersConfig.optional(),
+  })
+  .strict();
+export type DaemonConfig = z.infer<typeof zDaemonConfig>;
+
+// ---------------------------------------------------------------- blobs: (catalog/blobs-s3.ts)
+
+/** `blobs:` in wharf.yml. */
+export const zBlobsConfig = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('fs'),
+      /** Directory, relative to the catalog or absolute; default .wharf-blobs (git-ignored). */
+      path: z.string().min(1).optional(),
+      maxBytes: z.number().int().positive().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('s3'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name'),
+      /** Key prefix, e.g. "wharf/" (a trailing slash is added when missing). */
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]*$/)
+        .default(''),
+      /** Custom endpoint for S3-compatible stores; omit for AWS. */
+      endpoint: z.string().url().optional(),
+      region: z.string().default('us-east-1'),
+      forcePathStyle: z.boolean().default(true),
+      accessKeyIdEnv: zEnvName.default('WHARF_S3_ACCESS_KEY_ID'),
+      secretAccessKeyEnv: zEnvName.default('WHARF_S3_SECRET_ACCESS_KEY'),
+      sessionTokenEnv: zEnvName.optional(),
+      maxBytes: z.number().int().positive().optional(),
+    })
+    .strict(),
+]);
+export type BlobsConfig = z.infer<typeof zBlobsConfig>;
+export type S3BlobsConfig = Extract<BlobsConfig, { kind: 's3' }>;
+
+// ---------------------------------------------------------------- advisories: (publisher/advisories)
+
+/** openEuler's CVRF advisory feed (publisher/advisories/feed.ts uses the same default). */
+export const DEFAULT_ADVISORY_FEED_URL = 'https://repo.openeuler.org/security/data/cvrf/';
+
+export const zAdvisoriesConfig = z
+  .object({
+    /** Feed base URL: the directory holding index.txt. */
+    url: z.string().url().default(DEFAULT_ADVISORY_FEED_URL),
+    /** Local index directory, relative to the catalog or absolute; default <catalog>/.wharf-advisories. */
+    dir: z.string().min(1).optional(),
+  })
+  .strict();
+export type AdvisoriesConfig = z.infer<typeof zAdvisoriesConfig>;
