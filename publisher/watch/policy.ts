@@ -88,6 +88,9 @@ export function applyPolicy(entry: Upstream, raws: RawRelease[], appName: string
     else if (filters.some((f) => v.includes(f))) reject('matches version_filter');
     else if (!isVersion(v)) reject('not a safe version string');
     else if (!scheme.isValid(v)) reject(`not a ${scheme.name} version`);
+    // rpm orders any string (`a+`, `_`), but a tag with no digit at all (stable, latest, master) is a
+    // moving pointer, never a release of its own.
+    else if (!/[0-9]/.test(v)) reject('no digit: a moving tag, not a release');
     else if (!entry.prerelease && (raw.prerelease || scheme.isPrerelease(v))) reject('pre-release');
     else if (ignore.some((r) => r.test(v))) reject('ignored');
     else accepted.push(v);
