@@ -42,7 +42,7 @@ import {
 import { stageTrailers, type StageTarget } from '../../publisher/stage.ts';
 import { importOpenEuler } from '../../catalog/import/openeuler.ts';
 import { writeSyntheticRecipeTree } from './synthetic-recipes.ts';
-import { buildSyntheticCatalog } from './synthetic-catalog.ts';
+import { buildSyntheticCatalog, containerArtifact, counts } from './synthetic-catalog.ts';
 import {
   zArtifact,
   type App,
@@ -154,56 +154,21 @@ const runId = (run: number) =>
 // carry run-based times and run ids and take the finding list the simulation tracks per artifact.
 function artifactWithRecords(app: string, version: string, run: number, findings: Finding[]): Artifact {
   const rid = runId(run);
+  // Drawn in the order the records used to draw them.
   const digest = dig();
-  return {
+  const inputsDigest = dig();
+  const scan = scanRecord(rid, now(run, 4), digest, findings, [], []);
+  const keyId = hex(64);
+  return containerArtifact({
     app,
-    kind: 'container',
-    id: `${version}-oe2403sp4`,
     version,
-    osVersion: '24.03-lts-sp4',
-    arches: ['amd64', 'arm64'],
-    records: {
-      build: {
-        runId: rid,
-        at: now(run, 1),
-        status: 'ok',
-        manifestDigest: digest,
-        inputsDigest: dig(),
-        arches: ['amd64', 'arm64'],
-        durationMs: 90_000,
-      },
-      verify: {
-        runId: rid,
-        at: now(run, 3),
-        status: 'passed',
-        checks: [{ name: 'starts', status: 'passed', durationMs: 1200 }],
-      },
-      scan: scanRecord(rid, now(run, 4), digest, findings, [], []),
-      sign: {
-        runId: rid,
-        at: now(run, 5),
-        status: 'signed',
-        keyId: hex(64),
-        signatures: [
-          {
-            target: 'hub',
-            ref: `docker.io/openeuler/${app}:${version}-oe2403sp4`,
-            digest,
-            signatureTag: `sha256-${digest.slice(7)}.sig`,
-          },
-        ],
-      },
-      publish: {
-        runId: rid,
-        at: now(run, 6),
-        status: 'ok',
-        digest,
-        targets: [
-          { target: 'hub', ref: `docker.io/openeuler/${app}:${version}-oe2403sp4`, status: 'ok', digest },
-        ],
-      },
-    },
-  };
+    runId: rid,
+    at: (step) => now(run, step),
+    digest,
+    inputsDigest,
+    scan,
+    keyId,
+  });
 }
 
 // ------------------------------------------------------------------ findings and records
@@ -264,12 +229,6 @@ function findingsFor(key: string, max = 40): Finding[] {
     findingCache.set(key, f);
   }
   return f;
-}
-
-function counts(f: Finding[], fixable: boolean) {
-  const c = { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 };
-  for (const x of f) if (!fixable || x.fixed) c[x.severity]++;
-  return c;
 }
 
 function scanRecord(

@@ -7,12 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { execa } from 'execa';
-import { chromium } from 'playwright-core';
 import { CatalogStore } from '../../catalog/store.ts';
 import { importOpenEuler } from '../../catalog/import/openeuler.ts';
-import { REPO_ROOT, type SiteBuildResult } from '../../site/node/build.ts';
+import type { SiteBuildResult } from '../../site/node/build.ts';
 import { serveSite } from '../../site/node/serve.ts';
+import { cliBuild, launchChromium } from '../../tests/site/browser.ts';
 import { makeSyntheticCatalog, syntheticName, SEED_DIR } from '../../tests/site/fixture.ts';
 
 type Lang = 'zh' | 'en';
@@ -44,25 +43,8 @@ const { values: args } = parseArgs({
 });
 
 /** Build through the CLI in a child process, as users do (one Astro build per process). */
-async function build(catalog: string, out: string, force = true): Promise<SiteBuildResult> {
-  const r = await execa(
-    join(REPO_ROOT, 'node_modules/.bin/node'),
-    [
-      join(REPO_ROOT, 'scripts/wharf.mjs'),
-      'site',
-      'build',
-      '--catalog',
-      catalog,
-      '--out',
-      out,
-      '--json',
-      ...(force ? ['--force'] : []),
-    ],
-    { cwd: REPO_ROOT, reject: false },
-  );
-  if (r.exitCode !== 0) throw new Error(`site build failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as SiteBuildResult;
-}
+const build = (catalog: string, out: string, force = true): Promise<SiteBuildResult> =>
+  cliBuild(catalog, out, force ? ['--force'] : []);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -80,17 +62,7 @@ interface Latency {
 
 async function searchLatency(out: string, queries: QuerySet): Promise<Record<Lang, Latency>> {
   const { server, url } = await serveSite({ dir: out, port: 0 });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const result = {} as Record<Lang, Latency>;
     for (const lang of ['zh', 'en'] as const) {

@@ -4,7 +4,7 @@
 // builds the same bytes, whatever else the calling bench draws.
 import { execa } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
-import type { AppInput, Artifact, Finding, Severity } from '../../catalog/schema.ts';
+import type { AppInput, Artifact, Finding, ScanRecord, Severity } from '../../catalog/schema.ts';
 
 let seed = 42;
 const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -57,16 +57,28 @@ function finding(): Finding {
   };
 }
 
-function counts(f: Finding[], fixable: boolean) {
+/** Severity counts of a finding list (all of them, or only those with a fix). */
+export function counts(f: Finding[], fixable: boolean) {
   const c = { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 };
   for (const x of f) if (!fixable || x.fixed) c[x.severity]++;
   return c;
 }
 
-function artifact(app: string, version: string): Artifact {
-  const runId = `20260101T000000Z-${hex(6)}`;
-  const digest = dig();
-  const findings = Array.from({ length: Math.floor(rand() * 6) }, finding);
+/**
+ * A container artifact built, verified, scanned, signed and published to the hub by one run; `at(step)` is
+ * the time of each record (build 1, verify 3, sign 5, publish 6; the scan record comes in whole).
+ */
+export function containerArtifact(a: {
+  app: string;
+  version: string;
+  runId: string;
+  at: (step: number) => string;
+  digest: string;
+  inputsDigest: string;
+  scan: ScanRecord;
+  keyId: string;
+}): Artifact {
+  const { app, version, runId, at, digest } = a;
   const ref = `docker.io/openeuler/${app}:${version}-oe2403sp4`;
   return {
     app,
@@ -78,46 +90,57 @@ function artifact(app: string, version: string): Artifact {
     records: {
       build: {
         runId,
-        at: AT,
+        at: at(1),
         status: 'ok',
         manifestDigest: digest,
-        inputsDigest: dig(),
+        inputsDigest: a.inputsDigest,
         arches: ['amd64', 'arm64'],
         durationMs: 90_000,
       },
       verify: {
         runId,
-        at: AT,
+        at: at(3),
         status: 'passed',
         checks: [{ name: 'starts', status: 'passed', durationMs: 1200 }],
       },
-      scan: {
-        runId,
-        at: AT,
-        status: 'ok',
-        scanner: { name: 'trivy', version: '0.58.1', dbUpdatedAt: AT },
-        target: digest,
-        os: { family: 'openEuler', name: '24.03-LTS-SP4' },
-        summary: { total: counts(findings, false), fixable: counts(findings, true) },
-        findings,
-        policy: { blocked: false, reasons: [], waived: [] },
-      },
+      scan: a.scan,
       sign: {
         runId,
-        at: AT,
+        at: at(5),
         status: 'signed',
-        keyId: hex(64),
+        keyId: a.keyId,
         signatures: [{ target: 'hub', ref, digest, signatureTag: `sha256-${digest.slice(7)}.sig` }],
       },
       publish: {
         runId,
-        at: AT,
+        at: at(6),
         status: 'ok',
         digest,
         targets: [{ target: 'hub', ref, status: 'ok', digest }],
       },
     },
   };
+}
+
+function artifact(app: string, version: string): Artifact {
+  const runId = `20260101T000000Z-${hex(6)}`;
+  const digest = dig();
+  const findings = Array.from({ length: Math.floor(rand() * 6) }, finding);
+  // Drawn in the order the records used to draw them, so a seed gives the same catalog as before.
+  const inputsDigest = dig();
+  const scan: ScanRecord = {
+    runId,
+    at: AT,
+    status: 'ok',
+    scanner: { name: 'trivy', version: '0.58.1', dbUpdatedAt: AT },
+    target: digest,
+    os: { family: 'openEuler', name: '24.03-LTS-SP4' },
+    summary: { total: counts(findings, false), fixable: counts(findings, true) },
+    findings,
+    policy: { blocked: false, reasons: [], waived: [] },
+  };
+  const keyId = hex(64);
+  return containerArtifact({ app, version, runId, at: () => AT, digest, inputsDigest, scan, keyId });
 }
 
 /** Create a catalog at `dir` holding `n` synthetic apps, in one commit (auto-gc off). */

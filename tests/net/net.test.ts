@@ -1,6 +1,6 @@
 // The network layer on its own: backoff and Retry-After arithmetic, per-host limits, origin-bound
 // credentials and the OCI token realm rule, against loopback servers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../catalog/backoff.ts';
 import {
   bindCredentials,
@@ -10,13 +10,9 @@ import {
   rateLimitResetAt,
 } from '../../publisher/net/index.ts';
 import { AuthError, fetchToken, httpRealmAllowed, parseChallenge } from '../../publisher/registry/auth.ts';
-import { startServer, testConfig, type FakeServer } from '../watch/helpers.ts';
+import { testConfig, useServer } from '../watch/helpers.ts';
 
-let srv: FakeServer;
-beforeAll(async () => {
-  srv = await startServer();
-});
-afterAll(() => srv.close());
+const srv = useServer();
 
 describe('backoff and Retry-After', () => {
   it('waits between half and all of the capped exponential step', () => {

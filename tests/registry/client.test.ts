@@ -11,6 +11,9 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeTinyImage, startFaultProxy, type TinyImage } from './fixtures.ts';
 
 const fast = { retries: 3, baseDelayMs: 5, maxDelayMs: 20 };
+/** A client for `host` over plain HTTP with fast retries (plus any other options). */
+const clientFor = (host: string, over: Partial<ConstructorParameters<typeof RegistryClient>[0]> = {}) =>
+  new RegistryClient({ registry: host, insecure: true, retry: fast, ...over });
 let reg: TestRegistry;
 let work: string;
 let img: TinyImage;
@@ -54,7 +57,7 @@ describe('image references', () => {
 
 describe('RegistryClient against a real docker-registry', () => {
   it('pushes an OCI layout with identical manifest bytes and reads it back over HTTP', async () => {
-    const c = new RegistryClient({ registry: reg.host, insecure: true, retry: fast });
+    const c = clientFor(reg.host);
     const r = await pushLayout(c, 'test/alpha', img.dir, { tags: ['1.0', 'latest'] });
     expect(r.digest).toBe(img.digest);
     expect(r.blobs.uploaded).toBe(2);
@@ -79,7 +82,7 @@ describe('RegistryClient against a real docker-registry', () => {
   });
 
   it('mounts blobs across repositories and uploads large blobs in chunks', async () => {
-    const c = new RegistryClient({ registry: reg.host, insecure: true, retry: fast, chunkSize: 1000 });
+    const c = clientFor(reg.host, { chunkSize: 1000 });
     await pushLayout(c, 'test/src', img.dir, { tags: ['1'] });
     const m = await pushLayout(c, 'test/dst', img.dir, { tags: ['1'], mountFrom: ['test/src'] });
     expect(m.blobs.mounted).toBe(2);
@@ -92,7 +95,7 @@ describe('RegistryClient against a real docker-registry', () => {
   });
 
   it('lists tags across pages', async () => {
-    const c = new RegistryClient({ registry: reg.host, insecure: true, retry: fast });
+    const c = clientFor(reg.host);
     const tags = ['a1', 'a2', 'a3', 'a4', 'a5'];
     await pushLayout(c, 'test/paged', img.dir, { tags });
     expect((await c.listTags('test/paged', 2)).sort()).toEqual(tags);
@@ -157,8 +160,8 @@ describe('RegistryClient against a real docker-registry', () => {
     const proxy = await startFaultProxy(reg.host);
     try {
       const shared = await makeTinyImage(join(work, 'shared'), 'shared');
-      const a = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
-      const b = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
+      const a = clientFor(proxy.host);
+      const b = clientFor(proxy.host);
       const [ra, rb] = await Promise.all([
         pushLayout(a, 'test/shared', shared.dir, { tags: ['a'] }),
         pushLayout(b, 'test/shared', shared.dir, { tags: ['b'] }),
@@ -178,7 +181,7 @@ describe('RegistryClient against a real docker-registry', () => {
       fault: (req) => (req.method === 'GET' ? 'corrupt' : 'pass'),
     });
     try {
-      const c = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
+      const c = clientFor(proxy.host);
       await pushLayout(c, 'test/corrupt', img.dir, { tags: ['1'] });
       const err = await c.getManifest('test/corrupt', img.digest).catch((e: Error) => e);
       expect(err).toBeInstanceOf(RegistryError);
@@ -193,24 +196,19 @@ describe('RegistryClient against a real docker-registry', () => {
     const creds = { username: 'robot', password: 's3cr3t-Pa55' };
     const proxy = await startFaultProxy(reg.host, { auth: creds });
     try {
-      const c = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast, credentials: creds });
+      const c = clientFor(proxy.host, { credentials: creds });
       const r = await pushLayout(c, 'test/authed', img.dir, { tags: ['1'] });
       expect(r.digest).toBe(img.digest);
       expect((await c.headManifest('test/authed', '1'))?.digest).toBe(img.digest);
       expect(proxy.log.some((l) => l.startsWith('GET /token?'))).toBe(true);
 
-      const wrong = new RegistryClient({
-        registry: proxy.host,
-        insecure: true,
-        retry: fast,
-        credentials: { username: 'robot', password: 'wrong-password' },
-      });
+      const wrong = clientFor(proxy.host, { credentials: { username: 'robot', password: 'wrong-password' } });
       const e1 = await wrong.headManifest('test/authed', '1').catch((e: Error) => e);
       expect(e1).toBeInstanceOf(AuthError);
       expect((e1 as Error).message).toMatch(/refused the credentials/);
       expect((e1 as Error).message).not.toContain('wrong-password');
 
-      const anon = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
+      const anon = clientFor(proxy.host);
       await expect(anon.headManifest('test/authed', '1')).rejects.toThrow(/anonymous/);
     } finally {
       await proxy.stop();
@@ -221,9 +219,9 @@ describe('RegistryClient against a real docker-registry', () => {
     const creds = { username: 'plain', password: 'basic-Pa55' };
     const proxy = await startFaultProxy(reg.host, { basic: creds });
     try {
-      const c = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast, credentials: creds });
+      const c = clientFor(proxy.host, { credentials: creds });
       expect((await pushLayout(c, 'test/basic', img.dir, { tags: ['1'] })).digest).toBe(img.digest);
-      const anon = new RegistryClient({ registry: proxy.host, insecure: true, retry: fast });
+      const anon = clientFor(proxy.host);
       const err = await anon.headManifest('test/basic', '1').catch((e: Error) => e);
       expect(err).toBeInstanceOf(AuthError);
       expect((err as Error).message).toMatch(/no credentials configured/);

@@ -2,14 +2,10 @@
 // 0 versions without an error. The network layer now undoes gzip, deflate (zlib and raw) and br, caps the
 // decoded size, and fails clearly on an encoding it cannot undo or a page that is still compressed.
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { check, makeApp, startServer, testConfig, versionsOf, type FakeServer } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { check, makeApp, testConfig, useServer, versionsOf } from './helpers.ts';
 
-let srv: FakeServer;
-beforeAll(async () => {
-  srv = await startServer();
-});
-afterAll(() => srv.close());
+const srv = useServer();
 
 const page = '<a href="tool-1.4.2.tar.gz">tool-1.4.2</a> <a href="tool-1.5.0.tar.gz">tool-1.5.0</a>';
 const regexApp = (id: string, path: string) =>

@@ -1,21 +1,9 @@
 // GitHub, GitLab and Gitee sources against loopback servers answering in each API's documented format.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { UpstreamState } from '../../catalog/schema.ts';
-import {
-  check,
-  makeApp,
-  sendWithEtag,
-  startServer,
-  testConfig,
-  versionsOf,
-  type FakeServer,
-} from './helpers.ts';
+import { check, makeApp, sendWithEtag, testConfig, useServer, versionsOf } from './helpers.ts';
 
-let srv: FakeServer;
-beforeAll(async () => {
-  srv = await startServer();
-});
-afterAll(() => srv.close());
+const srv = useServer();
 
 const cfg = () =>
   testConfig({ apis: { github: srv.url, gitlab: `${srv.url}/api/v4`, gitee: `${srv.url}/api/v5` } });

@@ -7,19 +7,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-import {
-  check,
-  makeApp,
-  sendWithEtag,
-  startServer,
-  testConfig,
-  versionsOf,
-  type FakeServer,
-} from './helpers.ts';
+import { check, makeApp, sendWithEtag, testConfig, useServer, versionsOf } from './helpers.ts';
 
 let dir: string;
 let registry: TestRegistry;
-let srv: FakeServer;
+const srv = useServer();
 
 async function pushTag(name: string, tag: string): Promise<void> {
   const config = Buffer.from(
@@ -69,12 +61,10 @@ beforeAll(async () => {
   registry = await startRegistry();
   for (const t of ['8.6.4-oe2403sp4', '8.6.5-oe2403sp4', '7.4.1-oe2203sp4', 'latest'])
     await pushTag('openeuler/redis', t);
-  srv = await startServer();
 });
 
 afterAll(async () => {
   await registry?.stop();
-  await srv?.close();
   await rm(dir, { recursive: true, force: true });
 });
 

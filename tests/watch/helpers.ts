@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import pLimit from 'p-limit';
+import { afterAll, beforeAll } from 'vitest';
 import { zApp, type App, type AppInput, type UpstreamState } from '../../catalog/schema.ts';
 import { zWatchConfig, type WatchConfig } from '../../publisher/watch/config.ts';
 import { HttpClient } from '../../publisher/watch/http.ts';
@@ -48,6 +49,35 @@ export async function startServer(): Promise<FakeServer> {
         server.closeAllConnections();
         server.close(() => r());
       }),
+  };
+}
+
+/**
+ * A loopback server started before this file's tests and closed after them; the handle it returns
+ * forwards to that server (use it inside tests and hooks, not at module load).
+ */
+export function useServer(): FakeServer {
+  let s: FakeServer | undefined;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(() => s?.close());
+  const live = (): FakeServer => {
+    if (!s) throw new Error('useServer: the server starts in beforeAll; use it inside a test or hook');
+    return s;
+  };
+  return {
+    get url() {
+      return live().url;
+    },
+    get host() {
+      return live().host;
+    },
+    get log() {
+      return live().log;
+    },
+    route: (p, h) => live().route(p, h),
+    close: () => live().close(),
   };
 }
 

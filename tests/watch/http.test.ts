@@ -1,26 +1,10 @@
 // The shared HTTP client's politeness and robustness, through the http-regex and http-json sources.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { evalJsonPath } from '../../publisher/watch/jsonpath.ts';
-import {
-  check,
-  makeApp,
-  sendWithEtag,
-  startServer,
-  testConfig,
-  versionsOf,
-  type FakeServer,
-} from './helpers.ts';
+import { check, makeApp, sendWithEtag, testConfig, useServer, versionsOf } from './helpers.ts';
 
-let srv: FakeServer;
-let other: FakeServer;
-beforeAll(async () => {
-  srv = await startServer();
-  other = await startServer();
-});
-afterAll(async () => {
-  await srv.close();
-  await other.close();
-});
+const srv = useServer();
+const other = useServer();
 
 const regexApp = (id: string, path: string, regex = 'app-([0-9][^"<]*)\\.tar\\.gz') =>
   makeApp({ id, upstream: { backend: 'http-regex', url: `${srv.url}${path}`, regex, scheme: 'loose' } });

@@ -2,19 +2,11 @@
 // different ports are two origins; the second must never see Authorization, PRIVATE-TOKEN or access_token,
 // whether it is reached by a Link: rel="next" page, a redirect, an app's upstream.url or an RPM href.
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import * as w from './helpers.ts';
 
-let home: w.FakeServer; // the configured API / registry origin
-let away: w.FakeServer; // another origin (same host, other port)
-beforeAll(async () => {
-  home = await w.startServer();
-  away = await w.startServer();
-});
-afterAll(async () => {
-  await home.close();
-  await away.close();
-});
+const home = w.useServer(); // the configured API / registry origin
+const away = w.useServer(); // another origin (same host, other port)
 beforeEach(() => {
   home.log.length = 0;
   away.log.length = 0;

@@ -1,22 +1,10 @@
 // PyPI, npm and RPM-repository sources against loopback servers in each format.
 import { execa } from 'execa';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  check,
-  makeApp,
-  sendWithEtag,
-  startServer,
-  testConfig,
-  versionsOf,
-  type FakeServer,
-} from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { check, makeApp, sendWithEtag, testConfig, useServer, versionsOf } from './helpers.ts';
 
-let srv: FakeServer;
-beforeAll(async () => {
-  srv = await startServer();
-});
-afterAll(() => srv.close());
+const srv = useServer();
 const cfg = () => testConfig({ apis: { pypi: srv.url, npm: `${srv.url}/npm` } });
 
 describe('pypi', () => {

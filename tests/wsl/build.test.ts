@@ -93,27 +93,17 @@ describe('buildWsl', () => {
     const dir = await tempDir();
     const tarball = join(dir, 'rootfs.tar');
     await writeFile(tarball, await tarOf(rootfsEntries('amd64')));
-    const a = await buildWsl({
-      from: tarball,
-      arch: 'amd64',
-      name: 'x',
-      out: join(dir, 'a.wsl'),
-      env: { SOURCE_DATE_EPOCH: '1000' },
-    });
-    const b = await buildWsl({
-      from: tarball,
-      arch: 'amd64',
-      name: 'x',
-      out: join(dir, 'b.wsl'),
-      env: { SOURCE_DATE_EPOCH: '1000' },
-    });
-    const c = await buildWsl({
-      from: tarball,
-      arch: 'amd64',
-      name: 'x',
-      out: join(dir, 'c.wsl'),
-      env: { SOURCE_DATE_EPOCH: '2000' },
-    });
+    const build = (file: string, epoch: string) =>
+      buildWsl({
+        from: tarball,
+        arch: 'amd64',
+        name: 'x',
+        out: join(dir, file),
+        env: { SOURCE_DATE_EPOCH: epoch },
+      });
+    const a = await build('a.wsl', '1000');
+    const b = await build('b.wsl', '1000');
+    const c = await build('c.wsl', '2000');
     expect(a.sha256).toBe(b.sha256);
     expect(c.sha256).not.toBe(a.sha256);
     expect((await pythonTarList(join(dir, 'a.wsl'))).every((m) => m.mtime <= 1000)).toBe(true);
