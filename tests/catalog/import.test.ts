@@ -17,6 +17,7 @@ import { parseTag } from '../../catalog/import/tags.ts';
 import { mapUpstream } from '../../catalog/import/upstream.ts';
 import { recipeView } from '../../catalog/recipes.ts';
 import type { App } from '../../catalog/schema.ts';
+import { REDIS_724_SP3_VIEW } from './sample-recipes.ts';
 import { importedCatalog, seedCopy, tempDir, SEED } from './seed.ts';
 
 const has = (
@@ -89,16 +90,7 @@ describe('openEuler import of the seed (the real layout, 40 apps)', () => {
     const app = async (id: string) => (await store.loadApp(id))!.app;
     const redis = await app('redis');
     // OS base through ARG BASE + FROM ${BASE}; ARG VERSION default = the tag's version
-    expect(recipeView(redis, recipe(redis, '7.2.4-oe2203sp3'))).toMatchObject({
-      app: 'redis',
-      dockerfile: 'Database/redis/7.2.4/22.03-lts-sp3/Dockerfile',
-      exists: true,
-      builder: 'dockerfile',
-      stages: [{ from: '${BASE}', resolved: 'openeuler/openeuler:22.03-lts-sp3' }],
-      base: 'openeuler/openeuler:22.03-lts-sp3',
-      args: { BASE: 'openeuler/openeuler:22.03-lts-sp3', VERSION: '7.2.4', TARGETARCH: null },
-      problems: [],
-    });
+    expect(recipeView(redis, recipe(redis, '7.2.4-oe2203sp3'))).toMatchObject(REDIS_724_SP3_VIEW);
     expect(recipe(redis, '7.2.4-oe2203sp3').analysis!.usesTargetArch).toBe(true);
     // a literal FROM
     expect(recipe(redis, '6.2.7-oe2203lts').analysis).toMatchObject({

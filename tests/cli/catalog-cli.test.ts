@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
 import type { Problem } from '../../catalog/format.ts';
+import { REDIS_724_SP3_VIEW } from '../catalog/sample-recipes.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SEED = join(ROOT, 'catalog/seed/openeuler-images');
@@ -98,16 +99,7 @@ describe('wharf catalog (CLI)', () => {
       expect(typeof row.exists).toBe('boolean');
       expect(Array.isArray(row.problems)).toBe(true);
     }
-    expect(rows.find((x) => x.tag === '7.2.4-oe2203sp3')).toMatchObject({
-      app: 'redis',
-      dockerfile: 'Database/redis/7.2.4/22.03-lts-sp3/Dockerfile',
-      exists: true,
-      builder: 'dockerfile',
-      stages: [{ from: '${BASE}', resolved: 'openeuler/openeuler:22.03-lts-sp3' }],
-      base: 'openeuler/openeuler:22.03-lts-sp3',
-      args: { BASE: 'openeuler/openeuler:22.03-lts-sp3', TARGETARCH: null, VERSION: '7.2.4' },
-      problems: [],
-    });
+    expect(rows.find((x) => x.tag === '7.2.4-oe2203sp3')).toMatchObject(REDIS_724_SP3_VIEW);
     expect(rows.find((x) => x.tag === '8.6.4-oe2403sp4')).toMatchObject({ exists: false, base: null });
     expect(rows.find((x) => x.app === 'distroless-python')).toMatchObject({ builder: 'distrofile' });
     const all = await wharf(['recipe', 'inspect', '--catalog', catalog, '--json']);
