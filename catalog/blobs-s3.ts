@@ -8,10 +8,11 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client,
   S3ServiceException,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { zBlobsConfig, type BlobsConfig, type S3BlobsConfig } from './config.ts';
+import { s3Client } from './s3-client.ts';
 import { FsBlobStore, defaultBlobStore, prepareBlob, type BlobStore } from './blobs.ts';
 import type { BlobRef } from './schema.ts';
 
@@ -24,29 +25,7 @@ export class S3BlobStore implements BlobStore {
   private readonly maxBytes: number | undefined;
 
   constructor(cfg: S3BlobsConfig, env: NodeJS.ProcessEnv = process.env) {
-    const accessKeyId = env[cfg.accessKeyIdEnv];
-    const secretAccessKey = env[cfg.secretAccessKeyEnv];
-    if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
-      throw new Error(`blobs: set both ${cfg.accessKeyIdEnv} and ${cfg.secretAccessKeyEnv}, or neither`);
-    this.client = new S3Client({
-      region: cfg.region,
-      forcePathStyle: cfg.forcePathStyle,
-      ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
-      // Many S3-compatible stores reject the SDK's default CRC32 trailers.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(accessKeyId && secretAccessKey
-        ? {
-            credentials: {
-              accessKeyId,
-              secretAccessKey,
-              ...(cfg.sessionTokenEnv && env[cfg.sessionTokenEnv]
-                ? { sessionToken: env[cfg.sessionTokenEnv] }
-                : {}),
-            },
-          }
-        : {}),
-    });
+    this.client = s3Client(cfg, env, (m) => new Error(`blobs: ${m}`));
     this.bucket = cfg.bucket;
     this.prefix = cfg.prefix && !cfg.prefix.endsWith('/') ? `${cfg.prefix}/` : cfg.prefix;
     this.maxBytes = cfg.maxBytes;

@@ -10,6 +10,28 @@ import { z } from 'zod';
 
 const zEnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
+/**
+ * Where and how to reach an S3-compatible bucket: the fields `blobs: {kind: s3}` and every
+ * `objectStorage:` target share (catalog/s3-client.ts makes the client from them).
+ */
+export const s3ConnectionShape = {
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name'),
+  /** Key prefix, e.g. "wharf/" (a trailing slash is added when missing). */
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]*$/)
+    .default(''),
+  /** Custom endpoint for S3-compatible stores; omit for AWS. */
+  endpoint: z.string().url().optional(),
+  region: z.string().default('us-east-1'),
+  forcePathStyle: z.boolean().default(true),
+  accessKeyIdEnv: zEnvName.default('WHARF_S3_ACCESS_KEY_ID'),
+  secretAccessKeyEnv: zEnvName.default('WHARF_S3_SECRET_ACCESS_KEY'),
+  sessionTokenEnv: zEnvName.optional(),
+};
+export const zS3Connection = z.object(s3ConnectionShape);
+export type S3Connection = z.infer<typeof zS3Connection>;
+
 // ---------------------------------------------------------------- watch: (publisher/watch)
 
 const zBaseUrl = z
@@ -241,19 +263,7 @@ export const zBlobsConfig = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('s3'),
-      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name'),
-      /** Key prefix, e.g. "wharf/" (a trailing slash is added when missing). */
-      prefix: z
-        .string()
-        .regex(/^[A-Za-z0-9._/-]*$/)
-        .default(''),
-      /** Custom endpoint for S3-compatible stores; omit for AWS. */
-      endpoint: z.string().url().optional(),
-      region: z.string().default('us-east-1'),
-      forcePathStyle: z.boolean().default(true),
-      accessKeyIdEnv: zEnvName.default('WHARF_S3_ACCESS_KEY_ID'),
-      secretAccessKeyEnv: zEnvName.default('WHARF_S3_SECRET_ACCESS_KEY'),
-      sessionTokenEnv: zEnvName.optional(),
+      ...s3ConnectionShape,
       maxBytes: z.number().int().positive().optional(),
     })
     .strict(),

@@ -14,6 +14,18 @@ export const OS_VERSION_RE = /^[0-9]{2}\.[0-9]{2}(?:-lts(?:-sp[0-9]+)?)?$/;
 /** Architectures in OCI spelling. */
 export const ARCHES = ['amd64', 'arm64', 'riscv64', 'loong64', 'ppc64le', 's390x'] as const;
 export type Arch = (typeof ARCHES)[number];
+/**
+ * The same architectures in the kernel's `uname -m` spelling, which is both RPM's arch name and the
+ * qemu-user-static binary/binfmt_misc handler suffix (qemu-<name>).
+ */
+export const UNAME_MACHINE: Record<Arch, string> = {
+  amd64: 'x86_64',
+  arm64: 'aarch64',
+  riscv64: 'riscv64',
+  loong64: 'loongarch64',
+  ppc64le: 'ppc64le',
+  s390x: 's390x',
+};
 
 export class NameError extends Error {
   readonly kind: string;

@@ -3,21 +3,14 @@
 // `--arch` option of build/pipeline is parsed here (an unknown arch name is a usage error).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARCHES, type Arch } from '../catalog/names.ts';
+import { ARCHES, UNAME_MACHINE, type Arch } from '../catalog/names.ts';
 import { hostArch, SelectionError } from './select.ts';
 
 /** The arches `doctor` reports as missing when this host has neither a native nor an emulated way to run them. */
 export const KNOWN_ARCHES: readonly Arch[] = ['amd64', 'arm64'];
 
 /** binfmt_misc handler names of qemu-user-static (Debian's binfmt-support registers them as qemu-<name>). */
-export const QEMU_NAME: Record<Arch, string> = {
-  amd64: 'x86_64',
-  arm64: 'aarch64',
-  riscv64: 'riscv64',
-  loong64: 'loongarch64',
-  ppc64le: 'ppc64le',
-  s390x: 's390x',
-};
+export const QEMU_NAME: Record<Arch, string> = UNAME_MACHINE;
 
 export const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 

@@ -1,4 +1,5 @@
 // openEuler release names and RPM version strings as the advisory feed and the RPM database spell them.
+import { UNAME_MACHINE } from '../../catalog/names.ts';
 import { rpmvercmp } from '../watch/versions/rpm.ts';
 
 /** "openEuler-22.03-LTS-SP2", "22.03-lts-sp2", "22.03 LTS SP2" → "22.03-LTS-SP2"; undefined when not a release name. */
@@ -61,14 +62,7 @@ export function parseRpmFileName(
 }
 
 /** Image platform architecture (OCI) ↔ RPM architecture. */
-export const OCI_TO_RPM_ARCH: Record<string, string> = {
-  amd64: 'x86_64',
-  arm64: 'aarch64',
-  riscv64: 'riscv64',
-  loong64: 'loongarch64',
-  ppc64le: 'ppc64le',
-  s390x: 's390x',
-};
+export const OCI_TO_RPM_ARCH: Record<string, string> = UNAME_MACHINE;
 export const RPM_TO_OCI_ARCH: Record<string, string> = Object.fromEntries(
   Object.entries(OCI_TO_RPM_ARCH).map(([k, v]) => [v, k]),
 );

@@ -227,26 +227,44 @@ async function buildOne(
   } catch (e) {
     const f = e instanceof BuildFailure ? e : null;
     const cause = f ? f.message : explainEngineError(ctx.engine!, e).message;
-    const message = `build ${name} failed: ${cause}`;
-    const tail = f?.tail;
-    const record: BuildRecord = {
-      ...partial,
-      ...(f?.partial ?? {}),
-      runId: ctx.runId,
-      at,
-      durationMs: Date.now() - started,
-      status: 'failed',
-      error: { message, ...(tail && tail.length ? { tail } : {}) },
-    };
-    ctx.log.warn(message);
-    return {
-      stage: 'build',
-      verdict: 'failed',
-      status: 'failed',
-      message,
-      write: { upsert: true, record, pending: { set: 'build failed', since: at } },
-    };
+    return failedBuild(
+      ctx,
+      `build ${name} failed: ${cause}`,
+      started,
+      { ...partial, ...(f?.partial ?? {}) },
+      f?.tail,
+    );
   }
+}
+
+/** A failed build: logged, recorded (with what was known and the log tail) and the artifact pending. */
+function failedBuild(
+  ctx: StageContext,
+  message: string,
+  started: number,
+  record: Partial<BuildRecord> = {},
+  tail?: string[],
+): StageResult<'build'> {
+  const at = new Date(started).toISOString();
+  ctx.log.warn(message);
+  return {
+    stage: 'build',
+    verdict: 'failed',
+    status: 'failed',
+    message,
+    write: {
+      upsert: true,
+      record: {
+        ...record,
+        runId: ctx.runId,
+        at,
+        durationMs: Date.now() - started,
+        status: 'failed',
+        error: { message, ...(tail && tail.length ? { tail } : {}) },
+      },
+      pending: { set: 'build failed', since: at },
+    },
+  };
 }
 
 /**
@@ -266,27 +284,8 @@ async function buildArches(
   const at = new Date(started).toISOString();
   const name = `${t.app.id}:${t.artifactId}`;
   const prevBuild = t.artifact?.records.build;
-  const fail = (message: string, record: Partial<BuildRecord> = {}): StageResult<'build'> => {
-    ctx.log.warn(message);
-    return {
-      stage: 'build',
-      verdict: 'failed',
-      status: 'failed',
-      message,
-      write: {
-        upsert: true,
-        record: {
-          ...record,
-          runId: ctx.runId,
-          at,
-          durationMs: Date.now() - started,
-          status: 'failed',
-          error: { message },
-        },
-        pending: { set: 'build failed', since: at },
-      },
-    };
-  };
+  const fail = (message: string, record: Partial<BuildRecord> = {}): StageResult<'build'> =>
+    failedBuild(ctx, message, started, record);
   if (!planned.length)
     return fail(
       `build ${name} failed: none of the requested arches is in the recipe's arches (${t.recipe.arches.join(', ')})`,

@@ -14,33 +14,22 @@ import {
   CompleteMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  S3Client,
   S3ServiceException,
   UploadPartCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { z } from 'zod';
-
-const zEnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+import { s3ConnectionShape } from '../../catalog/config.ts';
+import { s3Client } from '../../catalog/s3-client.ts';
 
 /** One object-storage target (wharf.yml `objectStorage: [...]`, or built by a CLI from flags). */
 export const zObjectTarget = z
   .object({
     name: z.string().regex(/^[a-z0-9-]+$/),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name'),
-    prefix: z
-      .string()
-      .regex(/^[A-Za-z0-9._/-]*$/)
-      .default(''),
-    /** Custom endpoint for S3-compatible stores; omit for AWS. */
-    endpoint: z.string().url().optional(),
-    region: z.string().default('us-east-1'),
-    forcePathStyle: z.boolean().default(true),
+    ...s3ConnectionShape,
     /** Public base URL the objects are downloaded from (CDN, bucket website); default: endpoint/bucket. */
     publicUrl: z.string().url().optional(),
-    accessKeyIdEnv: zEnvName.default('WHARF_S3_ACCESS_KEY_ID'),
-    secretAccessKeyEnv: zEnvName.default('WHARF_S3_SECRET_ACCESS_KEY'),
-    sessionTokenEnv: zEnvName.optional(),
     /** Multipart part size in MiB (≥ 5, S3's minimum). */
     partSizeMiB: z.number().int().min(5).max(5120).default(16),
     queueSize: z.number().int().min(1).max(16).default(2),
@@ -122,31 +111,7 @@ export class ObjectStore {
   constructor(target: ObjectTargetInput, env: NodeJS.ProcessEnv = process.env) {
     const t = zObjectTarget.parse(target);
     this.target = t;
-    const accessKeyId = env[t.accessKeyIdEnv];
-    const secretAccessKey = env[t.secretAccessKeyEnv];
-    if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
-      throw new ObjectStorageError(
-        `object storage ${t.name}: set both ${t.accessKeyIdEnv} and ${t.secretAccessKeyEnv}, or neither`,
-      );
-    this.client = new S3Client({
-      region: t.region,
-      forcePathStyle: t.forcePathStyle,
-      ...(t.endpoint ? { endpoint: t.endpoint } : {}),
-      // Many S3-compatible stores reject the SDK's default CRC32 checksums and trailers.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(accessKeyId && secretAccessKey
-        ? {
-            credentials: {
-              accessKeyId,
-              secretAccessKey,
-              ...(t.sessionTokenEnv && env[t.sessionTokenEnv]
-                ? { sessionToken: env[t.sessionTokenEnv] }
-                : {}),
-            },
-          }
-        : {}),
-    });
+    this.client = s3Client(t, env, (m) => new ObjectStorageError(`object storage ${t.name}: ${m}`));
   }
 
   key(name: string): string {

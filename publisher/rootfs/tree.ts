@@ -187,10 +187,11 @@ export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-export function dirNode(over: Partial<RootfsNode> = {}): RootfsNode {
+/** A root-owned node with the given type, mode and content, zero times and no xattrs. */
+function baseNode(type: RootfsNode['type'], mode: number, data: Buffer): RootfsNode {
   return {
-    type: 'dir',
-    mode: 0o755,
+    type,
+    mode,
     uid: 0,
     gid: 0,
     mtime: 0,
@@ -198,28 +199,17 @@ export function dirNode(over: Partial<RootfsNode> = {}): RootfsNode {
     devmajor: 0,
     devminor: 0,
     xattrs: new Map(),
-    data: Buffer.alloc(0),
-    size: 0,
-    ...over,
+    data,
+    size: data.length,
   };
 }
 
+export function dirNode(over: Partial<RootfsNode> = {}): RootfsNode {
+  return { ...baseNode('dir', 0o755, Buffer.alloc(0)), ...over };
+}
+
 export function fileNode(data: Buffer | string, over: Partial<RootfsNode> = {}): RootfsNode {
-  const d = typeof data === 'string' ? Buffer.from(data) : data;
-  return {
-    type: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    mtime: 0,
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-    xattrs: new Map(),
-    data: d,
-    size: d.length,
-    ...over,
-  };
+  return { ...baseNode('file', 0o644, typeof data === 'string' ? Buffer.from(data) : data), ...over };
 }
 
 export interface TarOutputOptions {
