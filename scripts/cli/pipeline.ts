@@ -4,10 +4,9 @@
 import { Option, type Command } from 'commander';
 import type { Stage } from '../../catalog/schema.ts';
 import { parseArches } from '../../publisher/arches.ts';
-import { SelectionError } from '../../publisher/select.ts';
 import type { ArtifactResult, PipelineResult } from '../../publisher/pipeline/index.ts';
 import { CommandFailed, EXIT_FAIL, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
-import { concurrencyOf, runSelected, type StageCommandOptions } from './stages.ts';
+import { asUsage, concurrencyOf, runSelected, type StageCommandOptions } from './stages.ts';
 
 interface StageCmdOpts extends StageCommandOptions {
   recipes?: string;
@@ -54,13 +53,7 @@ export async function runStagesCommand(
   only?: Stage[],
 ): Promise<PipelineResult> {
   concurrencyOf(o);
-  let arches;
-  try {
-    arches = parseArches(o.arch);
-  } catch (e) {
-    if (e instanceof SelectionError) throw new UsageError(e.message);
-    throw e;
-  }
+  const arches = asUsage(() => parseArches(o.arch));
   const timeoutMs = o.buildTimeout !== undefined ? buildTimeoutMs(o.buildTimeout) : undefined;
   const r = await runSelected(args, o, only ? only.join(',') : 'pipeline', {
     context: { needsEngine: true },

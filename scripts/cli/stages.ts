@@ -70,19 +70,23 @@ export interface Selected {
   problems: string[];
 }
 
+/** Parse an option with a publisher/select.ts parser: a SelectionError is a usage error (exit 2). */
+export function asUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof SelectionError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 /** Open the catalog and select the targets of `app[:tag]` arguments; unknown names are usage errors. */
 export async function selectFromArgs(
   args: string[],
   o: StageCommandOptions,
   where?: SelectOptions['where'],
 ): Promise<Selected> {
-  let kinds;
-  try {
-    kinds = parseKinds(o.kind);
-  } catch (e) {
-    if (e instanceof SelectionError) throw new UsageError(e.message);
-    throw e;
-  }
+  const kinds = asUsage(() => parseKinds(o.kind));
   const selection = parseSelection(args);
   const store = await openCatalog(o);
   const snap = await store.load();
