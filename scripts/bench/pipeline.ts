@@ -23,6 +23,34 @@ const OS = '24.03-lts-sp4';
 /** Multi-arch part: apps FROM scratch with a static busybox per arch, built for amd64 and arm64. */
 const MULTI_APPS = Number(process.env.BENCH_MULTIARCH_APPS ?? 4);
 
+type BenchRecipe = NonNullable<NonNullable<AppInput['recipes']>['container']>[number];
+
+/** A bench app under Others/<id> with one container recipe, 1.0.0 on OS, for these arches. */
+function benchApp(id: string, arches: BenchRecipe['arches'], smoke?: BenchRecipe['smoke']): AppInput {
+  return {
+    id,
+    name: id,
+    title: { en: id },
+    category: 'others',
+    source: { origin: 'bench', dir: `Others/${id}` },
+    recipes: {
+      container: [
+        {
+          kind: 'container',
+          tag: '1.0.0-oe2403sp4',
+          dockerfile: `1.0.0/${OS}/Dockerfile`,
+          version: '1.0.0',
+          osVersion: OS,
+          arches,
+          ...(smoke === undefined ? {} : { smoke }),
+        },
+      ],
+      cloud: [],
+      wsl: [],
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-bench-pipeline-'));
   const registry = await startRegistry();
@@ -47,36 +75,21 @@ async function main(): Promise<void> {
         `ARG BASE\nFROM \${BASE}\nARG VERSION\nRUN mkdir -p /opt/app && echo "${id} \${VERSION}" > /opt/app/version\nCOPY motd /etc/motd\nCMD ["cat", "/opt/app/version"]\n`,
       );
       await writeFile(join(d, 'motd'), `welcome to ${id}\n`);
-      apps.push({
-        id,
-        name: id,
-        title: { en: id },
-        category: 'others',
-        source: { origin: 'bench', dir: `Others/${id}` },
-        recipes: {
-          container: [
+      apps.push(
+        benchApp(
+          id,
+          ['amd64'],
+          [
             {
-              kind: 'container',
-              tag: '1.0.0-oe2403sp4',
-              dockerfile: `1.0.0/${OS}/Dockerfile`,
-              version: '1.0.0',
-              osVersion: OS,
-              arches: ['amd64'],
-              smoke: [
-                {
-                  name: 'version',
-                  command: ['cat', '/opt/app/version'],
-                  expectExit: 0,
-                  expectOutput: `^${id} 1\\.0\\.0$`,
-                  timeoutSeconds: 30,
-                },
-              ],
+              name: 'version',
+              command: ['cat', '/opt/app/version'],
+              expectExit: 0,
+              expectOutput: `^${id} 1\\.0\\.0$`,
+              timeoutSeconds: 30,
             },
           ],
-          cloud: [],
-          wsl: [],
-        },
-      });
+        ),
+      );
     }
     const g = (args: string[]) =>
       execa('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { cwd: recipes });
@@ -170,27 +183,7 @@ async function multiArch(
       join(d, 'Dockerfile'),
       'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nCOPY id /id\nENTRYPOINT ["/bin/busybox"]\n',
     );
-    apps.push({
-      id,
-      name: id,
-      title: { en: id },
-      category: 'others',
-      source: { origin: 'bench', dir: `Others/${id}` },
-      recipes: {
-        container: [
-          {
-            kind: 'container',
-            tag: '1.0.0-oe2403sp4',
-            dockerfile: `1.0.0/${OS}/Dockerfile`,
-            version: '1.0.0',
-            osVersion: OS,
-            arches: ['amd64', 'arm64'],
-          },
-        ],
-        cloud: [],
-        wsl: [],
-      },
-    });
+    apps.push(benchApp(id, ['amd64', 'arm64']));
   }
   await g(['add', '-A']);
   await g(['commit', '-q', '-m', 'bench multi-arch recipes']);

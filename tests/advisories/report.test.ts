@@ -1,8 +1,7 @@
 // `wharf scan report <app>:<tag> --format openeuler-md|json`: a built image's layout (real RPM databases
 // per arch) matched against the mirrored real advisories, with the scan stage's Trivy record merged in.
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultBlobStore } from '../../catalog/blobs.ts';
 import { putFindings } from '../../catalog/findings.ts';
@@ -22,19 +21,15 @@ import {
   sqliteRootfs,
   tmp,
 } from './helpers.ts';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const wharf = (args: string[]) =>
-  execa(process.execPath, ['scripts/wharf.mjs', ...args], {
-    cwd: ROOT,
-    reject: false,
-    env: { WHARF_CATALOG: '' },
-  });
+import { runWharf } from '../helpers/wharf.ts';
 
 let catalog: string;
 let workDir: string;
 const APP = 'demo';
 const TAG = '1.0-oe2203sp2';
+/** `wharf scan report <ref> --format <format>` on the test catalog and work dir. */
+const scanReport = (ref: string, format: string, env: Record<string, string> = {}) =>
+  runWharf(['scan', 'report', ref, '--format', format, '--catalog', catalog, '--work-dir', workDir], { env });
 
 beforeAll(async () => {
   const base = await tmp('report');
@@ -140,17 +135,7 @@ beforeAll(async () => {
 
 describe('wharf scan report <app>:<tag>', { timeout: 240_000 }, () => {
   it('--format openeuler-md writes the community report: one table per arch, bulletin links, versions without dist tags', async () => {
-    const r = await wharf([
-      'scan',
-      'report',
-      `${APP}:${TAG}`,
-      '--format',
-      'openeuler-md',
-      '--catalog',
-      catalog,
-      '--work-dir',
-      workDir,
-    ]);
+    const r = await scanReport(`${APP}:${TAG}`, 'openeuler-md');
     expect(r.exitCode, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^# 扫描时间：\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
@@ -172,17 +157,7 @@ describe('wharf scan report <app>:<tag>', { timeout: 240_000 }, () => {
   });
 
   it('--format json: coverage (wharf-cvrf for the OS, trivy for languages) and the merged findings', async () => {
-    const r = await wharf([
-      'scan',
-      'report',
-      `${APP}:${TAG}`,
-      '--format',
-      'json',
-      '--catalog',
-      catalog,
-      '--work-dir',
-      workDir,
-    ]);
+    const r = await scanReport(`${APP}:${TAG}`, 'json');
     expect(r.exitCode, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.release).toBe('22.03-LTS-SP2');
@@ -200,26 +175,9 @@ describe('wharf scan report <app>:<tag>', { timeout: 240_000 }, () => {
   });
 
   it('without the advisory index the OS packages are "not scanned", never clean (Trivy does not support the OS)', async () => {
-    const env = await execa(
-      process.execPath,
-      [
-        'scripts/wharf.mjs',
-        'scan',
-        'report',
-        `${APP}:${TAG}`,
-        '--format',
-        'json',
-        '--catalog',
-        catalog,
-        '--work-dir',
-        workDir,
-      ],
-      {
-        cwd: ROOT,
-        reject: false,
-        env: { WHARF_CATALOG: '', WHARF_ADVISORIES_DIR: join(catalog, 'no-such-index') },
-      },
-    );
+    const env = await scanReport(`${APP}:${TAG}`, 'json', {
+      WHARF_ADVISORIES_DIR: join(catalog, 'no-such-index'),
+    });
     expect(env.exitCode, env.stderr).toBe(0);
     const j = JSON.parse(env.stdout);
     expect(j.coverage.os.by).toBe('none');
@@ -230,20 +188,10 @@ describe('wharf scan report <app>:<tag>', { timeout: 240_000 }, () => {
   });
 
   it('a tag that was never built, or a bad name, is a clear error', async () => {
-    const r = await wharf([
-      'scan',
-      'report',
-      `${APP}:9.9`,
-      '--format',
-      'json',
-      '--catalog',
-      catalog,
-      '--work-dir',
-      workDir,
-    ]);
+    const r = await scanReport(`${APP}:9.9`, 'json');
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/no container recipe with that tag/);
-    const bad = await wharf(['scan', 'report', '../x:1', '--format', 'json', '--catalog', catalog]);
+    const bad = await runWharf(['scan', 'report', '../x:1', '--format', 'json', '--catalog', catalog]);
     expect(bad.exitCode).toBe(2);
   });
 });

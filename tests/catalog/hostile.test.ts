@@ -4,7 +4,7 @@
 // entry and go on with the rest. Outcomes are asserted; durations only go to the log.
 import { mkdtemp, readFile, rm, writeFile, mkdir, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
@@ -14,15 +14,9 @@ import { loadYaml, YamlLimitError } from '../../catalog/yaml.ts';
 import { runSweep } from '../../publisher/watch/sweep.ts';
 import { apiApp } from '../../site/src/lib/machine.ts';
 import { startServer, testConfig, type FakeServer } from '../watch/helpers.ts';
+import { runWharf } from '../helpers/wharf.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const wharf = (args: string[]) =>
-  execa(process.execPath, ['scripts/wharf.mjs', ...args], {
-    cwd: ROOT,
-    reject: false,
-    env: { WHARF_CATALOG: '' },
-    timeout: 120_000,
-  });
+const wharf = (args: string[]) => runWharf(args, { timeout: 120_000 });
 
 /** Nine levels of nine aliases each: 9^9 (387 million) strings once expanded. */
 export function aliasBomb(upstreamUrl: string): string {

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
 import { CatalogFileError } from '../../catalog/format.ts';
 import { newRunId } from '../../catalog/run-id.ts';
+import { containerRecipe } from '../helpers/apps.ts';
 
 async function fresh() {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-store-'));
@@ -18,15 +19,7 @@ const app = {
   title: { en: 'Redis' },
   category: 'database',
   recipes: {
-    container: [
-      {
-        kind: 'container' as const,
-        tag: '8.6.4-oe2403sp4',
-        dockerfile: '8.6.4/24.03-lts-sp4/Dockerfile',
-        version: '8.6.4',
-        osVersion: '24.03-lts-sp4',
-      },
-    ],
+    container: [containerRecipe('8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4')],
   },
 };
 

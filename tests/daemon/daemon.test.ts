@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
 import { Daemon, type JobRun } from '../../publisher/scheduler/index.ts';
-import { startReceiver, type Receiver } from '../events/fixtures.ts';
+import { redisApp, startReceiver, type Receiver } from '../events/fixtures.ts';
 
 const SECRET = 'daemon-test-secret-1';
 const HOOK = 'daemon-hook-secret-2';
@@ -16,24 +16,9 @@ async function catalog(daemon: Record<string, unknown>, events: Record<string, u
   const dir = await mkdtemp(join(tmpdir(), 'wharf-daemon-'));
   const store = await CatalogStore.init(join(dir, 'catalog'), { name: 'test', daemon, events } as never);
   await store.commit({ subject: 'add redis' }, (tx) => {
-    tx.putApp({
-      id: 'redis',
-      name: 'redis',
-      title: { en: 'Redis' },
-      category: 'database',
-      upstream: { backend: 'github', repo: 'redis/redis', scheme: 'semver' },
-      recipes: {
-        container: [
-          {
-            kind: 'container',
-            tag: '8.6.4-oe2403sp4',
-            dockerfile: '8.6.4/24.03-lts-sp4/Dockerfile',
-            version: '8.6.4',
-            osVersion: '24.03-lts-sp4',
-          },
-        ],
-      },
-    });
+    // The events tests' redis app, but with the default arches (the recipe names none).
+    const { arches: _arches, ...recipe } = redisApp.recipes!.container![0]!;
+    tx.putApp({ ...redisApp, recipes: { container: [recipe] } });
   });
   return store;
 }
@@ -123,38 +108,23 @@ describe('wharf daemon (a real process)', () => {
       repository: { full_name: 'redis/redis', html_url: 'https://github.com/redis/redis' },
     });
     const sig = `sha256=${createHmac('sha256', HOOK).update(body).digest('hex')}`;
-    const hook = await fetch(`${url}/hooks/github`, {
-      method: 'POST',
-      body,
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'release',
-        'x-github-delivery': 'x1',
-        'x-hub-signature-256': sig,
-      },
-    });
+    /** POST the release hook with this delivery id and signature header. */
+    const postRelease = (delivery: string, signature: string) =>
+      fetch(`${url}/hooks/github`, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'release',
+          'x-github-delivery': delivery,
+          'x-hub-signature-256': signature,
+        },
+      });
+    const hook = await postRelease('x1', sig);
     expect(hook.status).toBe(202);
-    const forged = await fetch(`${url}/hooks/github`, {
-      method: 'POST',
-      body,
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'release',
-        'x-github-delivery': 'x2',
-        'x-hub-signature-256': sig.replace(/.$/, '0'),
-      },
-    });
+    const forged = await postRelease('x2', sig.replace(/.$/, '0'));
     expect(forged.status).toBe(401);
-    const replayed = await fetch(`${url}/hooks/github`, {
-      method: 'POST',
-      body,
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'release',
-        'x-github-delivery': 'x1',
-        'x-hub-signature-256': sig,
-      },
-    });
+    const replayed = await postRelease('x1', sig);
     expect(replayed.status).toBe(409);
     // Delivery ids are remembered on disk, so a restart or a second daemon on this catalog refuses them too.
     const journal = join(store.dir, '.git', 'wharf-daemon', 'deliveries');

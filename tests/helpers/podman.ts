@@ -24,36 +24,36 @@ export interface TestPodman {
 export async function startPodman(opts: { insecureRegistries?: string[] } = {}): Promise<TestPodman> {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-podman-'));
   await mkdir(join(dir, 'tmp'));
-  const containersConf = [
-    '[containers]',
-    'default_ulimits = ["nofile=1024:1024","nproc=1024:1024"]',
-    '[engine]',
-    'runtime = "runc"',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    `events_logfile_path = "${join(dir, 'events.log')}"`,
-    `tmp_dir = "${join(dir, 'tmp')}"`,
-    '',
-  ].join('\n');
-  const registriesConf = [
-    'unqualified-search-registries = []',
-    ...(opts.insecureRegistries ?? []).flatMap((r) => [
-      '[[registry]]',
-      `location = "${r}"`,
-      'insecure = true',
-    ]),
-    '',
-  ].join('\n');
-  const storageConf = [
-    '[storage]',
-    'driver = "overlay"',
-    `graphroot = "${join(dir, 'root')}"`,
-    `runroot = "${join(dir, 'run')}"`,
-    '',
-  ].join('\n');
-  await writeFile(join(dir, 'containers.conf'), containersConf);
-  await writeFile(join(dir, 'registries.conf'), registriesConf);
-  await writeFile(join(dir, 'storage.conf'), storageConf);
+  // One file per config, each a list of lines ending in a newline.
+  const confs: Record<string, string[]> = {
+    'containers.conf': [
+      '[containers]',
+      'default_ulimits = ["nofile=1024:1024","nproc=1024:1024"]',
+      '[engine]',
+      'runtime = "runc"',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      `events_logfile_path = "${join(dir, 'events.log')}"`,
+      `tmp_dir = "${join(dir, 'tmp')}"`,
+    ],
+    'registries.conf': [
+      'unqualified-search-registries = []',
+      ...(opts.insecureRegistries ?? []).flatMap((r) => [
+        '[[registry]]',
+        `location = "${r}"`,
+        'insecure = true',
+      ]),
+    ],
+    'storage.conf': [
+      '[storage]',
+      'driver = "overlay"',
+      `graphroot = "${join(dir, 'root')}"`,
+      `runroot = "${join(dir, 'run')}"`,
+    ],
+  };
+  for (const [name, lines] of Object.entries(confs)) {
+    await writeFile(join(dir, name), [...lines, ''].join('\n'));
+  }
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CONTAINERS_CONF: join(dir, 'containers.conf'),

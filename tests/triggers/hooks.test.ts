@@ -13,6 +13,7 @@ import {
   verifyGitee,
   type HookLogLine,
 } from '../../publisher/triggers/index.ts';
+import { containerRecipe } from '../helpers/apps.ts';
 
 const GH = 'gh-secret-5f2c9a';
 const GE = 'gitee-secret-77ab';
@@ -27,16 +28,7 @@ const app = (id: string, repo: string, dir: string) => ({
   upstream: { backend: 'github' as const, repo, scheme: 'semver' as const, prefixes: ['v'] },
   source: { origin: 'openeuler/openeuler-docker-images', dir },
   recipes: {
-    container: [
-      {
-        kind: 'container' as const,
-        tag: '8.6.4-oe2403sp4',
-        dockerfile: '8.6.4/24.03-lts-sp4/Dockerfile',
-        version: '8.6.4',
-        osVersion: '24.03-lts-sp4',
-        arches: ['amd64' as const],
-      },
-    ],
+    container: [containerRecipe('8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', { arches: ['amd64'] })],
   },
 });
 
@@ -84,6 +76,14 @@ const post = (forge: string, body: string, headers: Record<string, string>) =>
     headers: { 'content-type': 'application/json', ...headers },
   });
 
+/** A GitHub release hook with this delivery id, signed with `secret`. */
+const postRelease = (body: string, delivery: string, secret = GH) =>
+  post('github', body, {
+    'x-github-event': 'release',
+    'x-github-delivery': delivery,
+    'x-hub-signature-256': ghSign(body, secret),
+  });
+
 const release = (tag: string, repo = 'redis/redis') =>
   JSON.stringify({
     action: 'published',
@@ -95,11 +95,7 @@ describe('webhook triggers', () => {
   it('GitHub: a signed release of a newer version records it and queues the derived artifact', async () => {
     const head = await store.head();
     const body = release('v8.6.5');
-    const res = await post('github', body, {
-      'x-github-event': 'release',
-      'x-github-delivery': 'd-1',
-      'x-hub-signature-256': ghSign(body),
-    });
+    const res = await postRelease(body, 'd-1');
     expect(res.status).toBe(202);
     const out = (await res.json()) as {
       queued: { app: string; version: string; newVersion: boolean; artifacts: string[] }[];
@@ -125,11 +121,7 @@ describe('webhook triggers', () => {
     expect(log[0]!.trailers).toMatchObject({ App: 'redis', Stage: 'trigger' });
 
     // The same delivery again: refused as a replay, nothing committed.
-    const again = await post('github', body, {
-      'x-github-event': 'release',
-      'x-github-delivery': 'd-1',
-      'x-hub-signature-256': ghSign(body),
-    });
+    const again = await postRelease(body, 'd-1');
     expect(again.status).toBe(409);
     expect(await store.head()).toBe(log[0]!.sha);
   });
@@ -137,11 +129,7 @@ describe('webhook triggers', () => {
   it('refuses forged, oversized, malformed and unknown requests with the right status', async () => {
     const head = await store.head();
     const body = release('v9.0.0');
-    const forged = await post('github', body, {
-      'x-github-event': 'release',
-      'x-github-delivery': 'd-2',
-      'x-hub-signature-256': ghSign(body, 'not-the-secret'),
-    });
+    const forged = await postRelease(body, 'd-2', 'not-the-secret');
     expect(forged.status).toBe(401);
     const unsigned = await post('github', body, { 'x-github-event': 'release', 'x-github-delivery': 'd-3' });
     expect(unsigned.status).toBe(401);
