@@ -1,5 +1,5 @@
 // The sections of wharf.yml that configure Wharf's subsystems — `watch`, `events`, `daemon` (with
-// `daemon.triggers`), `blobs` and `advisories` — as real schemas, part of the catalog's config schema (schema.ts
+// `daemon.triggers`), `blobs`, `advisories` and `objectStorage` — as real schemas, part of the catalog's config schema (schema.ts
 // zCatalogConfig). So `wharf catalog validate`, the store's config() and every subsystem read wharf.yml
 // through one schema, and a problem is reported once, as wharf.yml:line: field: message. The
 // subsystems re-export their section (publisher/watch/config.ts, publisher/events/types.ts,
@@ -285,3 +285,81 @@ export const zAdvisoriesConfig = z
   })
   .strict();
 export type AdvisoriesConfig = z.infer<typeof zAdvisoriesConfig>;
+
+// ---------------------------------------------------------------- objectStorage: (publisher/objects)
+
+/**
+ * Which S3-compatible service a target is. Each fills in its endpoint from `region` when `endpoint` is
+ * omitted, and its addressing style when `forcePathStyle` is omitted: aws (no endpoint, virtual host),
+ * obs (Huawei Cloud: https://obs.<region>.myhuaweicloud.com), cos (Tencent Cloud:
+ * https://cos.<region>.myqcloud.com), oss (Alibaba Cloud: https://s3.oss-<region>.aliyuncs.com) are
+ * virtual-host addressed; minio and s3 (any other S3 API, s3rver) need `endpoint` and use path style.
+ */
+export const OBJECT_PROVIDERS = ['s3', 'aws', 'obs', 'cos', 'oss', 'minio'] as const;
+export type ObjectProvider = (typeof OBJECT_PROVIDERS)[number];
+
+const PROVIDER_ENDPOINT: Partial<Record<ObjectProvider, (region: string) => string>> = {
+  obs: (r) => `https://obs.${r}.myhuaweicloud.com`,
+  cos: (r) => `https://cos.${r}.myqcloud.com`,
+  oss: (r) => `https://s3.oss-${r}.aliyuncs.com`,
+};
+
+/** The artifact kinds a target takes (file artifacts: WSL and cloud disk images). */
+export const OBJECT_KINDS = ['wsl', 'cloud'] as const;
+
+/** One object-storage target: `objectStorage: [...]` in wharf.yml, or built by a CLI from flags. */
+export const zObjectTarget = z
+  .object({
+    name: z.string().regex(/^[a-z0-9-]+$/, 'target names are lowercase [a-z0-9-]'),
+    /** Default: s3 with an endpoint, aws without. */
+    provider: z.enum(OBJECT_PROVIDERS).optional(),
+    ...s3ConnectionShape,
+    /** Default: path style for s3/minio, virtual host for aws/obs/cos/oss. */
+    forcePathStyle: z.boolean().optional(),
+    /** Public base URL the objects are downloaded from (CDN, bucket website); default: endpoint/bucket. */
+    publicUrl: z.string().url().optional(),
+    /** Multipart part size in MiB (≥ 5, S3's minimum). */
+    partSizeMiB: z.number().int().min(5).max(5120).default(16),
+    queueSize: z.number().int().min(1).max(16).default(2),
+    /** Only these artifact kinds are published here (default: every file kind). */
+    kinds: z.array(z.enum(OBJECT_KINDS)).min(1).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.endpoint || !t.provider) return;
+    if (t.provider === 's3' || t.provider === 'minio')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpoint'],
+        message: `provider ${t.provider} needs an endpoint`,
+      });
+    else if (PROVIDER_ENDPOINT[t.provider] && t.region === 'us-east-1')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['region'],
+        message: `provider ${t.provider} needs its region (e.g. cn-north-4) or an endpoint`,
+      });
+  })
+  .transform((t) => {
+    const provider: ObjectProvider = t.provider ?? (t.endpoint ? 's3' : 'aws');
+    const endpoint = t.endpoint ?? PROVIDER_ENDPOINT[provider]?.(t.region);
+    return {
+      ...t,
+      provider,
+      ...(endpoint ? { endpoint } : {}),
+      forcePathStyle: t.forcePathStyle ?? (provider === 's3' || provider === 'minio'),
+    };
+  });
+export type ObjectTarget = z.infer<typeof zObjectTarget>;
+export type ObjectTargetInput = z.input<typeof zObjectTarget>;
+
+/** `objectStorage:` in wharf.yml: the targets file artifacts are uploaded to, names unique. */
+export const zObjectStorageConfig = z.array(zObjectTarget).superRefine((ts, ctx) => {
+  const seen = new Set<string>();
+  ts.forEach((t, i) => {
+    if (seen.has(t.name))
+      ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate target ${t.name}` });
+    seen.add(t.name);
+  });
+});
+export type ObjectStorageConfig = z.infer<typeof zObjectStorageConfig>;

@@ -5,7 +5,14 @@
 // (sha256, size, media type) and the bytes live in the blob store (catalog/blobs.ts).
 import { z } from 'zod';
 import { zAppId, zArch, zOsVersion, zRelPath, zRepoName, zTag, zVersion, TAG_RE } from './names.ts';
-import { zAdvisoriesConfig, zBlobsConfig, zDaemonConfig, zEventsConfig, zWatchConfig } from './config.ts';
+import {
+  zAdvisoriesConfig,
+  zBlobsConfig,
+  zDaemonConfig,
+  zEventsConfig,
+  zObjectStorageConfig,
+  zWatchConfig,
+} from './config.ts';
 
 export const IMAGE_KINDS = ['container', 'cloud', 'wsl'] as const;
 export type ImageKind = (typeof IMAGE_KINDS)[number];
@@ -631,6 +638,11 @@ export const zPublishRecord = z
             /** The object-storage target and the architecture of the file (WSL: Amd64Url/Arm64Url). */
             target: z.string().optional(),
             arch: zArch.optional(),
+            /** Where in the target (publisher/objects/publish.ts), and the files published next to it. */
+            bucket: z.string().optional(),
+            key: z.string().optional(),
+            checksumUrl: z.string().optional(),
+            signatureUrl: z.string().optional(),
           })
           .strict(),
       )
@@ -757,6 +769,8 @@ export const zCatalogConfig = z
     daemon: zDaemonConfig.optional(),
     blobs: zBlobsConfig.optional(),
     advisories: zAdvisoriesConfig.optional(),
+    /** Object-storage targets for file artifacts (WSL, cloud images): publisher/objects. */
+    objectStorage: zObjectStorageConfig.optional(),
   })
   .strict();
 export type CatalogConfig = z.infer<typeof zCatalogConfig>;

@@ -20,23 +20,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { z } from 'zod';
-import { s3ConnectionShape } from '../../catalog/config.ts';
+import { zObjectTarget, type ObjectTarget, type ObjectTargetInput } from '../../catalog/config.ts';
 import { s3Client } from '../../catalog/s3-client.ts';
 
-/** One object-storage target (wharf.yml `objectStorage: [...]`, or built by a CLI from flags). */
-export const zObjectTarget = z
-  .object({
-    name: z.string().regex(/^[a-z0-9-]+$/),
-    ...s3ConnectionShape,
-    /** Public base URL the objects are downloaded from (CDN, bucket website); default: endpoint/bucket. */
-    publicUrl: z.string().url().optional(),
-    /** Multipart part size in MiB (≥ 5, S3's minimum). */
-    partSizeMiB: z.number().int().min(5).max(5120).default(16),
-    queueSize: z.number().int().min(1).max(16).default(2),
-  })
-  .strict();
-export type ObjectTarget = z.infer<typeof zObjectTarget>;
-export type ObjectTargetInput = z.input<typeof zObjectTarget>;
+/** One object-storage target: the schema lives with wharf.yml's (catalog/config.ts `objectStorage`). */
+export { zObjectTarget, type ObjectTarget, type ObjectTargetInput };
 
 /** What publish records per uploaded object. */
 export interface UploadedObject {
