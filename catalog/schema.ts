@@ -492,8 +492,12 @@ export const zBuildRecord = z
       .optional(),
     labels: z.record(z.string(), z.string()).optional(),
     log: zBlobRef.optional(),
-    /** For cloud/WSL: the produced file. */
+    /** For cloud/WSL: the produced file (the first arch's when there are several). */
     file: z.object({ name: z.string(), sha256: z.string(), size: z.number().int() }).strict().optional(),
+    /** For cloud/WSL: one produced file per arch built. */
+    files: z
+      .array(z.object({ arch: zArch, name: z.string(), sha256: z.string(), size: z.number().int() }).strict())
+      .optional(),
   })
   .strict();
 
@@ -604,6 +608,22 @@ export const zSignRecord = z
           .strict(),
       )
       .default([]),
+    /** Cloud and WSL files: one Sigstore bundle per file (kept in the blob store). */
+    bundles: z
+      .array(
+        z
+          .object({
+            arch: zArch,
+            file: z.string(),
+            sha256: z.string(),
+            bundle: zBlobRef,
+            /** key: the configured key (keyId); keyless: a Fulcio certificate for `identity`. */
+            mode: z.enum(['key', 'keyless']),
+            identity: z.string().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 

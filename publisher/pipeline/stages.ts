@@ -1,6 +1,6 @@
-// Which stage functions each image kind has. Container images have all five; the WSL and cloud kinds
-// get theirs from their own modules (publisher/wsl, …) as they are written: a kind with no stages is
-// reported "skipped" by the pipeline, never half-built.
+// Which stage functions each image kind has. Container images and WSL images (publisher/wsl) have all
+// five; the cloud kind gets its from its own module as it is written: a kind with no stages is reported
+// "skipped" by the pipeline, never half-built.
 import type { ImageKind, Stage } from '../../catalog/schema.ts';
 import { makeBuildStage, type BuildStageOptions } from '../build/index.ts';
 import { makePublish, type PublishOptions } from '../publish/index.ts';
@@ -8,7 +8,13 @@ import { createScanRunner, type ScanStageOptions } from '../scan/index.ts';
 import { signStage } from '../sign/index.ts';
 import type { StageFn } from '../stage.ts';
 import { makeVerifyStage, type VerifyStageOptions } from '../verify/index.ts';
-import { wslBuildStage, wslVerifyStage } from '../wsl/stages.ts';
+import {
+  createWslScanStage,
+  wslBuildStage,
+  wslPublishStage,
+  wslSignStage,
+  wslVerifyStage,
+} from '../wsl/stages.ts';
 
 export type StageTable = Record<ImageKind, Partial<Record<Stage, StageFn>>>;
 
@@ -29,7 +35,13 @@ export function defaultStages(opts: StageTableOptions = {}): StageTable {
       sign: signStage,
       publish: makePublish(opts.publish),
     },
-    wsl: { build: wslBuildStage, verify: wslVerifyStage },
+    wsl: {
+      build: wslBuildStage,
+      verify: wslVerifyStage,
+      scan: createWslScanStage(opts.scan?.force ? { force: true } : {}),
+      sign: wslSignStage,
+      publish: wslPublishStage,
+    },
     cloud: {},
   };
 }

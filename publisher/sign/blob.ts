@@ -2,11 +2,20 @@
 // file's bytes, media type application/vnd.dev.sigstore.bundle.v0.3+json) made by @sigstore/sign with
 // the configured key (publisher/sign/keys.ts: $WHARF_SIGNING_KEY / $WHARF_SIGNING_KEY_FILE), with no
 // transparency log or timestamp witnesses, and verified by @sigstore/verify against that public key.
-// Keyless (Fulcio + Rekor with an OIDC token) is not wired yet.
+// Keyless: with an OIDC identity token, an ephemeral key certified by Fulcio ($WHARF_FULCIO_URL, default
+// Sigstore's public instance) and the signature logged in Rekor ($WHARF_REKOR_URL); the bundle then
+// carries the certificate and the log entry (verify it with `cosign verify-blob --bundle` or sigstore-js).
 import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { bundleFromJSON, bundleToJSON, type Bundle } from '@sigstore/bundle';
-import { MessageSignatureBundleBuilder, type Signer } from '@sigstore/sign';
+import {
+  DEFAULT_FULCIO_URL,
+  DEFAULT_REKOR_URL,
+  FulcioSigner,
+  MessageSignatureBundleBuilder,
+  RekorWitness,
+  type Signer,
+} from '@sigstore/sign';
 import { Verifier, toSignedEntity, type TrustMaterial } from '@sigstore/verify';
 import { keyIdOf, type SigningKey } from './keys.ts';
 
@@ -34,6 +43,41 @@ export async function signBlob(data: Buffer, key: SigningKey): Promise<unknown> 
 
 export async function signFile(path: string, key: SigningKey): Promise<unknown> {
   return signBlob(await readFile(path), key);
+}
+
+export const FULCIO_URL_ENV = 'WHARF_FULCIO_URL';
+export const REKOR_URL_ENV = 'WHARF_REKOR_URL';
+
+/** The identity an OIDC token names (email, else subject), read from its payload for the record only. */
+export function tokenIdentity(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      email?: unknown;
+      sub?: unknown;
+    };
+    const id = typeof payload.email === 'string' ? payload.email : payload.sub;
+    return typeof id === 'string' && id.length <= 256 ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keyless: a bundle with a Fulcio certificate for the token's identity and a Rekor entry. */
+export async function signFileKeyless(
+  path: string,
+  opts: { token: string; env?: NodeJS.ProcessEnv },
+): Promise<{ bundle: unknown; identity?: string }> {
+  const env = opts.env ?? process.env;
+  const signer = new FulcioSigner({
+    fulcioBaseURL: env[FULCIO_URL_ENV] || DEFAULT_FULCIO_URL,
+    identityProvider: { getToken: () => Promise.resolve(opts.token) },
+  });
+  const rekor = new RekorWitness({ rekorBaseURL: env[REKOR_URL_ENV] || DEFAULT_REKOR_URL });
+  const bundle = await new MessageSignatureBundleBuilder({ signer, witnesses: [rekor] }).create({
+    data: await readFile(path),
+  });
+  const identity = tokenIdentity(opts.token);
+  return { bundle: bundleToJSON(bundle), ...(identity ? { identity } : {}) };
 }
 
 /**

@@ -1,31 +1,99 @@
-// The wsl kind in the pipeline: build (from the container artifact's exported OCI layout) and verify run
-// through runPipeline and the runner's commits; a second run is unchanged; a missing source layout fails
-// the build; a .wsl failing Microsoft's checks fails verify.
+// The wsl kind in the pipeline, all five stages through runPipeline and the runner's commits, on
+// synthetic OCI layouts (an RPM database written by rpm with a vulnerable golang package, per arch) and
+// real services (s3rver, a loopback CVRF feed): build → verify → scan (the .wsl's own RPM database
+// matched against openEuler's advisories) → sign (a Sigstore bundle per file) → publish (every file,
+// checksum and bundle to every objectStorage target); a second run is unchanged; a missing source layout
+// fails the build; a .wsl failing Microsoft's checks fails verify; a blocking finding stops sign and
+// publish; no advisory index is `not-run`, never clean; a failing target makes the publish partial.
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogStore } from '../../catalog/store.ts';
+import { zCatalogConfig, type CatalogConfig } from '../../catalog/schema.ts';
+import { syncFeed } from '../../publisher/advisories/feed.ts';
+import { readFindings } from '../../publisher/scan/findings.ts';
 import { openStageContext } from '../../publisher/context.ts';
 import { runPipeline } from '../../publisher/pipeline/index.ts';
 import { selectTargets } from '../../publisher/select.ts';
+import { verifyBlob } from '../../publisher/sign/blob.ts';
+import { parsePrivateKey } from '../../publisher/sign/keys.ts';
 import { imageLayoutDir } from '../../publisher/stage.ts';
+import { buildRpm, cvrfDir, dirEntries, serveFeed, sqliteRootfs, tmp } from '../advisories/helpers.ts';
+import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { elfHeader, tarOf, tempDir, writeOciLayout, type LayerEntry } from '../rootfs/fixtures.ts';
 
-function entries(passwd: string): LayerEntry[] {
+let s3: TestS3;
+let feedDir: string;
+/** The rpmdb files of a root with golang 1.17.3-31.oe2203sp2 (fixed in -32 by openEuler-SA-2024-1488, High). */
+const rpmdb: Record<'amd64' | 'arm64', Array<{ path: string; data: Buffer }>> = { amd64: [], arm64: [] };
+
+beforeAll(async () => {
+  s3 = await startS3({ bucket: 'wsl' });
+  const top = await tmp('rpms');
+  for (const [arch, rpmArch] of [
+    ['amd64', 'x86_64'],
+    ['arm64', 'aarch64'],
+  ] as const) {
+    const rpm = await buildRpm(top, {
+      name: 'golang',
+      version: '1.17.3',
+      release: '31.oe2203sp2',
+      arch: rpmArch,
+    });
+    const root = await tmp(`root-${arch}`);
+    await sqliteRootfs(root, [rpm]);
+    rpmdb[arch] = await dirEntries(join(root, 'var/lib/rpm'), 'var/lib/rpm');
+  }
+  const feed = await serveFeed(await cvrfDir());
+  try {
+    feedDir = await tmp('index');
+    await syncFeed({ url: feed.url, dir: feedDir });
+  } finally {
+    await feed.close();
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await s3?.stop();
+});
+
+function entries(arch: 'amd64' | 'arm64', passwd: string): LayerEntry[] {
   return [
     { name: 'bin', type: 'directory' },
-    { name: 'bin/busybox', mode: 0o755, data: elfHeader('amd64') },
+    { name: 'bin/busybox', mode: 0o755, data: elfHeader(arch) },
     { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
     { name: 'bin/bash', type: 'symlink', linkname: 'busybox' },
     { name: 'etc', type: 'directory' },
     { name: 'etc/passwd', data: passwd },
     { name: 'etc/shadow', mode: 0o640, data: 'root:*:19000:0:99999:7:::\n' },
+    { name: 'var', type: 'directory' },
+    { name: 'var/lib', type: 'directory' },
+    { name: 'var/lib/rpm', type: 'directory' },
+    ...rpmdb[arch].map((f) => ({ name: f.path, data: f.data })),
   ];
 }
 
-async function setup(passwd = 'root:x:0:0:root:/root:/bin/sh\n') {
+interface Setup {
+  store: CatalogStore;
+  ctx: Awaited<ReturnType<typeof openStageContext>>;
+  key: ReturnType<typeof parsePrivateKey>;
+}
+
+async function setup(
+  o: { passwd?: string; config?: (c: CatalogConfig) => CatalogConfig; advisories?: boolean } = {},
+): Promise<Setup> {
+  const passwd = o.passwd ?? 'root:x:0:0:root:/root:/bin/sh\n';
   const dir = await tempDir('wharf-wsl-stage-');
   const store = await CatalogStore.init(join(dir, 'catalog'));
+  const base = zCatalogConfig.parse({
+    objectStorage: [
+      { name: 'local', provider: 'minio', endpoint: s3.endpoint, bucket: s3.bucket, prefix: 'wsl' },
+    ],
+    advisories: { dir: o.advisories === false ? join(dir, 'no-index') : feedDir },
+  });
   await store.commit({ subject: 'test: app with a wsl recipe' }, async (tx) => {
+    tx.putConfig(o.config ? o.config(base) : base);
     tx.putApp({
       id: 'myos',
       name: 'myos',
@@ -38,63 +106,157 @@ async function setup(passwd = 'root:x:0:0:root:/root:/bin/sh\n') {
             id: '1.0-wsl',
             source: '1.0',
             version: '1.0',
-            osVersion: '24.03-lts-sp4',
-            arches: ['amd64'],
+            osVersion: '22.03-lts-sp2',
             defaultName: 'myos-1.0',
           },
         ],
       },
     });
   });
-  const workDir = join(dir, 'work');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const ctx = await openStageContext(store, {
-    workDir,
+    workDir: join(dir, 'work'),
     engine: null,
-    env: { SOURCE_DATE_EPOCH: '1767225600' },
+    env: {
+      SOURCE_DATE_EPOCH: '1767225600',
+      WHARF_SIGNING_KEY: pem,
+      WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    },
   });
-  return { store, ctx, workDir, passwd };
+  // The container build's layouts: the primary arch at images/<app>/<tag>, the other at <tag>@<arch>.
+  const layout = imageLayoutDir(ctx, 'myos', '1.0');
+  await writeOciLayout(layout, [{ arch: 'amd64', layers: [await tarOf(entries('amd64', passwd))] }]);
+  await writeOciLayout(`${layout}@arm64`, [
+    { arch: 'arm64', layers: [await tarOf(entries('arm64', passwd))] },
+  ]);
+  return { store, ctx, key: parsePrivateKey(pem, 'test') };
 }
 
-async function run(s: Awaited<ReturnType<typeof setup>>) {
+async function run(s: Setup) {
   const { targets } = selectTargets(await s.store.load(), [], { kinds: ['wsl'] });
   expect(targets.map((t) => `${t.app.id}:${t.artifactId}:${t.kind}`)).toEqual(['myos:1.0-wsl:wsl']);
   return runPipeline(s.ctx, targets);
 }
 
+const artifact = async (s: Setup) =>
+  (await s.store.load()).apps.get('myos')!.artifacts.find((a) => a.kind === 'wsl')!;
+const stages = (r: Awaited<ReturnType<typeof run>>) =>
+  r.artifacts[0]!.stages.map((o) => `${o.stage}:${o.status}`);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
 describe('pipeline: kind wsl', () => {
-  it('builds and verifies a .wsl from the container layout, then finds it unchanged', async () => {
+  it('builds, verifies, scans, signs and publishes both arches, then finds everything unchanged', async () => {
     const s = await setup();
-    await writeOciLayout(imageLayoutDir(s.ctx, 'myos', '1.0'), [
-      { arch: 'amd64', layers: [await tarOf(entries(s.passwd))] },
-    ]);
     const first = await run(s);
-    expect(first.artifacts[0]).toMatchObject({ status: 'done' });
-    expect(first.artifacts[0]!.stages.map((o) => `${o.stage}:${o.status}`)).toEqual([
-      'build:ok',
-      'verify:passed',
-    ]);
-    const art = (await s.store.load()).apps.get('myos')!.artifacts.find((a) => a.kind === 'wsl')!;
-    expect(art.records.build?.file?.name).toBe('myos-1.0-amd64.wsl');
-    expect(art.records.build?.file?.sha256).toMatch(/^[a-f0-9]{64}$/);
+    expect(stages(first)).toEqual(['build:ok', 'verify:passed', 'scan:ok', 'sign:signed', 'publish:ok']);
+    expect(first.artifacts[0]).toMatchObject({ status: 'published' });
+    const art = await artifact(s);
+    const files = art.records.build!.files!;
+    expect(files.map((f) => f.name)).toEqual(['myos-1.0-amd64.wsl', 'myos-1.0-arm64.wsl']);
     expect(art.records.verify?.status).toBe('passed');
+
+    // scan: the golang package of each file's own RPM database, matched by the advisory feed.
+    const scan = art.records.scan!;
+    expect(scan).toMatchObject({
+      status: 'ok',
+      scanner: { name: 'wharf-cvrf' },
+      os: { name: '22.03-LTS-SP2' },
+    });
+    expect(scan.summary?.total.HIGH).toBe(2);
+    const findings = await readFindings(s.ctx.blobs, scan);
+    expect(findings.ok && findings.findings.map((f) => `${f.id} ${f.pkg} ${f.target}`).sort()).toEqual([
+      'openEuler-SA-2024-1488 golang myos:1.0-wsl (amd64)',
+      'openEuler-SA-2024-1488 golang myos:1.0-wsl (arm64)',
+    ]);
+
+    // sign: one bundle per file, in the blob store, verifying against the key.
+    const sign = art.records.sign!;
+    expect(sign).toMatchObject({ status: 'signed', keyId: s.key.keyId });
+    expect(sign.bundles!.map((b) => `${b.arch} ${b.mode}`)).toEqual(['amd64 key', 'arm64 key']);
+
+    // publish: one object per arch, read back by URL with the recorded sha256, checksum and bundle next to it.
+    const pub = art.records.publish!;
+    expect(pub.status).toBe('ok');
+    expect(pub.objects!.map((o) => `${o.target} ${o.arch} ${o.key}`)).toEqual([
+      'local amd64 wsl/myos/1.0-wsl/myos-1.0-amd64.wsl',
+      'local arm64 wsl/myos/1.0-wsl/myos-1.0-arm64.wsl',
+    ]);
+    for (const o of pub.objects!) {
+      const f = files.find((x) => x.arch === o.arch)!;
+      expect(o).toMatchObject({ sha256: f.sha256, size: f.size, url: `${s3.endpoint}/wsl/${o.key}` });
+      const bytes = Buffer.from(await (await fetch(o.url)).arrayBuffer());
+      expect(sha(bytes)).toBe(f.sha256);
+      expect(await (await fetch(o.checksumUrl!)).text()).toBe(`${f.sha256}  ${f.name}\n`);
+      const bundle: unknown = await (await fetch(o.signatureUrl!)).json();
+      expect(verifyBlob(bytes, bundle, s.key.publicKey)).toBe(s.key.keyId);
+    }
+    expect(art.pending).toBeUndefined();
+
     const second = await run(s);
     expect(second.artifacts[0]!.status).toBe('unchanged');
     expect(second.artifacts[0]!.stages.every((o) => o.commit === null)).toBe(true);
   });
 
   it('fails the build when the container image is not built, and verify when the checks fail', async () => {
-    const s = await setup('admin:x:0:0::/root:/bin/sh\n'); // uid 0 is not root: passwd.root
+    const s = await setup({ passwd: 'admin:x:0:0::/root:/bin/sh\n' }); // uid 0 is not root: passwd.root
+    const layout = imageLayoutDir(s.ctx, 'myos', '1.0');
+    const { rm } = await import('node:fs/promises');
+    await rm(layout, { recursive: true });
+    await rm(`${layout}@arm64`, { recursive: true });
     const missing = await run(s);
     expect(missing.artifacts[0]).toMatchObject({ status: 'failed', stoppedAt: 'build' });
-    expect(missing.artifacts[0]!.message).toMatch(/myos:1.0 \(amd64\) is not built here/);
-    await writeOciLayout(imageLayoutDir(s.ctx, 'myos', '1.0'), [
-      { arch: 'amd64', layers: [await tarOf(entries(s.passwd))] },
+    expect(missing.artifacts[0]!.message).toMatch(/myos:1.0 \(amd64, arm64\) is not built here/);
+    await writeOciLayout(layout, [
+      { arch: 'amd64', layers: [await tarOf(entries('amd64', 'admin:x:0:0::/root:/bin/sh\n'))] },
     ]);
     const bad = await run(s);
     expect(bad.artifacts[0]).toMatchObject({ status: 'failed', stoppedAt: 'verify' });
-    const art = (await s.store.load()).apps.get('myos')!.artifacts.find((a) => a.kind === 'wsl')!;
+    const art = await artifact(s);
+    // Only amd64 is there: it is built, arm64 is named as not built here.
+    expect(art.records.build?.files?.map((f) => f.arch)).toEqual(['amd64']);
     expect(art.records.verify?.checks.filter((c) => c.status === 'failed').map((c) => c.name)).toEqual([
       'passwd.root',
     ]);
+  });
+
+  it('blocks sign and publish on a blocking finding; no advisory index is not-run, never clean', async () => {
+    const blocked = await setup({
+      config: (c) => ({ ...c, scanPolicy: { ...c.scanPolicy, block: ['HIGH'] } }),
+    });
+    const r = await run(blocked);
+    expect(r.artifacts[0]).toMatchObject({ stoppedAt: 'scan' });
+    expect(stages(r)).toEqual(['build:ok', 'verify:passed', 'scan:blocked']);
+    expect((await artifact(blocked)).records.publish).toBeUndefined();
+
+    const noIndex = await setup({ advisories: false });
+    const n = await run(noIndex);
+    expect(stages(n)).toEqual(['build:ok', 'verify:passed', 'scan:not-run', 'sign:signed', 'publish:ok']);
+    const scan = (await artifact(noIndex)).records.scan!;
+    expect(scan.status).toBe('not-run');
+    expect(scan.error?.message).toMatch(/OS packages not scanned: no advisory index/);
+    expect(scan.summary).toBeUndefined();
+  });
+
+  it('records a partial publish when one target fails, naming it; the others have the files', async () => {
+    const s = await setup({
+      config: (c) => ({
+        ...c,
+        objectStorage: [
+          ...c.objectStorage!,
+          { ...c.objectStorage![0]!, name: 'broken', bucket: 'no-such-bucket' },
+        ],
+      }),
+    });
+    const r = await run(s);
+    expect(stages(r)).toEqual(['build:ok', 'verify:passed', 'scan:ok', 'sign:signed', 'publish:partial']);
+    const pub = (await artifact(s)).records.publish!;
+    expect(pub.objects!.map((o) => `${o.target} ${o.arch}`)).toEqual(['local amd64', 'local arm64']);
+    expect(pub.targets.map((x) => `${x.target} ${x.status}`)).toEqual(['broken failed', 'broken failed']);
+    expect(pub.targets[0]!.error).toMatch(/bucket/i);
+    expect((await artifact(s)).pending).toBeDefined();
+    const bytes = await readFile(join(s.ctx.workDir, 'wsl/myos/1.0-wsl/myos-1.0-amd64.wsl'));
+    expect(pub.objects![0]!.sha256).toBe(sha(bytes));
   });
 });
