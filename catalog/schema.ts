@@ -284,11 +284,31 @@ export const zCloudRecipe = z
     kind: z.literal('cloud'),
     /** Artifact id, e.g. 24.03-lts-sp4-qcow2. */
     id: zTag,
-    format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']),
-    /** Source disk image or rootfs, relative to the recipe tree or an https URL. */
+    /** One output format (older recipes); `formats` lists several. At least one of the two. */
+    format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']).optional(),
+    formats: z
+      .array(z.enum(['qcow2', 'raw', 'vhd', 'vmdk']))
+      .min(1)
+      .max(4)
+      .optional(),
+    /**
+     * The source: a container artifact built by Wharf whose rootfs carries a kernel, an initramfs and
+     * systemd-boot ("app:tag" or a tag of the same app), or a base disk image by https URL (qcow2, raw,
+     * optionally .xz) with its `sha256`.
+     */
     source: zLine(2048).min(1),
-    sizeGiB: z.number().positive().optional(),
+    /** SHA-256 of a base disk image fetched from `source` (required for a URL source). */
+    sha256: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/)
+      .optional(),
+    sizeGiB: z.number().positive().max(2048).optional(),
     cloudInit: z.boolean().optional(),
+    /** cloud-init datasources, in the order tried (default NoCloud, ConfigDrive, OpenStack, Ec2, None). */
+    datasources: z
+      .array(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,31}$/))
+      .max(16)
+      .optional(),
     ...zRecipeBase,
   })
   .strict();

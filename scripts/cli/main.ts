@@ -16,6 +16,7 @@ import pipelineCommands from './pipeline.ts';
 import signCommands from './sign.ts';
 import publishCommands from './publish.ts';
 import wslCommands from './wsl.ts';
+import cloudCommands from './cloud.ts';
 import recipeCommands from './recipe.ts';
 import advisoriesCommands from './advisories.ts';
 
@@ -31,6 +32,7 @@ const modules: CommandModule[] = [
   signCommands,
   publishCommands,
   wslCommands,
+  cloudCommands,
   recipeCommands,
   triggerCommand,
   daemonCommand,
