@@ -1,5 +1,5 @@
 // The sections of wharf.yml that configure Wharf's subsystems — `watch`, `events`, `daemon` (with
-// `daemon.triggers`), `blobs`, `advisories` and `objectStorage` — as real schemas, part of the catalog's config schema (schema.ts
+// `daemon.triggers`), `blobs`, `advisories`, `objectStorage` and `signing` — as real schemas, part of the catalog's config schema (schema.ts
 // zCatalogConfig). So `wharf catalog validate`, the store's config() and every subsystem read wharf.yml
 // through one schema, and a problem is reported once, as wharf.yml:line: field: message. The
 // subsystems re-export their section (publisher/watch/config.ts, publisher/events/types.ts,
@@ -363,3 +363,19 @@ export const zObjectStorageConfig = z.array(zObjectTarget).superRefine((ts, ctx)
   });
 });
 export type ObjectStorageConfig = z.infer<typeof zObjectStorageConfig>;
+
+// ---------------------------------------------------------------- signing: (publisher/context.ts, the site)
+
+/**
+ * `signing:` in wharf.yml names files, never key material. `publicKey` is the PEM public key the site
+ * publishes at /keys/cosign.pub; `keyFile` is the private key used when neither $WHARF_SIGNING_KEY nor
+ * $WHARF_SIGNING_KEY_FILE is set (the quick start generates one). Paths are relative to the catalog or
+ * absolute; the private key must lie outside the catalog (openStageContext refuses it otherwise).
+ */
+export const zSigningConfig = z
+  .object({
+    publicKey: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+  })
+  .strict();
+export type SigningConfig = z.infer<typeof zSigningConfig>;

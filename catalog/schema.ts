@@ -11,6 +11,7 @@ import {
   zDaemonConfig,
   zEventsConfig,
   zObjectStorageConfig,
+  zSigningConfig,
   zWatchConfig,
 } from './config.ts';
 
@@ -811,6 +812,7 @@ export const zCatalogConfig = z
     advisories: zAdvisoriesConfig.optional(),
     /** Object-storage targets for file artifacts (WSL, cloud images): publisher/objects. */
     objectStorage: zObjectStorageConfig.optional(),
+    signing: zSigningConfig.optional(),
   })
   .strict();
 export type CatalogConfig = z.infer<typeof zCatalogConfig>;

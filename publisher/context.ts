@@ -3,7 +3,7 @@
 // S3), the container engine, the signer, the scanner settings and the registry-client factory. The CLI
 // (wharf pipeline|build|smoke|scan|sign|publish), the daemon's jobs, the benchmarks and the tests all
 // open their context here, so a setting is honoured the same way everywhere.
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { defaultBlobStore, type BlobStore } from '../catalog/blobs.ts';
 import { newRunId } from '../catalog/run-id.ts';
@@ -13,7 +13,7 @@ import { connectEngine } from './engine/index.ts';
 import { RegistryClient } from './registry/client.ts';
 import { splitTargetRepository } from './registry/ref.ts';
 import { trivyOptionsFromEnv, type TrivyOptions } from './scan/trivy.ts';
-import { loadSigningKey, type SigningKey } from './sign/keys.ts';
+import { KEY_ENV, KEY_FILE_ENV, loadSigningKey, type SigningKey } from './sign/keys.ts';
 import type { RegistryClientHooks, StageContext, StageLogger } from './stage.ts';
 
 type RegistryTarget = CatalogConfig['registries'][number];
@@ -59,6 +59,28 @@ export function credentialsFor(
   return { username, password };
 }
 
+/**
+ * The environment the signer reads: `env` itself, or, when it names no key ($WHARF_SIGNING_KEY,
+ * $WHARF_SIGNING_KEY_FILE) and wharf.yml `signing.keyFile` does, `env` with $WHARF_SIGNING_KEY_FILE set
+ * to that file (relative to the catalog). A key file inside the catalog is refused: the catalog is
+ * public, the private key never is.
+ */
+export function signerEnv(
+  catalogDir: string,
+  config: CatalogConfig,
+  env: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv {
+  const file = config.signing?.keyFile;
+  if (!file || env[KEY_ENV]?.trim() || env[KEY_FILE_ENV]?.trim()) return env;
+  const path = resolve(catalogDir, file);
+  const rel = relative(resolve(catalogDir), path);
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
+    throw new Error(
+      `wharf.yml: signing.keyFile ${file} lies inside the catalog; keep the private key outside it`,
+    );
+  return { ...env, [KEY_FILE_ENV]: path };
+}
+
 /** Build the stage context of one run. Fails (with the wharf.yml field) when `blobs:` is invalid. */
 export async function openStageContext(
   store: CatalogStore,
@@ -90,7 +112,7 @@ export async function openStageContext(
     ...(engine ? { engine } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     env,
-    signer: () => (key ??= loadSigningKey(env)),
+    signer: () => (key ??= Promise.resolve().then(() => loadSigningKey(signerEnv(store.dir, config, env)))),
     // Read lazily: a bad WHARF_TRIVY_TIMEOUT fails the scans, not every other stage.
     scanner: () =>
       (scanner ??= {
