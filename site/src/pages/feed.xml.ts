@@ -1,4 +1,4 @@
-// GET /feed.xml: Atom feed of new and updated images.
+// GET /feed.xml: Atom feed of the newest imports, builds and publishes, with absolute links (wharf.yml siteUrl).
 import { atomFeed } from '../lib/machine.ts';
 import { siteModel } from '../lib/model.ts';
 
