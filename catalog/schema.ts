@@ -538,6 +538,26 @@ export const zVerifyRecord = z
     status: z.enum(['passed', 'failed', 'skipped']),
     inputsDigest: zDigest.optional(),
     checks: z.array(zCheckResult).default([]),
+    /**
+     * Multi-arch builds: the smoke tests of each arch's own image (emulated arches under qemu-user-static
+     * with a longer timeout). The top-level checks are the primary arch's.
+     */
+    platforms: z
+      .array(
+        z
+          .object({
+            arch: zArch,
+            status: z.enum(['passed', 'failed']),
+            manifestDigest: zDigest.optional(),
+            inputsDigest: zDigest.optional(),
+            emulated: z.boolean().optional(),
+            checks: z.array(zCheckResult).default([]),
+            durationMs: z.number().int().min(0).optional(),
+            error: zStageError.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 
@@ -568,6 +588,25 @@ export const zFinding = z
   })
   .strict();
 export type Finding = z.infer<typeof zFinding>;
+
+/** One arch of a multi-arch scan: the scan of that arch's own image (records.scan.platforms[]). */
+export const zScanPlatform = z
+  .object({
+    arch: zArch,
+    status: z.enum(['ok', 'not-run', 'failed']),
+    at: zIsoTime.optional(),
+    /** The arch's manifest digest that was scanned. */
+    target: z.string().optional(),
+    summary: z.object({ total: zSeverityCounts, fixable: zSeverityCounts }).strict().optional(),
+    findingsRef: zBlobRef.optional(),
+    report: zBlobRef.optional(),
+    policy: z
+      .object({ blocked: z.boolean(), reasons: z.array(z.string()).default([]) })
+      .strict()
+      .optional(),
+    error: zStageError.optional(),
+  })
+  .strict();
 
 export const zScanRecord = z
   .object({
@@ -604,6 +643,8 @@ export const zScanRecord = z
       .optional(),
     report: zBlobRef.optional(),
     sbom: zBlobRef.optional(),
+    /** Multi-arch builds: each arch scanned on its own; the top-level fields are the primary arch's. */
+    platforms: z.array(zScanPlatform).optional(),
   })
   .strict();
 export type ScanRecord = z.infer<typeof zScanRecord>;
@@ -621,6 +662,8 @@ export const zSignRecord = z
             target: z.string(),
             ref: z.string(),
             digest: zDigest,
+            /** Multi-arch: the arch whose manifest this signs; absent for the image index (or single image). */
+            arch: zArch.optional(),
             signatureTag: z.string(),
             signatureDigest: zDigest.optional(),
             attestationTag: z.string().optional(),
@@ -656,6 +699,8 @@ export const zPublishTarget = z
     digest: zDigest.optional(),
     aliases: z.array(z.string()).optional(),
     error: z.string().optional(),
+    /** The media type this registry refused (e.g. an OCI image index); the other targets go on. */
+    refusedMediaType: z.string().optional(),
     attempts: z.number().int().min(1).optional(),
   })
   .strict();
@@ -689,6 +734,14 @@ export const zPublishRecord = z
       )
       .optional(),
     blockedBy: z.string().optional(),
+    /** Media type of what `digest` names: an OCI image index for multi-arch images. */
+    mediaType: z.string().optional(),
+    /** Multi-arch: the per-arch manifests the index lists (digest, compressed size). */
+    platforms: z
+      .array(z.object({ arch: zArch, digest: zDigest, size: z.number().int().min(0).optional() }).strict())
+      .optional(),
+    /** Multi-arch: the required arches that kept the index from being published, and why. */
+    heldBack: z.array(z.object({ arch: zArch, stage: z.string(), reason: z.string() }).strict()).optional(),
   })
   .strict();
 

@@ -23,6 +23,7 @@ import {
   type RecipeCheckout,
 } from '../recipes/index.ts';
 import { localImageRef, tailLines } from '../artifact/index.ts';
+import { archLayoutDir, platformImageRef, requiredArches } from '../artifact/arches.ts';
 import {
   imageLayoutDir,
   type StageContext,
@@ -115,9 +116,7 @@ interface ArchPlan {
 
 type PlatformRecord = NonNullable<BuildRecord['platforms']>[number];
 
-/** Where a non-primary arch's OCI layout lives: next to the primary's (`<tag>@<arch>`). */
-export const archLayoutDir = (ctx: Pick<StageContext, 'workDir'>, app: string, tag: string, arch: Arch) =>
-  `${imageLayoutDir(ctx, app, tag)}@${arch}`;
+export { archLayoutDir };
 
 /** The arches this build makes, or undefined for the single-arch (engine arch) build. */
 export function plannedArches(
@@ -326,7 +325,7 @@ async function buildArches(
         arch === primary
           ? imageLayoutDir(ctx, t.app.id, t.artifactId)
           : archLayoutDir(ctx, t.app.id, t.artifactId, arch),
-      localRef: `${localImageRef(t.app.id, t.artifactId)}-${arch}`,
+      localRef: platformImageRef(t.app.id, t.artifactId, arch),
       prev:
         prevBuild && prevPlat && prevPlat.status !== 'failed'
           ? {
@@ -376,18 +375,30 @@ async function buildArches(
     }
   }
   const arches = platforms.map((p) => p.arch);
+  const required = requiredArches(ctx.config, arches);
   const failed = platforms.filter((p) => p.status === 'failed');
   const top: Partial<BuildRecord> = primaryRes
     ? { ...primaryRes.record, arches, platforms }
     : { ...primaryPartial, arches, platforms };
-  if (failed.length) {
+  // A failed arch that wharf.yml `arches.required` does not list is recorded and left out of the index;
+  // a required one fails the build (and so holds the index back).
+  const heldBy = failed.filter((p) => required.includes(p.arch));
+  if (heldBy.length || !primaryRes) {
     const r0 = fail(
-      `build ${name} failed for ${failed.map((p) => `${p.arch} (${p.error?.message ?? 'failed'})`).join('; ')}`,
+      `build ${name} failed for ${failed.map((p) => `${p.arch} (${p.error?.message ?? 'failed'})`).join('; ')}${heldBy.length ? '; the image index is not published until every required arch builds' : ''}`,
       top,
     );
     return r0;
   }
   const allUnchanged = platforms.every((p) => p.status === 'unchanged');
+  // Complete when the published image index lists exactly these arch manifests.
+  const pub = prevBuild && t.artifact?.records.publish;
+  const indexPublished =
+    !!pub &&
+    (pub.status === 'ok' || pub.status === 'unchanged') &&
+    !!pub.platforms &&
+    pub.platforms.length === platforms.length &&
+    platforms.every((p) => pub.platforms!.some((x) => x.arch === p.arch && x.digest === p.manifestDigest));
   const record: BuildRecord = {
     ...(top as Omit<BuildRecord, 'runId' | 'at' | 'status'>),
     runId: ctx.runId,
@@ -401,13 +412,15 @@ async function buildArches(
     verdict: 'done',
     status: record.status,
     message: allUnchanged
-      ? `inputs unchanged for ${arches.join(', ')}`
+      ? `inputs unchanged for ${arches.join(', ')}${indexPublished ? ' and the image index is published' : ''}`
       : `built ${platforms
           .filter((p) => p.status === 'ok')
           .map((p) => p.arch)
-          .join(', ')}`,
+          .join(
+            ', ',
+          )}${failed.length ? `; ${failed.map((p) => p.arch).join(', ')} failed (not required: left out of the index)` : ''}`,
     ...(allUnchanged ? { unchanged: true } : {}),
-    ...(allUnchanged && primaryRes?.published ? { complete: true } : {}),
+    ...(allUnchanged && indexPublished ? { complete: true } : {}),
     write: {
       upsert: true,
       record,

@@ -5,6 +5,7 @@ import type { ImageKind, Stage } from '../../catalog/schema.ts';
 import { makeBuildStage, type BuildStageOptions } from '../build/index.ts';
 import { makePublish, type PublishOptions } from '../publish/index.ts';
 import { createScanRunner, type ScanStageOptions } from '../scan/index.ts';
+import { perArchScan } from '../scan/arches.ts';
 import { signStage } from '../sign/index.ts';
 import type { StageFn } from '../stage.ts';
 import { makeVerifyStage, type VerifyStageOptions } from '../verify/index.ts';
@@ -31,7 +32,7 @@ export function defaultStages(opts: StageTableOptions = {}): StageTable {
     container: {
       build: makeBuildStage(opts.build),
       verify: makeVerifyStage(opts.verify),
-      scan: createScanRunner(opts.scan),
+      scan: perArchScan(createScanRunner(opts.scan), opts.scan),
       sign: signStage,
       publish: makePublish(opts.publish),
     },

@@ -6,6 +6,10 @@
 import pLimit from 'p-limit';
 import type { CatalogConfig, PublishRecord } from '../../catalog/schema.ts';
 import { errorMessage, publishGate } from '../artifact/index.ts';
+import { artifactImageIndex } from '../artifact/arches.ts';
+import { RegistryError } from '../registry/client.ts';
+import type { ImageIndexDoc } from '../registry/image-index.ts';
+import { OCI_INDEX } from '../registry/media.ts';
 import { readSignatureLayout, signatureLayoutDir, type SignatureEntry } from '../artifact/signatures.ts';
 import { OciLayout } from '../registry/layout.ts';
 import { pushItems, pushLayout } from '../registry/push.ts';
@@ -89,13 +93,26 @@ async function publish(
         blockedBy: gate.blockedBy,
         inputsDigest: art.records.build?.inputsDigest,
         targets: [],
+        ...(gate.heldBack ? { heldBack: gate.heldBack } : {}),
         error: { message },
       },
       message,
     );
   }
-  const digest = gate.digest;
+  let digest = gate.digest;
   const build = art.records.build!;
+  // Multi-arch: the per-arch manifests and the image index over them (the same bytes sign signed).
+  let index: ImageIndexDoc | undefined;
+  const multi = gate.arches
+    ? {
+        mediaType: OCI_INDEX,
+        platforms: gate.arches.map((a) => ({
+          arch: a.arch,
+          digest: a.digest,
+          ...(a.size !== undefined ? { size: a.size } : {}),
+        })),
+      }
+    : {};
   const fail = (message: string) =>
     finish(
       {
@@ -104,6 +121,7 @@ async function publish(
         digest,
         inputsDigest: build.inputsDigest,
         targets: [],
+        ...multi,
         error: { message },
       },
       message,
@@ -116,12 +134,18 @@ async function publish(
   let sigs: { layout: OciLayout; entries: SignatureEntry[] } | null = null;
   try {
     aliases = aliasTagsFor(entry.app, entry.artifacts, recipe, ctx.config);
+    if (gate.arches) {
+      index = await artifactImageIndex(ctx, t.app.id, t.artifactId, build, gate.arches);
+      digest = index.digest;
+    }
     layout = await OciLayout.open(imageLayoutDir(ctx, t.app.id, t.artifactId));
-    await layout.root({ digest });
+    if (!index) await layout.root({ digest });
     const sign = art.records.sign!;
     if (sign.status === 'signed' || sign.status === 'unchanged') {
       sigs = await readSignatureLayout(signatureLayoutDir(ctx.workDir, t.app.id, t.artifactId));
       if (!sigs) return fail('the signatures sign recorded are not in the work dir (run wharf sign again)');
+      if (index && !sign.signatures.some((x) => !x.arch && x.digest === index!.digest))
+        return fail(`the signed image index is not ${index.digest} (run wharf sign again)`);
     }
   } catch (e) {
     return fail(errorMessage(e));
@@ -146,7 +170,13 @@ async function publish(
             aliases,
             digest,
             layout,
-            sigs: sigs?.entries.filter((e) => e.target === target.name && e.subject === digest) ?? [],
+            ...(index ? { index } : {}),
+            sigs:
+              sigs?.entries.filter(
+                (e) =>
+                  e.target === target.name &&
+                  (e.subject === digest || !!gate.arches?.some((a) => a.digest === e.subject)),
+              ) ?? [],
             sigLayout: sigs?.layout,
             signed: !!sigs,
             mountFrom: pushedRepos,
@@ -178,6 +208,7 @@ async function publish(
       digest,
       inputsDigest: build.inputsDigest,
       targets,
+      ...multi,
       ...(message ? { error: { message } } : {}),
     },
     message,
@@ -190,6 +221,8 @@ interface TargetJob {
   aliases: string[];
   digest: string;
   layout: OciLayout;
+  /** Multi-arch: the image index to push (after every arch manifest) instead of the layout's root. */
+  index?: ImageIndexDoc;
   sigs: SignatureEntry[];
   sigLayout: OciLayout | undefined;
   signed: boolean;
@@ -229,12 +262,25 @@ async function publishToTarget(
       ...job.sigs.map(async (s) => (await client.headManifest(repo, s.tag))?.digest === s.descriptor.digest),
     ]);
     if (heads.every(Boolean)) return { ...res, status: 'unchanged', attempts: 1 + retries };
-    await pushLayout(client, repo, job.layout.dir, {
-      tags,
-      digest: job.digest,
-      mountFrom: job.mountFrom,
-      onProgress: ctx.log.progress,
-    });
+    if (job.index) {
+      const refused = await pushImageIndex(client, repo, job.index, tags, job.mountFrom, ctx.log.progress);
+      if (refused) {
+        ctx.log.warn(`${ref}: ${refused}`);
+        return {
+          ...res,
+          status: 'failed',
+          error: refused,
+          refusedMediaType: OCI_INDEX,
+          attempts: 1 + retries,
+        };
+      }
+    } else
+      await pushLayout(client, repo, job.layout.dir, {
+        tags,
+        digest: job.digest,
+        mountFrom: job.mountFrom,
+        onProgress: ctx.log.progress,
+      });
     for (const s of job.sigs) {
       const items = await job.sigLayout!.closure(s.descriptor);
       await pushItems(client, repo, job.sigLayout!, items, { tags: [s.tag] });
@@ -246,6 +292,39 @@ async function publishToTarget(
     ctx.log.warn(`${ref}: ${message}`);
     return { ...res, status: 'failed', error: message, attempts: 1 + retries };
   }
+}
+
+/**
+ * Push a multi-arch image: every arch's manifest (and its blobs) by digest, then the image index by
+ * digest and under each tag. A registry that refuses the index media type (HTTP 400/415 on the index
+ * PUT, e.g. MANIFEST_INVALID or UNSUPPORTED) gets a clear message back instead of a throw.
+ */
+async function pushImageIndex(
+  client: ReturnType<StageContext['registry']>,
+  repo: string,
+  index: ImageIndexDoc,
+  tags: string[],
+  mountFrom: string[],
+  onProgress: ((m: string) => void) | undefined,
+): Promise<string | undefined> {
+  for (const m of index.manifests)
+    await pushLayout(client, repo, m.layoutDir, {
+      tags: [],
+      digest: m.descriptor.digest,
+      mountFrom,
+      ...(onProgress ? { onProgress } : {}),
+    });
+  for (const ref of [index.digest, ...tags]) {
+    try {
+      await client.putManifest(repo, ref, index.bytes, index.mediaType);
+    } catch (e) {
+      if (e instanceof RegistryError && (e.status === 400 || e.status === 415))
+        return `registry refused the image index (${index.mediaType}): ${e.message}`;
+      throw e;
+    }
+  }
+  onProgress?.(`${repo}: image index ${index.digest} ${tags.join(', ')}`);
+  return undefined;
 }
 
 /** The repository path of an app on a target (namespace/app), without the registry host. */

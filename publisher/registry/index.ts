@@ -6,3 +6,4 @@ export * from './media.ts';
 export * from './push.ts';
 export * from './ref.ts';
 export * from '../net/retry.ts';
+export * from './image-index.ts';

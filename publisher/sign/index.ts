@@ -3,7 +3,9 @@
 // (the payload names that target's repository), written as a small OCI layout in the work dir for
 // publish to push next to the image (see docs/signing.md). Runs before publish; re-running it on an
 // unchanged digest with the same key records "unchanged" and keeps the existing signatures.
+import type { Arch } from '../../catalog/names.ts';
 import type { BuildRecord, ContainerRecipe, SignRecord } from '../../catalog/schema.ts';
+import { artifactImageIndex } from '../artifact/arches.ts';
 import { OciLayout } from '../registry/layout.ts';
 import { writeLayout, type LayoutEntry } from '../registry/layout.ts';
 import { OCI_MANIFEST } from '../registry/media.ts';
@@ -105,13 +107,36 @@ export const signStage: StageFn<'sign'> = async (ctx, t) => {
   }
 
   const dir = signatureLayoutDir(ctx.workDir, t.app.id, t.artifactId);
+  const build = art!.records.build!;
+  // What is signed: the image, or for a multi-arch build the image index and each arch's manifest.
+  let subjects: Subject[];
+  try {
+    if (gate.arches) {
+      const index = await artifactImageIndex(ctx, t.app.id, t.artifactId, build, gate.arches);
+      subjects = [
+        { digest: index.digest, build: { ...build, arches: gate.arches.map((a) => a.arch) } },
+        ...gate.arches.map((a) => ({ digest: a.digest, arch: a.arch, build: archBuild(build, a.arch) })),
+      ];
+    } else {
+      // The image layout must be the one that was built: refuse to sign a digest we cannot push.
+      const layout = await OciLayout.open(imageLayoutDir(ctx, t.app.id, t.artifactId));
+      await layout.root({ digest });
+      subjects = [{ digest, build }];
+    }
+  } catch (e) {
+    const message = errorMessage(e);
+    return finish(
+      { ...base(), status: 'failed', keyId: key.keyId, signatures: [], error: { message } },
+      message,
+    );
+  }
   const prev = art!.records.sign;
   if (prev && (prev.status === 'signed' || prev.status === 'unchanged') && prev.keyId === key.keyId) {
     if (
       await stillValid(
         dir,
         prev,
-        digest,
+        subjects,
         targets.map((x) => x.name),
       )
     ) {
@@ -120,10 +145,7 @@ export const signStage: StageFn<'sign'> = async (ctx, t) => {
   }
 
   try {
-    // The image layout must be the one that was built: refuse to sign a digest we cannot push.
-    const layout = await OciLayout.open(imageLayoutDir(ctx, t.app.id, t.artifactId));
-    await layout.root({ digest });
-    const { entries, signatures } = signForTargets(ctx, t, recipe, art!.records.build!, digest, key);
+    const { entries, signatures } = signForTargets(ctx, t, recipe, subjects, key);
     const written = await writeLayout(dir, entries);
     for (const s of signatures) {
       s.signatureDigest = written.find(
@@ -136,7 +158,7 @@ export const signStage: StageFn<'sign'> = async (ctx, t) => {
       )?.digest;
     }
     ctx.log.info(
-      `${label}: signed ${digest} for ${targets.length} target(s) with key ${key.keyId.slice(0, 19)}`,
+      `${label}: signed ${subjects[0]!.digest}${subjects.length > 1 ? ` and ${subjects.length - 1} arch manifest(s)` : ''} for ${targets.length} target(s) with key ${key.keyId.slice(0, 19)}`,
     );
     return finish({ ...base(), status: 'signed', keyId: key.keyId, signatures });
   } catch (e) {
@@ -148,12 +170,31 @@ export const signStage: StageFn<'sign'> = async (ctx, t) => {
   }
 };
 
+/** One digest to sign: the image (or image index), or one arch's manifest with that arch's build facts. */
+interface Subject {
+  digest: string;
+  arch?: Arch;
+  build: BuildRecord;
+}
+
+/** The build record as seen by one arch: its own inputs digest, manifest digest and arch. */
+function archBuild(build: BuildRecord, arch: Arch): BuildRecord {
+  const p = build.platforms?.find((x) => x.arch === arch);
+  const { platforms: _p, ...rest } = build;
+  return {
+    ...rest,
+    arches: [arch],
+    ...(p?.inputsDigest ? { inputsDigest: p.inputsDigest } : {}),
+    ...(p?.manifestDigest ? { manifestDigest: p.manifestDigest } : {}),
+    ...(p?.imageId ? { imageId: p.imageId } : {}),
+  };
+}
+
 function signForTargets(
   ctx: StageContext,
   t: StageTarget,
   recipe: ContainerRecipe,
-  build: BuildRecord,
-  digest: string,
+  subjects: Subject[],
   key: SigningKey,
 ): { entries: LayoutEntry[]; signatures: SignRecord['signatures'] } {
   const entries: LayoutEntry[] = [];
@@ -161,49 +202,53 @@ function signForTargets(
   const builderId = defaultBuilderId(ctx.config, ctx.env ?? process.env);
   for (const target of ctx.config.registries) {
     const repo = `${target.repository}/${t.app.name}`;
-    const payload = simpleSigningPayload(repo, digest, {
-      creator: 'wharf',
-      'dev.wharf.app': t.app.id,
-      'dev.wharf.tag': recipe.tag,
-    });
-    const sig = signatureManifest(payload, signBase64(key.privateKey, payload));
-    const statement = slsaProvenance({
-      subjectName: repo,
-      digest,
-      app: t.app,
-      recipe,
-      build,
-      config: ctx.config,
-      builderId,
-    });
-    const att = attestationManifest(
-      dsseSign(key.privateKey, IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement))),
-      SLSA_PROVENANCE_V1,
-    );
-    const common = { [TARGET_ANNOTATION]: target.name, [SUBJECT_ANNOTATION]: digest };
-    entries.push(
-      {
-        manifest: sig.manifest,
-        mediaType: OCI_MANIFEST,
-        blobs: sig.blobs,
-        annotations: { [REF_NAME]: signatureTag(digest), [KIND_ANNOTATION]: 'signature', ...common },
-      },
-      {
-        manifest: att.manifest,
-        mediaType: OCI_MANIFEST,
-        blobs: att.blobs,
-        annotations: { [REF_NAME]: attestationTag(digest), [KIND_ANNOTATION]: 'attestation', ...common },
-      },
-    );
-    signatures.push({
-      target: target.name,
-      ref: `${repo}:${recipe.tag}`,
-      digest,
-      signatureTag: signatureTag(digest),
-      signatureDigest: sig.digest,
-      attestationTag: attestationTag(digest),
-      attestationDigest: att.digest,
-    });
+    for (const { digest, arch, build } of subjects) {
+      const payload = simpleSigningPayload(repo, digest, {
+        creator: 'wharf',
+        'dev.wharf.app': t.app.id,
+        'dev.wharf.tag': recipe.tag,
+        ...(arch ? { 'dev.wharf.arch': arch } : {}),
+      });
+      const sig = signatureManifest(payload, signBase64(key.privateKey, payload));
+      const statement = slsaProvenance({
+        subjectName: repo,
+        digest,
+        app: t.app,
+        recipe,
+        build,
+        config: ctx.config,
+        builderId,
+      });
+      const att = attestationManifest(
+        dsseSign(key.privateKey, IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement))),
+        SLSA_PROVENANCE_V1,
+      );
+      const common = { [TARGET_ANNOTATION]: target.name, [SUBJECT_ANNOTATION]: digest };
+      entries.push(
+        {
+          manifest: sig.manifest,
+          mediaType: OCI_MANIFEST,
+          blobs: sig.blobs,
+          annotations: { [REF_NAME]: signatureTag(digest), [KIND_ANNOTATION]: 'signature', ...common },
+        },
+        {
+          manifest: att.manifest,
+          mediaType: OCI_MANIFEST,
+          blobs: att.blobs,
+          annotations: { [REF_NAME]: attestationTag(digest), [KIND_ANNOTATION]: 'attestation', ...common },
+        },
+      );
+      signatures.push({
+        target: target.name,
+        ref: `${repo}:${recipe.tag}`,
+        digest,
+        ...(arch ? { arch } : {}),
+        signatureTag: signatureTag(digest),
+        signatureDigest: sig.digest,
+        attestationTag: attestationTag(digest),
+        attestationDigest: att.digest,
+      });
+    }
   }
   return { entries, signatures };
 }
@@ -212,22 +257,35 @@ function signForTargets(
 async function stillValid(
   dir: string,
   prev: SignRecord,
-  digest: string,
+  subjects: Subject[],
   targets: string[],
 ): Promise<boolean> {
-  if (prev.signatures.length !== targets.length) return false;
-  if (!targets.every((n) => prev.signatures.some((s) => s.target === n && s.digest === digest))) return false;
+  if (prev.signatures.length !== targets.length * subjects.length) return false;
+  if (
+    !targets.every((n) =>
+      subjects.every((sub) =>
+        prev.signatures.some((s) => s.target === n && s.digest === sub.digest && s.arch === sub.arch),
+      ),
+    )
+  )
+    return false;
   try {
     const got = await readSignatureLayout(dir);
     if (!got) return false;
-    const has = (target: string, kind: 'signature' | 'attestation', manifest: string | undefined) =>
+    const has = (
+      target: string,
+      subject: string,
+      kind: 'signature' | 'attestation',
+      manifest: string | undefined,
+    ) =>
       got.entries.some(
         (e) =>
-          e.target === target && e.kind === kind && e.subject === digest && e.descriptor.digest === manifest,
+          e.target === target && e.kind === kind && e.subject === subject && e.descriptor.digest === manifest,
       );
     return prev.signatures.every(
       (s) =>
-        has(s.target, 'signature', s.signatureDigest) && has(s.target, 'attestation', s.attestationDigest),
+        has(s.target, s.digest, 'signature', s.signatureDigest) &&
+        has(s.target, s.digest, 'attestation', s.attestationDigest),
     );
   } catch {
     return false;

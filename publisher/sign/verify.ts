@@ -5,7 +5,7 @@
 // rejecting is reported.
 import type { KeyObject } from 'node:crypto';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
-import { zImageManifest } from '../registry/media.ts';
+import { isIndexType, manifestMediaType, zImageIndex, zImageManifest } from '../registry/media.ts';
 import { parseImageRef, type ImageRef } from '../registry/ref.ts';
 import {
   COSIGN_SIGNATURE_TYPE,
@@ -45,6 +45,10 @@ export interface VerifyResult {
   reasons: string[];
   signatures: SignatureCheck[];
   attestations: AttestationCheck[];
+  /** Media type of the verified manifest (an OCI image index for multi-arch images). */
+  mediaType?: string;
+  /** An image index: each manifest it lists, verified on its own (signature and provenance). */
+  manifests?: Array<VerifyResult & { platform?: Record<string, unknown> }>;
 }
 
 export interface VerifyOptions {
@@ -52,6 +56,8 @@ export interface VerifyOptions {
   client?: Partial<RegistryClientOptions>;
   /** Also require a valid provenance attestation. */
   requireAttestation?: boolean;
+  /** Do not descend into the manifests of an image index (used for the index's own children). */
+  noChildren?: boolean;
 }
 
 /** Loopback registries speak http by default, like docker's "localhost is insecure" rule. */
@@ -80,6 +86,13 @@ export async function verifyImage(
   }
   const digest = image.digest;
   out.digest = digest;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(image.bytes.toString('utf8'));
+  } catch {
+    doc = {};
+  }
+  out.mediaType = manifestMediaType(doc);
 
   const sigManifest = await client.getManifest(ref.repository, signatureTag(digest));
   if (!sigManifest)
@@ -114,6 +127,31 @@ export async function verifyImage(
     out.attestations.every((a) => a.valid) &&
     !(opts.requireAttestation && out.attestations.length === 0);
   if (out.valid) out.reasons = [];
+
+  // An image index is valid only when every manifest it lists is signed (and attested) too.
+  if (isIndexType(out.mediaType) && !opts.noChildren) {
+    const idx = zImageIndex.safeParse(doc);
+    if (!idx.success) {
+      out.valid = false;
+      out.reasons.push('the image index is not a valid OCI image index');
+      return out;
+    }
+    out.manifests = [];
+    for (const d of idx.data.manifests) {
+      const childRef = `${ref.registry}/${ref.repository}@${d.digest}`;
+      const child = await verifyImage(childRef, pub, { ...opts, noChildren: true });
+      out.manifests.push({ ...child, ...(d.platform ? { platform: d.platform } : {}) });
+      if (!child.valid) {
+        out.valid = false;
+        const arch = typeof d.platform?.architecture === 'string' ? d.platform.architecture : d.digest;
+        for (const why of child.reasons) out.reasons.push(`${arch} manifest ${d.digest}: ${why}`);
+      }
+    }
+    if (!out.manifests.length) {
+      out.valid = false;
+      out.reasons.push('the image index lists no manifest');
+    }
+  }
   return out;
 }
 

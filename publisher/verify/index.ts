@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import type Docker from 'dockerode';
 import type { SmokeTest, VerifyRecord } from '../../catalog/schema.ts';
 import { localImageRef, tailLines } from '../artifact/index.ts';
+import { isMultiArch, platformImageRef, requiredArches } from '../artifact/arches.ts';
 import { demuxLogs, explainEngineError } from '../engine/index.ts';
 import type { StageContext, StageFn, StageResult, StageTarget } from '../stage.ts';
 
@@ -20,7 +21,14 @@ export interface VerifyStageOptions {
   outputLines?: number;
   /** Network mode for smoke-test containers (e.g. 'host', 'none'); default: the engine's default. */
   networkMode?: string;
+  /**
+   * Multi-arch: an arch built under qemu-user-static emulation runs its smoke tests with the timeouts
+   * (and the default check's grace period) multiplied by this. Default 5.
+   */
+  emulationTimeoutFactor?: number;
 }
+
+export const DEFAULT_EMULATION_TIMEOUT_FACTOR = 5;
 
 export const DEFAULT_CHECK_NAME = 'starts (default check)';
 
@@ -39,6 +47,7 @@ async function verifyOne(
   const name = `${t.app.id}:${t.artifactId}`;
   const build = t.artifact?.records.build;
   const prev = t.artifact?.records.verify;
+  if (isMultiArch(build)) return verifyArches(ctx, t, opts, started);
   // The build of this very run found its inputs unchanged, and these inputs passed before: nothing to do.
   if (
     build?.status === 'unchanged' &&
@@ -96,6 +105,143 @@ async function verifyOne(
     status,
     ...(build?.inputsDigest ? { inputsDigest: build.inputsDigest } : {}),
     checks,
+    ...(failure ? { error: { message, ...(tail?.length ? { tail } : {}) } } : {}),
+  };
+  if (failure) ctx.log.warn(message);
+  return {
+    stage: 'verify',
+    verdict: failure ? 'failed' : 'done',
+    status,
+    message,
+    write: { upsert: true, record },
+  };
+}
+
+type PlatformVerify = NonNullable<VerifyRecord['platforms']>[number];
+
+/**
+ * Multi-arch: each arch that built is smoke-tested on its own image (an emulated arch under
+ * qemu-user-static, with longer timeouts), with its own entry in `platforms[]`. An arch whose
+ * manifest already passed is not tested again. The stage fails when a required arch failed (the
+ * message names it); a failed arch that is not required is recorded and left out of the index.
+ */
+async function verifyArches(
+  ctx: StageContext,
+  t: StageTarget,
+  opts: VerifyStageOptions,
+  started: number,
+): Promise<StageResult<'verify'>> {
+  const at = new Date(started).toISOString();
+  const name = `${t.app.id}:${t.artifactId}`;
+  const build = t.artifact!.records.build!;
+  const prev = t.artifact?.records.verify;
+  const factor = opts.emulationTimeoutFactor ?? DEFAULT_EMULATION_TIMEOUT_FACTOR;
+  const built = (build.platforms ?? []).filter(
+    (p) => (p.status === 'ok' || p.status === 'unchanged') && p.manifestDigest,
+  );
+  const required = requiredArches(
+    ctx.config,
+    (build.platforms ?? []).map((p) => p.arch),
+  );
+  const platforms: PlatformVerify[] = [];
+  let tested = 0;
+  let engineProblem: string | undefined;
+  if (!built.length) engineProblem = 'no successful build to verify (run the build stage first)';
+  else if (!ctx.engine) engineProblem = 'no container engine configured (DOCKER_HOST, --engine)';
+  for (const p of engineProblem ? [] : built) {
+    const engine = ctx.engine!;
+    const done = prev?.platforms?.find(
+      (x) =>
+        x.arch === p.arch &&
+        x.status === 'passed' &&
+        x.manifestDigest === p.manifestDigest &&
+        x.inputsDigest === p.inputsDigest,
+    );
+    if (done) {
+      platforms.push(done);
+      continue;
+    }
+    tested++;
+    const t0 = Date.now();
+    const image = p.imageId ?? platformImageRef(t.app.id, t.artifactId, p.arch);
+    const entry: PlatformVerify = {
+      arch: p.arch,
+      status: 'passed',
+      manifestDigest: p.manifestDigest,
+      ...(p.inputsDigest ? { inputsDigest: p.inputsDigest } : {}),
+      ...(p.emulated !== undefined ? { emulated: p.emulated } : {}),
+      checks: [],
+    };
+    try {
+      await engine.getImage(image).inspect();
+    } catch (e) {
+      const err = explainEngineError(engine, e);
+      entry.status = 'failed';
+      entry.error = {
+        message:
+          err.name === 'EngineUnreachable'
+            ? err.message
+            : `${p.arch} image ${image} is not present on this engine (rebuild to verify it)`,
+      };
+    }
+    if (entry.status === 'passed') {
+      const slow = p.emulated ? factor : 1;
+      const tests: Array<SmokeTest | null> = t.recipe.smoke?.length ? t.recipe.smoke : [null];
+      for (const test of tests) {
+        ctx.log.progress?.(
+          `${name} (${p.arch}${p.emulated ? ', emulated' : ''}): smoke test ${test?.name ?? DEFAULT_CHECK_NAME}`,
+        );
+        const scaled = test ? { ...test, timeoutSeconds: test.timeoutSeconds * slow } : null;
+        const r = await runCheck(engine, image, scaled, ctx.runId, {
+          ...opts,
+          defaultGraceSeconds: (opts.defaultGraceSeconds ?? 5) * slow,
+        });
+        entry.checks.push(r);
+        if (r.status !== 'passed' && entry.status === 'passed') {
+          entry.status = 'failed';
+          entry.error = {
+            message: `smoke test "${r.name}" ${describe(r, scaled)}`,
+            ...(r.output?.length ? { tail: r.output } : {}),
+          };
+        }
+      }
+    }
+    entry.durationMs = Date.now() - t0;
+    platforms.push(entry);
+  }
+  const heldBy = platforms.filter((p) => p.status === 'failed' && required.includes(p.arch));
+  const missing = required.filter((a) => !platforms.some((p) => p.arch === a));
+  const failure =
+    engineProblem ??
+    (heldBy.length || missing.length
+      ? [
+          ...heldBy.map((p) => `${p.arch}: ${p.error?.message ?? 'failed'}`),
+          ...missing.map((a) => `${a}: not built`),
+        ].join('; ')
+      : undefined);
+  const optionalFailed = platforms.filter((p) => p.status === 'failed' && !required.includes(p.arch));
+  if (!failure && tested === 0 && prev?.status === 'passed' && prev.inputsDigest === build.inputsDigest)
+    return {
+      stage: 'verify',
+      verdict: 'done',
+      status: 'unchanged',
+      unchanged: true,
+      message: 'smoke tests already passed for these arch manifests',
+    };
+  const primary = platforms[0];
+  const status = failure ? 'failed' : 'passed';
+  const message = failure
+    ? `verify ${name} failed for required arch ${failure}`
+    : `${platforms.map((p) => `${p.arch} ${p.status}`).join(', ')}${optionalFailed.length ? ' (failed arches not required: left out of the index)' : ''}`;
+  const tail = heldBy[0]?.error?.tail;
+  const record: VerifyRecord = {
+    runId: ctx.runId,
+    at,
+    durationMs: Date.now() - started,
+    status,
+    ...(build.inputsDigest ? { inputsDigest: build.inputsDigest } : {}),
+    checks: primary?.checks ?? [],
+    platforms,
     ...(failure ? { error: { message, ...(tail?.length ? { tail } : {}) } } : {}),
   };
   if (failure) ctx.log.warn(message);

@@ -46,6 +46,12 @@ function printVerify(r: VerifyResult): void {
       `  attestation ${a.valid ? 'ok     ' : 'invalid'} ${a.predicateType ?? ''}${a.reason ? ` — ${a.reason}` : ''}`,
     );
   for (const why of r.reasons) console.log(`  why: ${why}`);
+  for (const m of r.manifests ?? []) {
+    const arch = typeof m.platform?.architecture === 'string' ? m.platform.architecture : '?';
+    console.log(
+      `  ${arch} manifest ${m.digest ?? ''}: ${m.valid ? 'signature valid' : 'INVALID'}${m.attestations.some((a) => a.valid) ? ', provenance valid' : ''}`,
+    );
+  }
 }
 
 /**

@@ -1,22 +1,40 @@
-// Multi-arch builds on the real podman service: a FROM-scratch recipe with a static busybox per arch is
-// built for amd64 and arm64 (arm64 through /build?platform=linux/arm64; its image runs under
-// qemu-user-static), each arch with its own record; a rerun builds nothing; a failure injected into one
-// arch keeps the other's record and fails the build; fixing it builds again.
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// Multi-arch images on the real podman service and two real docker-registry instances: a FROM-scratch
+// recipe with a static busybox per arch is built for amd64 and arm64 (arm64 through
+// /build?platform=linux/arm64; its image runs under qemu-user-static), each arch verified and scanned on
+// its own with its own records, signed (the index and each arch manifest), and published as ONE OCI image
+// index with the same digest on both registries (`skopeo inspect --raw` shows it; `wharf verify` passes for
+// the index and each arch). A failure injected into one arch keeps the other's records and publishes no
+// index; fixing it publishes. A rerun builds nothing. A registry refusing the index media type is recorded
+// on its target while the others go on. One image set is shared by the whole file.
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, request, type Server } from 'node:http';
+import { copyFile, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppInput, Artifact } from '../../catalog/schema.ts';
+import type { AppInput, Artifact, CatalogConfig } from '../../catalog/schema.ts';
 import { runPipeline, selectTargets, parseSelection } from '../../publisher/pipeline/index.ts';
+import type { Stage } from '../../catalog/schema.ts';
 import { archLayoutDir } from '../../publisher/build/index.ts';
 import { layoutManifestDigest } from '../../publisher/build/export.ts';
+import { RegistryClient } from '../../publisher/registry/client.ts';
+import { OCI_INDEX } from '../../publisher/registry/media.ts';
 import { imageLayoutDir } from '../../publisher/stage.ts';
 import { prepareArches } from '../helpers/arches.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { runWharf } from '../helpers/wharf.ts';
+import { freePort } from '../helpers/ports.ts';
 import { startPipelineFixture, OS, type PipelineFixture } from './fixture.ts';
 
+const FAKE_TRIVY = resolve('tests/fixtures/bin/trivy');
 let f: PipelineFixture;
+let reg2: TestRegistry;
 let busybox: Record<'amd64' | 'arm64', string>;
+let env: NodeJS.ProcessEnv;
+let pubKeyFile: string;
 const DIR = 'Others/multi';
 const REL = `1.0/${OS}`;
+const TAG = '1.0-oe2403sp4';
 
 const app: AppInput = {
   id: 'multi',
@@ -30,7 +48,7 @@ const app: AppInput = {
     container: [
       {
         kind: 'container',
-        tag: '1.0-oe2403sp4',
+        tag: TAG,
         dockerfile: `${REL}/Dockerfile`,
         version: '1.0',
         osVersion: OS,
@@ -41,7 +59,7 @@ const app: AppInput = {
             command: ['/bin/busybox', 'uname', '-m'],
             expectExit: 0,
             expectOutput: '^(x86_64|aarch64)',
-            timeoutSeconds: 120,
+            timeoutSeconds: 60,
           },
         ],
       },
@@ -51,136 +69,309 @@ const app: AppInput = {
   },
 };
 
+const ctxDir = () => join(f.recipesDir, DIR, REL);
+
 beforeAll(async () => {
   busybox = await prepareArches();
   f = await startPipelineFixture({ apps: false });
-  const ctxDir = join(f.recipesDir, DIR, REL);
-  await mkdir(join(ctxDir, 'amd64'), { recursive: true });
-  await mkdir(join(ctxDir, 'arm64'), { recursive: true });
-  await copyFile(busybox.amd64, join(ctxDir, 'amd64/busybox'));
-  await copyFile(busybox.arm64, join(ctxDir, 'arm64/busybox'));
+  reg2 = await startRegistry();
+  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  pubKeyFile = join(f.dir, 'cosign.pub');
+  await writeFile(pubKeyFile, keys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  env = {
+    WHARF_SIGNING_KEY: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    WHARF_TRIVY: FAKE_TRIVY,
+    WHARF_TRIVY_TIMEOUT: '30',
+  };
+  process.env.FAKE_TRIVY_REPORT = 'alpine-310';
+  await mkdir(join(ctxDir(), 'amd64'), { recursive: true });
+  await mkdir(join(ctxDir(), 'arm64'), { recursive: true });
+  await copyFile(busybox.amd64, join(ctxDir(), 'amd64/busybox'));
+  // The injected failure: the arm64 "busybox" is not an executable at all (its smoke test fails).
+  await writeFile(join(ctxDir(), 'arm64/busybox'), 'not a binary\n');
+  await chmod(join(ctxDir(), 'arm64/busybox'), 0o755);
   await writeFile(
-    join(ctxDir, 'Dockerfile'),
+    join(ctxDir(), 'Dockerfile'),
     'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n',
   );
   await f.commitRecipes('multi-arch fixture');
-  await f.store.commit({ subject: 'multi app; arches' }, async (tx) => {
+  await f.store.commit({ subject: 'multi app; arches; two registries' }, async (tx) => {
     tx.putApp(app);
     const cfg = await tx.getConfig();
-    tx.putConfig({ ...cfg, arches: { default: ['amd64', 'arm64'] } });
+    tx.putConfig({
+      ...cfg,
+      arches: { default: ['amd64', 'arm64'] },
+      registries: [...cfg.registries, { name: 'second', repository: `${reg2.host}/mirror`, insecure: true }],
+      aliases: [{ osVersion: '^24\\.03-lts-sp4$', tags: ['latest'] }],
+      scanPolicy: { ...cfg.scanPolicy, block: [] },
+    });
   });
 }, 600_000);
 afterAll(async () => {
+  await reg2?.stop();
   await f?.stop();
 });
 
-async function build() {
-  const ctx = await f.ctx();
+async function run(only?: Stage[], build?: { arches?: Array<'amd64' | 'arm64' | 'riscv64'> }) {
+  const ctx = await f.ctx({ env });
   const snap = await f.store.load();
   const { targets } = selectTargets(snap, parseSelection(['multi']));
-  return runPipeline(ctx, targets, { concurrency: 1, only: ['build'] });
+  return runPipeline(ctx, targets, {
+    concurrency: 1,
+    ...(only ? { only } : {}),
+    ...(build ? { build } : {}),
+    verify: { networkMode: 'host' },
+  });
 }
 async function artifact(): Promise<Artifact> {
   const a = (await f.store.loadApp('multi'))?.artifacts[0];
   if (!a) throw new Error('no artifact');
   return a;
 }
+const client = (host: string) =>
+  new RegistryClient({ registry: host, insecure: true, retry: { retries: 1 } });
+const targetsOf = () => [
+  { host: f.registry.host, repo: 'wharf/multi' },
+  { host: reg2.host, repo: 'mirror/multi' },
+];
 
-describe('multi-arch build', () => {
-  it('builds amd64 and arm64, each with its own record and layout', async () => {
-    const r = await build();
-    expect(r.artifacts[0]).toMatchObject({ status: 'done' });
-    const b = (await artifact()).records.build!;
+describe('multi-arch image index', () => {
+  it('a failure in one arch keeps the other arch records and publishes no index', async () => {
+    const r = await run();
+    expect(r.artifacts[0]).toMatchObject({ status: 'failed' });
+    const a = await artifact();
+    const b = a.records.build!;
+    // Both arches built, each with its own record and layout.
     expect(b.status).toBe('ok');
     expect(b.arches).toEqual(['amd64', 'arm64']);
     const [amd, arm] = b.platforms!;
-    for (const [p, arch] of [
-      [amd, 'amd64'],
-      [arm, 'arm64'],
-    ] as const) {
+    expect(amd).toMatchObject({ arch: 'amd64', status: 'ok', emulated: false, log: expect.anything() });
+    expect(arm).toMatchObject({ arch: 'arm64', status: 'ok', emulated: true, log: expect.anything() });
+    expect(amd!.inputsDigest).not.toBe(arm!.inputsDigest);
+    expect(amd!.manifestDigest).not.toBe(arm!.manifestDigest);
+    // Verified on its own: amd64 passed, arm64 failed (and is named as what held the index back).
+    const v = a.records.verify!;
+    expect(v.status).toBe('failed');
+    expect(v.error!.message).toMatch(/failed for required arch arm64: smoke test "busybox runs"/);
+    expect(v.platforms!.map((p) => [p.arch, p.status])).toEqual([
+      ['amd64', 'passed'],
+      ['arm64', 'failed'],
+    ]);
+    expect(v.platforms![0]!.checks[0]).toMatchObject({
+      status: 'passed',
+      output: [expect.stringMatching(/^x86_64/)],
+    });
+    expect(a.records.publish).toBeUndefined();
+    for (const t of targetsOf()) expect(await client(t.host).headManifest(t.repo, TAG)).toBeNull();
+
+    // Publish asked directly: blocked, and the record says which arch held it back.
+    await run(['publish']);
+    const p = (await artifact()).records.publish!;
+    expect(p).toMatchObject({ status: 'blocked', blockedBy: 'verify' });
+    expect(p.heldBack).toEqual([
+      { arch: 'arm64', stage: 'verify', reason: expect.stringMatching(/^smoke tests failed/) },
+    ]);
+    for (const t of targetsOf()) expect(await client(t.host).headManifest(t.repo, TAG)).toBeNull();
+  }, 600_000);
+
+  it('fixing the arch publishes one image index, same digest on both registries, signed and verifiable', async () => {
+    await copyFile(busybox.arm64, join(ctxDir(), 'arm64/busybox'));
+    await f.commitRecipes('fix arm64');
+    const r = await run();
+    expect(r.artifacts[0]).toMatchObject({ status: 'published' });
+    const a = await artifact();
+    const b = a.records.build!;
+    const [amd, arm] = b.platforms!;
+    for (const p of [amd!, arm!]) {
       expect(p).toMatchObject({
-        arch,
         status: 'ok',
         inputsDigest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/),
         manifestDigest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/),
         size: expect.any(Number),
-        log: expect.anything(),
       });
-      expect(p!.size!).toBeGreaterThan(500_000); // the static busybox, gzip'd
+      expect(p.size!).toBeGreaterThan(500_000); // the static busybox, gzip'd
     }
-    expect(amd!.emulated).toBe(false);
-    expect(arm!.emulated).toBe(true);
-    expect(amd!.inputsDigest).not.toBe(arm!.inputsDigest);
-    expect(amd!.manifestDigest).not.toBe(arm!.manifestDigest);
     expect(b.manifestDigest).toBe(amd!.manifestDigest);
-    // Each layout holds its own arch's image; the arm64 image's config says arm64.
-    expect(await layoutManifestDigest(imageLayoutDir({ workDir: f.workDir }, 'multi', '1.0-oe2403sp4'))).toBe(
+    expect(await layoutManifestDigest(imageLayoutDir({ workDir: f.workDir }, 'multi', TAG))).toBe(
       amd!.manifestDigest,
     );
-    const armLayout = archLayoutDir({ workDir: f.workDir }, 'multi', '1.0-oe2403sp4', 'arm64');
-    expect(await layoutManifestDigest(armLayout)).toBe(arm!.manifestDigest);
-    const img = await f.podman.engine.getImage('localhost/wharf/multi:1.0-oe2403sp4-arm64').inspect();
+    expect(await layoutManifestDigest(archLayoutDir({ workDir: f.workDir }, 'multi', TAG, 'arm64'))).toBe(
+      arm!.manifestDigest,
+    );
+    const img = await f.podman.engine.getImage(`localhost/wharf/multi:${TAG}-arm64`).inspect();
     expect(img.Architecture).toBe('arm64');
-    // The arm64 image runs here under qemu-user-static.
-    const c = await f.podman.engine.createContainer({
-      Image: 'localhost/wharf/multi:1.0-oe2403sp4-arm64',
-      Cmd: ['uname', '-m'],
-    });
-    await c.start();
-    await c.wait();
-    const out = (await c.logs({ stdout: true, stderr: true })).toString();
-    await c.remove({ force: true });
-    expect(out).toContain('aarch64');
-  }, 600_000);
 
-  it('a rerun with nothing changed builds no arch', async () => {
-    const before = (await artifact()).records.build!;
-    const r = await build();
+    // Smoke tests on both arches, arm64 under emulation.
+    const v = a.records.verify!;
+    expect(v.status).toBe('passed');
+    expect(v.platforms!.map((p) => [p.arch, p.status, p.emulated, p.manifestDigest])).toEqual([
+      ['amd64', 'passed', false, amd!.manifestDigest],
+      ['arm64', 'passed', true, arm!.manifestDigest],
+    ]);
+    expect(v.platforms![1]!.checks[0]!.output![0]).toMatch(/^aarch64/);
+    // Scanned per arch, each on its own digest.
+    const s = a.records.scan!;
+    expect(s.platforms!.map((p) => [p.arch, p.status, p.target])).toEqual([
+      ['amd64', 'ok', amd!.manifestDigest],
+      ['arm64', 'ok', arm!.manifestDigest],
+    ]);
+
+    // One index, the same on every registry; alias tags point at it.
+    const pub = a.records.publish!;
+    expect(pub).toMatchObject({ status: 'ok', mediaType: OCI_INDEX });
+    expect(pub.platforms).toEqual([
+      { arch: 'amd64', digest: amd!.manifestDigest, size: amd!.size },
+      { arch: 'arm64', digest: arm!.manifestDigest, size: arm!.size },
+    ]);
+    expect(pub.targets.map((t) => [t.target, t.status, t.digest])).toEqual([
+      ['local', 'ok', pub.digest],
+      ['second', 'ok', pub.digest],
+    ]);
+    for (const t of targetsOf()) {
+      const c = client(t.host);
+      for (const tag of [TAG, 'latest']) expect((await c.headManifest(t.repo, tag))?.digest).toBe(pub.digest);
+      const raw = await execa('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${t.host}/${t.repo}:${TAG}`,
+      ]);
+      const doc = JSON.parse(raw.stdout) as {
+        mediaType: string;
+        manifests: Array<{ digest: string; platform: { architecture: string; os: string } }>;
+      };
+      expect(doc.mediaType).toBe(OCI_INDEX);
+      expect(doc.manifests.map((m) => [m.platform.architecture, m.platform.os, m.digest])).toEqual([
+        ['amd64', 'linux', amd!.manifestDigest],
+        ['arm64', 'linux', arm!.manifestDigest],
+      ]);
+      // skopeo resolves the tag to the index (Digest) and reads the arm64 image's config through it.
+      const armInfo = await execa('skopeo', [
+        'inspect',
+        '--override-arch',
+        'arm64',
+        '--tls-verify=false',
+        `docker://${t.host}/${t.repo}:${TAG}`,
+      ]);
+      expect(JSON.parse(armInfo.stdout) as { Digest: string; Architecture: string }).toMatchObject({
+        Digest: pub.digest,
+        Architecture: 'arm64',
+      });
+    }
+
+    // Signed: the index and each arch manifest, on every target.
+    const sign = a.records.sign!;
+    expect(sign.status).toBe('signed');
+    expect(sign.signatures.map((x) => [x.target, x.arch ?? 'index', x.digest]).sort()).toEqual(
+      [
+        ['local', 'index', pub.digest],
+        ['local', 'amd64', amd!.manifestDigest],
+        ['local', 'arm64', arm!.manifestDigest],
+        ['second', 'index', pub.digest],
+        ['second', 'amd64', amd!.manifestDigest],
+        ['second', 'arm64', arm!.manifestDigest],
+      ].sort(),
+    );
+    // `wharf verify` checks the index and each arch manifest (signature and provenance).
+    for (const t of targetsOf()) {
+      const res = await runWharf(
+        ['verify', `${t.host}/${t.repo}:${TAG}`, '--key', pubKeyFile, '--require-attestation', '--json'],
+        { timeout: 120_000 },
+      );
+      expect(res.exitCode, res.stderr).toBe(0);
+      const out = JSON.parse(res.stdout) as {
+        valid: boolean;
+        digest: string;
+        mediaType: string;
+        manifests: Array<{
+          valid: boolean;
+          digest: string;
+          platform: { architecture: string };
+          attestations: Array<{ valid: boolean }>;
+        }>;
+      };
+      expect(out).toMatchObject({ valid: true, digest: pub.digest, mediaType: OCI_INDEX });
+      expect(
+        out.manifests.map((m) => [m.platform.architecture, m.digest, m.valid, m.attestations[0]?.valid]),
+      ).toEqual([
+        ['amd64', amd!.manifestDigest, true, true],
+        ['arm64', arm!.manifestDigest, true, true],
+      ]);
+    }
+  }, 900_000);
+
+  it('a rerun with nothing changed builds no arch and publishes nothing new', async () => {
+    const before = await artifact();
+    const r = await run();
     expect(r.artifacts[0]!.stages[0]).toMatchObject({ stage: 'build', status: 'unchanged' });
+    // The published index lists exactly these arch manifests: nothing else runs.
+    expect(r.artifacts[0]!.stages.map((s) => s.stage)).toEqual(['build']);
     const b = (await artifact()).records.build!;
     expect(b.platforms!.map((p) => [p.arch, p.status])).toEqual([
       ['amd64', 'unchanged'],
       ['arm64', 'unchanged'],
     ]);
-    expect(b.platforms!.map((p) => p.manifestDigest)).toEqual(before.platforms!.map((p) => p.manifestDigest));
+    expect(b.platforms!.map((p) => p.manifestDigest)).toEqual(
+      before.records.build!.platforms!.map((p) => p.manifestDigest),
+    );
+    // Publish run again on its own: every target already serves the index.
+    await run(['publish']);
+    const p = (await artifact()).records.publish!;
+    expect(p.status).toBe('unchanged');
+    expect(p.digest).toBe(before.records.publish!.digest);
   }, 300_000);
 
-  it('a failure in one arch keeps the other arch record and fails the build; fixing it builds', async () => {
-    const ctxDir = join(f.recipesDir, DIR, REL);
-    await rm(join(ctxDir, 'arm64/busybox'));
-    await writeFile(join(ctxDir, 'arm64/.keep'), '');
+  it('a registry that refuses the index media type is recorded on its target; the others go on', async () => {
+    const picky = await startIndexRefusingProxy(reg2.host);
+    try {
+      await f.store.commit({ subject: 'a picky registry' }, async (tx) => {
+        const cfg = await tx.getConfig();
+        tx.putConfig({ ...cfg, registries: [...cfg.registries, pickyTarget(picky.host)] });
+      });
+      await run(['sign', 'publish']);
+      const p = (await artifact()).records.publish!;
+      expect(p.status).toBe('partial');
+      const [local, second, pk] = p.targets;
+      expect(local).toMatchObject({ status: 'ok', digest: p.digest });
+      expect(second).toMatchObject({ status: 'ok', digest: p.digest });
+      expect(pk).toMatchObject({ target: 'picky', status: 'failed', refusedMediaType: OCI_INDEX });
+      expect(pk!.error).toMatch(
+        /registry refused the image index \(application\/vnd\.oci\.image\.index\.v1\+json\)/,
+      );
+    } finally {
+      await f.store.commit({ subject: 'no picky registry' }, async (tx) => {
+        const cfg = await tx.getConfig();
+        tx.putConfig({ ...cfg, registries: cfg.registries.filter((x) => x.name !== 'picky') });
+      });
+      await picky.stop();
+    }
+  }, 300_000);
+
+  it('a build failure in one arch keeps the other arch record and fails the build; fixing it builds', async () => {
+    await rm(join(ctxDir(), 'arm64/busybox'));
+    await writeFile(join(ctxDir(), 'arm64/.keep'), '');
     await f.commitRecipes('break arm64');
-    const r = await build();
+    const r = await run(['build']);
     expect(r.artifacts[0]).toMatchObject({ status: 'failed' });
     const b = (await artifact()).records.build!;
     expect(b.status).toBe('failed');
     expect(b.error?.message).toMatch(/^build multi:1\.0-oe2403sp4 failed for arm64 /);
+    expect(b.error?.message).toContain('the image index is not published until every required arch builds');
     const amd = b.platforms!.find((p) => p.arch === 'amd64')!;
     const arm = b.platforms!.find((p) => p.arch === 'arm64')!;
     expect(amd).toMatchObject({ status: 'ok', manifestDigest: expect.stringMatching(/^sha256:/) });
     expect(arm).toMatchObject({ status: 'failed', error: { message: expect.any(String) } });
     expect(arm.manifestDigest).toBeUndefined();
 
-    await copyFile(busybox.arm64, join(ctxDir, 'arm64/busybox'));
+    await copyFile(busybox.arm64, join(ctxDir(), 'arm64/busybox'));
+    await rm(join(ctxDir(), 'arm64/.keep'));
     await f.commitRecipes('fix arm64');
-    const r2 = await build();
+    const r2 = await run(['build']);
     expect(r2.artifacts[0]).toMatchObject({ status: 'done' });
     const b2 = (await artifact()).records.build!;
     expect(b2.status).toBe('ok');
     expect(b2.platforms!.map((p) => p.status)).toEqual(['ok', 'ok']);
     expect(b2.error).toBeUndefined();
-
-    // verify (smoke tests) runs on the primary arch's image (per-arch verify is not done yet).
-    const ctx = await f.ctx();
-    const snap = await f.store.load();
-    const v = await runPipeline(ctx, selectTargets(snap, parseSelection(['multi'])).targets, {
-      concurrency: 1,
-      only: ['verify'],
-      verify: { networkMode: 'host' },
-    });
-    expect(v.artifacts[0]!.stages[0]).toMatchObject({ stage: 'verify', status: 'passed' });
-    const checks = (await artifact()).records.verify!.checks!;
-    expect(checks[0]).toMatchObject({ status: 'passed', output: [expect.stringMatching(/^x86_64/)] });
   }, 600_000);
 
   it('an arch with no builder here is a recorded failure with the fix, not a crash', async () => {
@@ -188,14 +379,7 @@ describe('multi-arch build', () => {
       const recipe = { ...app.recipes!.container![0]!, arches: ['amd64' as const, 'riscv64' as const] };
       tx.putApp({ ...app, recipes: { container: [recipe], cloud: [], wsl: [] } });
     });
-    const ctx = await f.ctx();
-    const snap = await f.store.load();
-    const { targets } = selectTargets(snap, parseSelection(['multi']));
-    const r = await runPipeline(ctx, targets, {
-      concurrency: 1,
-      only: ['build'],
-      build: { arches: ['amd64', 'riscv64'] },
-    });
+    const r = await run(['build'], { arches: ['amd64', 'riscv64'] });
     expect(r.artifacts[0]).toMatchObject({ status: 'failed' });
     const b = (await artifact()).records.build!;
     const rv = b.platforms!.find((p) => p.arch === 'riscv64')!;
@@ -205,3 +389,50 @@ describe('multi-arch build', () => {
     expect(b.platforms!.find((p) => p.arch === 'amd64')!.status).toBe('unchanged');
   }, 300_000);
 });
+
+type RegistryTarget = CatalogConfig['registries'][number];
+const pickyTarget = (host: string): RegistryTarget => ({
+  name: 'picky',
+  repository: `${host}/picky`,
+  insecure: true,
+});
+
+/**
+ * A loopback proxy in front of a real registry that refuses OCI image indexes (HTTP 415 with a
+ * distribution error, like registries without index support) and passes everything else through.
+ */
+async function startIndexRefusingProxy(upstream: string): Promise<{ host: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const [uhost, uport] = upstream.split(':');
+  const server: Server = createServer((req, res) => {
+    if (
+      req.method === 'PUT' &&
+      /\/manifests\//.test(req.url ?? '') &&
+      req.headers['content-type'] === OCI_INDEX
+    ) {
+      req.resume();
+      res.writeHead(415, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'manifest list not supported' }] }),
+      );
+      return;
+    }
+    const up = request(
+      { host: uhost, port: Number(uport), method: req.method, path: req.url, headers: req.headers },
+      (ur) => {
+        const headers = { ...ur.headers };
+        if (typeof headers.location === 'string')
+          headers.location = headers.location.replace(`//${upstream}`, `//127.0.0.1:${port}`);
+        res.writeHead(ur.statusCode ?? 502, headers);
+        ur.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${port}`,
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
