@@ -1,24 +1,33 @@
 // End to end on real services: container images built by podman from a rootfs this test makes (busybox,
-// an RPM database, a file owned by 1234, a whiteout and a hard link made by RUN steps), exported as
-// OCI layouts, turned into .wsl files for amd64 and arm64 (arm64: a synthesized aarch64 ELF header as
-// its busybox, COPY-only so nothing arm64 runs), validated, signed as blobs, uploaded to s3rver with
+// an RPM database written by rpm with a golang package openEuler has an advisory for, a file owned by
+// 1234, a whiteout and a hard link made by RUN steps), exported as OCI layouts, turned into .wsl files
+// for amd64 and arm64 (arm64: a synthesized aarch64 ELF header as its busybox, COPY-only so nothing arm64
+// runs) twice with identical bytes, validated; then the same layouts through the pipeline's wsl stages:
+// validated, scanned (the .wsl's RPM database against a synced CVRF feed), signed, uploaded to s3rver with
 // the real S3 client, read back by URL with matching SHA-256, listed by `wharf wsl distribution-info`.
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zCatalogConfig } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
+import { syncFeed } from '../../publisher/advisories/feed.ts';
 import { exportOciLayout } from '../../publisher/build/export.ts';
 import { ObjectStore } from '../../publisher/objects/s3.ts';
+import { openStageContext } from '../../publisher/context.ts';
+import { runPipeline } from '../../publisher/pipeline/index.ts';
 import { rootfsFromOciLayout } from '../../publisher/rootfs/index.ts';
-import { signFile, verifyBlob } from '../../publisher/sign/blob.ts';
+import { selectTargets } from '../../publisher/select.ts';
+import { verifyBlob } from '../../publisher/sign/blob.ts';
 import { parsePrivateKey } from '../../publisher/sign/keys.ts';
 import { buildWsl, type WslBuildResult } from '../../publisher/wsl/build.ts';
 import { checkDistributionInfo } from '../../publisher/wsl/distribution-info.ts';
+import { imageLayoutDir } from '../../publisher/stage.ts';
 import { validateWslFile } from '../../publisher/wsl/validate.ts';
 import { main } from '../../scripts/cli/main.ts';
+import { buildRpm, cvrfDir, serveFeed, sqliteRootfs } from '../advisories/helpers.ts';
 import { startPodman, type TestPodman } from '../helpers/podman.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { elfHeader, tempDir } from '../rootfs/fixtures.ts';
@@ -26,6 +35,9 @@ import { elfHeader, tempDir } from '../rootfs/fixtures.ts';
 let podman: TestPodman;
 let s3: TestS3;
 let work: string;
+/** golang 1.17.3-31.oe2203sp2, fixed in -32 by openEuler-SA-2024-1488 (High), per arch. */
+const rpms = {} as Record<'amd64' | 'arm64', string>;
+let advisoryDir: string;
 
 async function makeRootfs(dir: string, arch: 'amd64' | 'arm64'): Promise<void> {
   await mkdir(join(dir, 'bin'), { recursive: true });
@@ -44,16 +56,8 @@ async function makeRootfs(dir: string, arch: 'amd64' | 'arm64'): Promise<void> {
   await writeFile(join(dir, 'etc', 'group'), 'root:x:0:\nwheel:x:10:\n');
   await writeFile(join(dir, 'etc', 'removed'), 'deleted by a later layer\n');
   await writeFile(join(dir, 'home', 'app', 'data'), 'owned by 1234\n');
-  // A tiny RPM database, as an openEuler image has (sqlite backend, at the usual place).
-  await execa('rpm', [
-    '--root',
-    dir,
-    '--dbpath',
-    '/var/lib/rpm',
-    '--define',
-    '_db_backend sqlite',
-    '--initdb',
-  ]);
+  // An RPM database as an openEuler image has (sqlite backend, at the usual place), written by rpm.
+  await sqliteRootfs(dir, [rpms[arch]]);
 }
 
 async function buildImage(ref: string, arch: 'amd64' | 'arm64'): Promise<void> {
@@ -98,7 +102,27 @@ async function buildImage(ref: string, arch: 'amd64' | 'arm64'): Promise<void> {
 beforeAll(async () => {
   work = await tempDir('wharf-wsl-e2e-');
   [podman, s3] = await Promise.all([startPodman(), startS3({ bucket: 'wsl-images' })]);
-}, 180_000);
+  const top = join(work, 'rpmbuild');
+  rpms.amd64 = await buildRpm(top, {
+    name: 'golang',
+    version: '1.17.3',
+    release: '31.oe2203sp2',
+    arch: 'x86_64',
+  });
+  rpms.arm64 = await buildRpm(top, {
+    name: 'golang',
+    version: '1.17.3',
+    release: '31.oe2203sp2',
+    arch: 'aarch64',
+  });
+  const feed = await serveFeed(await cvrfDir());
+  try {
+    advisoryDir = join(work, 'advisories');
+    await syncFeed({ url: feed.url, dir: advisoryDir });
+  } finally {
+    await feed.close();
+  }
+}, 300_000);
 
 afterAll(async () => {
   await Promise.all([podman?.stop(), s3?.stop()]);
@@ -147,45 +171,28 @@ describe('wsl end to end', () => {
     expect(JSON.parse(lines.join(''))).toMatchObject({ errors: [], warnings: [], arch: 'arm64' });
   }, 300_000);
 
-  it('signs, uploads to object storage, reads back by URL, and lists the files for DistributionInfo.json', async () => {
+  it('runs the wsl stages on the built layouts: validated, scanned, signed, uploaded, read back, listed', async () => {
     expect(Object.keys(built)).toEqual(['amd64', 'arm64']);
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const key = parsePrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'test');
-    const store = new ObjectStore(
-      { name: 'test', bucket: s3.bucket, endpoint: s3.endpoint, prefix: 'wsl', partSizeMiB: 5 },
-      { WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId, WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey },
-    );
-    const objects: Array<{
-      url: string;
-      sha256: string;
-      size: number;
-      target: string;
-      arch: 'amd64' | 'arm64';
-    }> = [];
-    for (const arch of ['amd64', 'arm64'] as const) {
-      const f = built[arch]!;
-      const bundle = await signFile(f.path, key);
-      expect(verifyBlob(await readFile(f.path), bundle, key.publicKey)).toBe(key.keyId);
-      const bundlePath = `${f.path}.sigstore.json`;
-      await writeFile(bundlePath, JSON.stringify(bundle));
-      const up = await store.uploadFile(f.path, `wharf/1.0/wharf-test-${arch}.wsl`, { sha256: f.sha256 });
-      expect(up).toMatchObject({ status: 'uploaded', sha256: f.sha256, size: f.size });
-      await store.uploadFile(bundlePath, `wharf/1.0/wharf-test-${arch}.wsl.sigstore.json`, {
-        contentType: 'application/json',
-      });
-      // Read back over plain HTTP by the recorded URL.
-      const res = await fetch(up.url);
-      expect(res.status).toBe(200);
-      const bytes = Buffer.from(await res.arrayBuffer());
-      expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
-      // Uploading the same file again changes nothing.
-      expect((await store.uploadFile(f.path, `wharf/1.0/wharf-test-${arch}.wsl`)).status).toBe('unchanged');
-      objects.push({ url: up.url, sha256: up.sha256, size: up.size, target: up.target, arch });
-    }
-
-    // Publish records as the wsl stage will write them, then the CLI reads them back.
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const key = parsePrivateKey(pem, 'test');
     const cat = await CatalogStore.init(join(work, 'catalog'));
-    await cat.commit({ subject: 'test: wsl records' }, async (tx) => {
+    await cat.commit({ subject: 'test: a wsl recipe made from the built image' }, async (tx) => {
+      tx.putConfig(
+        zCatalogConfig.parse({
+          objectStorage: [
+            {
+              name: 'test',
+              provider: 'minio',
+              endpoint: s3.endpoint,
+              bucket: s3.bucket,
+              prefix: 'wsl',
+              partSizeMiB: 5,
+            },
+          ],
+          advisories: { dir: advisoryDir },
+        }),
+      );
       tx.putApp({
         id: 'wharf',
         name: 'wharf',
@@ -198,31 +205,67 @@ describe('wsl end to end', () => {
               id: '1.0-wsl',
               source: 'wharf:1.0',
               version: '1.0',
-              osVersion: '24.03-lts-sp4',
+              osVersion: '22.03-lts-sp2',
+              flavor: 'wharf',
               defaultName: 'wharf-test',
               friendlyName: 'Wharf Test 1.0',
             },
           ],
         },
       });
-      tx.putArtifact({
-        app: 'wharf',
-        kind: 'wsl',
-        id: '1.0-wsl',
-        version: '1.0',
-        osVersion: '24.03-lts-sp4',
-        arches: ['amd64', 'arm64'],
-        records: {
-          publish: {
-            runId: '20261201T000000Z-abcdef',
-            at: '2026-12-01T00:00:00Z',
-            status: 'ok',
-            targets: [],
-            objects,
-          },
-        },
-      });
     });
+    const ctx = await openStageContext(cat, {
+      workDir: join(work, 'work'),
+      engine: null,
+      env: {
+        SOURCE_DATE_EPOCH: '1767225600',
+        WHARF_SIGNING_KEY: pem,
+        WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId,
+        WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      },
+    });
+    // Where the container build leaves its layouts: the primary arch's, then <tag>@<arch>.
+    const layout = imageLayoutDir(ctx, 'wharf', '1.0');
+    await cp(join(work, 'layout-amd64'), layout, { recursive: true });
+    await cp(join(work, 'layout-arm64'), `${layout}@arm64`, { recursive: true });
+    const { targets } = selectTargets(await cat.load(), [], { kinds: ['wsl'] });
+    const r = await runPipeline(ctx, targets);
+    expect(r.artifacts[0]!.stages.map((o) => `${o.stage}:${o.status}`)).toEqual([
+      'build:ok',
+      'verify:passed',
+      'scan:ok',
+      'sign:signed',
+      'publish:ok',
+    ]);
+    const art = (await cat.load()).apps.get('wharf')!.artifacts.find((a) => a.kind === 'wsl')!;
+    // The stage's files are byte for byte the ones buildWsl made directly from the same layouts.
+    expect(art.records.build!.files!.map((f) => [f.arch, f.sha256])).toEqual([
+      ['amd64', built.amd64!.sha256],
+      ['arm64', built.arm64!.sha256],
+    ]);
+    expect(art.records.scan!.summary!.total.HIGH).toBe(2);
+    const objects = art.records.publish!.objects!;
+    expect(objects.map((o) => o.arch)).toEqual(['amd64', 'arm64']);
+    for (const o of objects) {
+      const f = built[o.arch as 'amd64' | 'arm64']!;
+      // Read back over plain HTTP by the recorded URL.
+      const res = await fetch(o.url);
+      expect(res.status).toBe(200);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+      expect(o).toMatchObject({ sha256: f.sha256, size: f.size, target: 'test' });
+      const bundle: unknown = await (await fetch(o.signatureUrl!)).json();
+      expect(verifyBlob(bytes, bundle, key.publicKey)).toBe(key.keyId);
+    }
+    // Uploading the same file again sends nothing.
+    const store = new ObjectStore(
+      { name: 'test', bucket: s3.bucket, endpoint: s3.endpoint, prefix: 'wsl' },
+      { WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId, WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey },
+    );
+    const again = await store.uploadFile(built.amd64!.path, 'wharf/1.0-wsl/wharf-test-amd64.wsl');
+    expect(again).toMatchObject({ status: 'unchanged', partsSent: 0 });
+
+    // DistributionInfo.json entries from the publish records, through the CLI.
     const lines: string[] = [];
     const orig = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((s: string) => (lines.push(String(s)), true)) as typeof process.stdout.write;
