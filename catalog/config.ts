@@ -379,3 +379,39 @@ export const zSigningConfig = z
   })
   .strict();
 export type SigningConfig = z.infer<typeof zSigningConfig>;
+
+// ---------------------------------------------------------------- wsl: (publisher/wsl, catalog/import/wsl.ts)
+
+const zWslFlavor = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-"');
+
+export const zWslConfig = z
+  .object({
+    /**
+     * WSL recipes the importer derives for the OS base images (wharf.yml `baseImages`), one per OS
+     * version, on the app `app` (created when the import has none). Absent: none are derived.
+     */
+    baseImages: z
+      .object({
+        app: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+          .default('openeuler'),
+        /** OS versions (keys of `baseImages`) to derive a recipe for; default: every one. */
+        osVersions: z.array(z.string().min(1)).optional(),
+        flavor: zWslFlavor.default('openEuler'),
+        compression: z.enum(['gzip', 'xz']).default('gzip'),
+        arches: z
+          .array(z.enum(['amd64', 'arm64']))
+          .min(1)
+          .default(['amd64', 'arm64']),
+        /** The newest OS version's recipe is the flavor's default in DistributionInfo.json. */
+        defaultNewest: z.boolean().default(true),
+        /** .ico and terminal profile template, relative to the app's directory in the recipe tree. */
+        icon: z.string().min(1).optional(),
+        terminalProfile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type WslConfig = z.infer<typeof zWslConfig>;

@@ -13,6 +13,7 @@ import {
   zObjectStorageConfig,
   zSigningConfig,
   zWatchConfig,
+  zWslConfig,
 } from './config.ts';
 
 export const IMAGE_KINDS = ['container', 'cloud', 'wsl'] as const;
@@ -866,6 +867,8 @@ export const zCatalogConfig = z
     /** Object-storage targets for file artifacts (WSL, cloud images): publisher/objects. */
     objectStorage: zObjectStorageConfig.optional(),
     signing: zSigningConfig.optional(),
+    /** WSL images: the recipes the importer derives for the OS base images (catalog/import/wsl.ts). */
+    wsl: zWslConfig.optional(),
   })
   .strict();
 export type CatalogConfig = z.infer<typeof zCatalogConfig>;

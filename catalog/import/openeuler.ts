@@ -16,6 +16,7 @@ import { LineCounter, isMap, isScalar, parseDocument, type Pair } from 'yaml';
 import { z } from 'zod';
 import type { CatalogStore } from '../store.ts';
 import { toStableJson, type Problem } from '../format.ts';
+import { planWithWslRecipes } from './wsl.ts';
 import { REPO_NAME_MAX, assertRelativePath, isAppId, isTag, isVersion, toAppId } from '../names.ts';
 import { zApp, type App, type AppInput, type ContainerRecipe, type RecipeAnalysis } from '../schema.ts';
 import { newRunId } from '../run-id.ts';
@@ -776,7 +777,12 @@ export async function importOpenEuler(
  * digest is the same, an app whose record is the same), so a re-import of a newer repository commit
  * changes only what changed there; apps of this origin that the plan no longer has are retired.
  */
-export async function commitOpenEulerImport(store: CatalogStore, plan: ImportPlan): Promise<ImportResult> {
+export async function commitOpenEulerImport(
+  store: CatalogStore,
+  imported: ImportPlan,
+): Promise<ImportResult> {
+  // wharf.yml `wsl.baseImages`: the WSL recipes of the OS base images (catalog/import/wsl.ts).
+  const plan = await planWithWslRecipes(store, imported);
   const hidden = plan.apps.filter((a) => a.visibility === 'hidden').length;
   const containers = plan.apps.flatMap((a) => a.recipes?.container ?? []);
   const planned = new Set(plan.apps.map((a) => a.id));

@@ -1,10 +1,11 @@
 // The pipeline stages of kind `wsl` (publisher/pipeline/stages.ts registers them): build, verify, scan,
 // sign and publish. One artifact holds one `.wsl` file per arch.
 //
-// build: the recipe's `source` names a container artifact ("app:tag", or "tag" of the same app); for
+// build: the recipe's `source` names a container artifact ("app:tag", or "tag" of the same app) or an
+//   image reference with a repository path (the OS base image, fetched per arch with skopeo); for
 //   every arch of the recipe (restricted by wharf.yml `arches.default`) that the container build
 //   exported (its OCI layout `images/<app>/<tag>`, or `images/<app>/<tag>@<arch>` for the other arches
-//   of a multi-arch build), buildWsl (the same code as `wharf wsl build`) writes
+//   of a multi-arch build) or the reference has, buildWsl (the same code as `wharf wsl build`) writes
 //   `<workDir>/wsl/<app>/<id>/<name>-<arch>.wsl`, with the recipe's icon and terminal profile (paths
 //   in the app's directory of the recipe tree). Inputs (source manifest digests, recipe, arches, icon and
 //   profile bytes, SOURCE_DATE_EPOCH) unchanged and the files still there with the recorded sha256:
@@ -76,14 +77,73 @@ export function wslFilePath(
   return join(wslDir(ctx, t), `${zWslName.parse(name)}-${arch}.wsl`);
 }
 
-/** The container artifact a WSL recipe is made from: "app:tag" or a tag of the same app. */
-export function wslSource(t: StageTarget): { app: string; tag: string } {
+/**
+ * What a WSL recipe is made from: a container artifact of the catalog ("app:tag", or a tag of the same
+ * app), or an image reference with a repository path (e.g. the OS base image
+ * openeuler/openeuler:24.03-lts-sp4, or 127.0.0.1:5000/base:1), fetched with skopeo.
+ */
+export type WslSource = { kind: 'artifact'; app: string; tag: string } | { kind: 'image'; ref: string };
+
+const IMAGE_REF_RE =
+  /^(?:[a-z0-9.-]+(?::[0-9]{1,5})?\/)?[a-z0-9._-]+(?:\/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+export function wslSource(t: StageTarget): WslSource {
   if (t.recipe.kind !== 'wsl') throw new Error('not a wsl recipe');
   const s = t.recipe.source;
+  if (s.includes('/')) {
+    if (!IMAGE_REF_RE.test(s)) throw new Error(`source ${JSON.stringify(s)} is not an image reference`);
+    return { kind: 'image', ref: s };
+  }
   const i = s.indexOf(':');
   return i === -1
-    ? { app: t.app.id, tag: assertTag(s) }
-    : { app: assertAppId(s.slice(0, i)), tag: assertTag(s.slice(i + 1)) };
+    ? { kind: 'artifact', app: t.app.id, tag: assertTag(s) }
+    : { kind: 'artifact', app: assertAppId(s.slice(0, i)), tag: assertTag(s.slice(i + 1)) };
+}
+
+const sourceLabel = (s: WslSource) => (s.kind === 'image' ? s.ref : `${s.app}:${s.tag}`);
+
+/** Loopback registries and wharf.yml registries marked insecure are read over plain HTTP. */
+function insecureHost(ctx: StageContext, ref: string): boolean {
+  const host = ref.split('/')[0]!;
+  if (!host.includes('.') && !host.includes(':') && host !== 'localhost') return false;
+  const name = host.replace(/:[0-9]+$/, '');
+  if (name === 'localhost' || name === '127.0.0.1') return true;
+  return ctx.config.registries.some((r) => r.insecure && r.repository.split('/')[0] === host);
+}
+
+/** Fetch one arch of an image reference into an OCI layout (skopeo, argv only); returns the layout. */
+async function fetchImage(ctx: StageContext, ref: string, arch: Arch): Promise<string> {
+  const { execa } = await import('execa');
+  const { mkdir, rm } = await import('node:fs/promises');
+  const dir = join(
+    ctx.workDir,
+    'wsl-sources',
+    createHash('sha256').update(ref).digest('hex').slice(0, 16),
+    arch,
+  );
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  ctx.log.progress?.(`skopeo copy ${ref} (${arch})`);
+  const r = await execa(
+    process.env.WHARF_SKOPEO ?? 'skopeo',
+    [
+      'copy',
+      '--quiet',
+      '--override-os',
+      'linux',
+      '--override-arch',
+      arch,
+      ...(insecureHost(ctx, ref) ? ['--src-tls-verify=false'] : []),
+      `docker://${ref}`,
+      `oci:${dir}`,
+    ],
+    { reject: false, timeout: 30 * 60_000, ...(ctx.signal ? { cancelSignal: ctx.signal } : {}) },
+  );
+  if (r.exitCode !== 0)
+    throw new Error(
+      `skopeo copy ${ref} (${arch}): ${String(r.stderr).trim().split('\n').slice(-3).join(' ')}`,
+    );
+  return dir;
 }
 
 /** The arches a WSL recipe is built for: its own, restricted by wharf.yml `arches.default` when set. */
@@ -107,17 +167,28 @@ export function filesDigest(files: readonly BuiltFile[]): string {
 }
 
 /**
- * The OCI layout holding the source image for `arch`: the multi-arch build's per-arch layout
- * (`<tag>@<arch>`, publisher/build archLayoutDir) or the primary one. Null when neither has it.
+ * The OCI layout holding the source image for `arch`: for a catalog artifact, the multi-arch build's
+ * per-arch layout (`<tag>@<arch>`, publisher/build archLayoutDir) or the primary one; for an image
+ * reference, that arch fetched with skopeo.
  */
 async function sourceImage(
   ctx: StageContext,
-  src: { app: string; tag: string },
+  src: WslSource,
   arch: Arch,
 ): Promise<{ layout: string; manifestDigest: string } | { error: string }> {
-  const primary = imageLayoutDir(ctx, src.app, src.tag);
+  let candidates: string[];
+  if (src.kind === 'image') {
+    try {
+      candidates = [await fetchImage(ctx, src.ref, arch)];
+    } catch (e) {
+      return { error: errorMessage(e) };
+    }
+  } else {
+    const primary = imageLayoutDir(ctx, src.app, src.tag);
+    candidates = [`${primary}@${arch}`, primary];
+  }
   let last = '';
-  for (const layout of [`${primary}@${arch}`, primary]) {
+  for (const layout of candidates) {
     try {
       return { layout, manifestDigest: (await openOciImage(layout, { arch })).manifestDigest };
     } catch (e) {
@@ -205,7 +276,7 @@ export const wslBuildStage: StageFn<'build'> = async (ctx, t) => {
       else sources.push({ arch, ...s });
     }
     const notHere = () =>
-      `the container image ${src.app}:${src.tag} (${missing.map((m) => m.arch).join(', ')}) is not built here: ${[...new Set(missing.map((m) => m.error))].join('; ')}`;
+      `the ${src.kind === 'image' ? 'image' : 'container image'} ${sourceLabel(src)} (${missing.map((m) => m.arch).join(', ')}) is not ${src.kind === 'image' ? 'available' : 'built here'}: ${[...new Set(missing.map((m) => m.error))].join('; ')}`;
     if (sources.length === 0) return fail(`build ${label(t)} failed: ${notHere()}`);
     const files = await recipeFiles(ctx, t, recipe);
     const env = ctx.env ?? process.env;
@@ -267,7 +338,7 @@ export const wslBuildStage: StageFn<'build'> = async (ctx, t) => {
       durationMs: Date.now() - started,
       status: 'ok',
       inputsDigest,
-      base: { ref: `${src.app}:${src.tag}`, digest: first.manifestDigest },
+      base: { ref: sourceLabel(src), digest: first.manifestDigest },
       manifestDigest: first.manifestDigest,
       arches: built.map((f) => f.arch),
       file: { name: built[0]!.name, sha256: built[0]!.sha256, size: built[0]!.size },

@@ -7,6 +7,7 @@
 // publish; no advisory index is `not-run`, never clean; a failing target makes the publish partial.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogStore } from '../../catalog/store.ts';
@@ -20,6 +21,7 @@ import { verifyBlob } from '../../publisher/sign/blob.ts';
 import { parsePrivateKey } from '../../publisher/sign/keys.ts';
 import { imageLayoutDir } from '../../publisher/stage.ts';
 import { buildRpm, cvrfDir, dirEntries, serveFeed, sqliteRootfs, tmp } from '../advisories/helpers.ts';
+import { startRegistry } from '../helpers/registry.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { elfHeader, tarOf, tempDir, writeOciLayout, type LayerEntry } from '../rootfs/fixtures.ts';
 
@@ -81,7 +83,12 @@ interface Setup {
 }
 
 async function setup(
-  o: { passwd?: string; config?: (c: CatalogConfig) => CatalogConfig; advisories?: boolean } = {},
+  o: {
+    passwd?: string;
+    config?: (c: CatalogConfig) => CatalogConfig;
+    advisories?: boolean;
+    source?: string;
+  } = {},
 ): Promise<Setup> {
   const passwd = o.passwd ?? 'root:x:0:0:root:/root:/bin/sh\n';
   const dir = await tempDir('wharf-wsl-stage-');
@@ -104,7 +111,7 @@ async function setup(
           {
             kind: 'wsl',
             id: '1.0-wsl',
-            source: '1.0',
+            source: o.source ?? '1.0',
             version: '1.0',
             osVersion: '22.03-lts-sp2',
             defaultName: 'myos-1.0',
@@ -258,5 +265,37 @@ describe('pipeline: kind wsl', () => {
     expect((await artifact(s)).pending).toBeDefined();
     const bytes = await readFile(join(s.ctx.workDir, 'wsl/myos/1.0-wsl/myos-1.0-amd64.wsl'));
     expect(pub.objects![0]!.sha256).toBe(sha(bytes));
+  });
+
+  it('makes the .wsl files from an image reference (the OS base image) fetched per arch with skopeo', async () => {
+    const reg = await startRegistry();
+    try {
+      const dir = await tempDir('wharf-wsl-base-');
+      await writeOciLayout(dir, [
+        { arch: 'amd64', layers: [await tarOf(entries('amd64', 'root:x:0:0:root:/root:/bin/sh\n'))] },
+        { arch: 'arm64', layers: [await tarOf(entries('arm64', 'root:x:0:0:root:/root:/bin/sh\n'))] },
+      ]);
+      await execa('skopeo', [
+        'copy',
+        '--all',
+        '--dest-tls-verify=false',
+        `oci:${dir}`,
+        `docker://${reg.host}/base:22.03`,
+      ]);
+      const s = await setup({ source: `${reg.host}/base:22.03` });
+      const r = await run(s);
+      expect(stages(r)).toEqual(['build:ok', 'verify:passed', 'scan:ok', 'sign:signed', 'publish:ok']);
+      const build = (await artifact(s)).records.build!;
+      expect(build.files!.map((f) => f.arch)).toEqual(['amd64', 'arm64']);
+      expect(build.base?.ref).toBe(`${reg.host}/base:22.03`);
+      // Same bytes as from the catalog's own layouts of the same image.
+      const local = await setup();
+      await run(local);
+      expect((await artifact(local)).records.build!.files!.map((f) => f.sha256)).toEqual(
+        build.files!.map((f) => f.sha256),
+      );
+    } finally {
+      await reg.stop();
+    }
   });
 });
