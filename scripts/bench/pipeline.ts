@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     );
     const multiOk =
       MULTI_APPS > 0
-        ? await multiArch(store, recipes, g, { engine: podman.engine, workDir: join(dir, 'work') })
+        ? await multiArch(store, recipes, g, { engine: podman.engine, workDir: join(dir, 'work'), env })
         : true;
     if (!multiOk || first.counts.published !== APPS || second.counts.unchanged !== APPS) {
       for (const a of [...first.artifacts, ...second.artifacts].filter((x) => x.status === 'failed'))
@@ -160,14 +160,16 @@ async function main(): Promise<void> {
 }
 
 /**
- * The multi-arch part (build stage, `arches.default: [amd64, arm64]`): per-arch build times from the
- * records' platforms[].durationMs, then the time of a rerun with nothing changed (no arch built).
+ * The multi-arch part (the whole pipeline with `--arch amd64,arm64`: per-arch build, verify — arm64 under
+ * qemu-user-static — scan, sign, and one OCI image index published): per-arch build and smoke-test times
+ * from the records' platforms[].durationMs, then the time of a rerun with nothing changed (no arch built,
+ * the published index found unchanged).
  */
 async function multiArch(
   store: CatalogStore,
   recipes: string,
   g: (args: string[]) => Promise<unknown>,
-  where: { engine: Docker; workDir: string },
+  where: { engine: Docker; workDir: string; env: NodeJS.ProcessEnv },
 ): Promise<boolean> {
   const busybox = await prepareArches();
   const apps: AppInput[] = [];
@@ -183,7 +185,21 @@ async function multiArch(
       join(d, 'Dockerfile'),
       'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nCOPY id /id\nENTRYPOINT ["/bin/busybox"]\n',
     );
-    apps.push(benchApp(id, ['amd64', 'arm64']));
+    apps.push(
+      benchApp(
+        id,
+        ['amd64', 'arm64'],
+        [
+          {
+            name: 'runs',
+            command: ['/bin/busybox', 'uname', '-m'],
+            expectExit: 0,
+            expectOutput: '^(x86_64|aarch64)$',
+            timeoutSeconds: 30,
+          },
+        ],
+      ),
+    );
   }
   await g(['add', '-A']);
   await g(['commit', '-q', '-m', 'bench multi-arch recipes']);
@@ -197,33 +213,41 @@ async function multiArch(
       config: snap.config,
       workDir: where.workDir,
       engine: where.engine,
+      env: where.env,
       log: { info() {}, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
     });
     const targets = selectTargets(snap).targets.filter((t) => t.app.id.startsWith('bench-multi-'));
     return runPipeline(ctx, targets, {
       concurrency: CONCURRENCY,
-      only: ['build'],
       build: { arches: ['amd64', 'arm64'] },
+      verify: { networkMode: 'host' },
     });
   };
   const first = await buildMulti();
-  const per: Record<string, number[]> = {};
+  const built: Record<string, number[]> = {};
+  const verified: Record<string, number[]> = {};
+  let indexes = 0;
   for (const a of apps) {
-    const b = (await store.loadApp(a.id))?.artifacts[0]?.records.build;
-    for (const p of b?.platforms ?? []) (per[`${p.arch} (${p.status})`] ??= []).push(p.durationMs);
+    const r = (await store.loadApp(a.id))?.artifacts[0]?.records;
+    for (const p of r?.build?.platforms ?? []) (built[`${p.arch} (${p.status})`] ??= []).push(p.durationMs);
+    for (const p of r?.verify?.platforms ?? [])
+      (verified[`${p.arch}${p.emulated ? ' emulated' : ''}`] ??= []).push(p.durationMs ?? 0);
+    if (r?.publish?.status === 'ok' && r.publish.platforms?.length === 2) indexes++;
   }
-  console.log(
-    `multi-arch build (amd64 + arm64, build stage): ${apps.length} apps in ${(first.durationMs / 1000).toFixed(2)} s; per arch: ${Object.entries(
-      per,
-    )
+  const means = (m: Record<string, number[]>) =>
+    Object.entries(m)
       .map(([k, v]) => `${k} mean ${(v.reduce((x, y) => x + y, 0) / v.length).toFixed(0)} ms`)
-      .join(', ')}`,
+      .join(', ');
+  console.log(
+    `multi-arch pipeline (amd64 + arm64; build, verify, scan, sign, publish an image index): ${apps.length} apps in ${(first.durationMs / 1000).toFixed(2)} s; ${indexes} indexes published`,
   );
+  console.log(`multi-arch build per arch: ${means(built)}`);
+  console.log(`multi-arch smoke tests per arch: ${means(verified)}`);
   const second = await buildMulti();
   console.log(
     `multi-arch rerun (nothing changed): ${apps.length} apps in ${(second.durationMs / 1000).toFixed(2)} s (${(second.durationMs / apps.length).toFixed(0)} ms per app; ${second.counts.unchanged} unchanged, ${second.counts.failed} failed)`,
   );
-  return first.counts.failed === 0 && second.counts.unchanged === apps.length;
+  return first.counts.failed === 0 && indexes === apps.length && second.counts.unchanged === apps.length;
 }
 
 await main();

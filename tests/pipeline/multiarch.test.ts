@@ -8,7 +8,9 @@
 // on its target while the others go on. One image set is shared by the whole file.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
-import { copyFile, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +25,8 @@ import { imageLayoutDir } from '../../publisher/stage.ts';
 import { prepareArches } from '../helpers/arches.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { runWharf } from '../helpers/wharf.ts';
+import { cliBuild } from '../site/browser.ts';
+import { API_SCHEMAS } from '../../site/src/lib/api-schema.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startPipelineFixture, OS, type PipelineFixture } from './fixture.ts';
 
@@ -299,6 +303,38 @@ describe('multi-arch image index', () => {
       ]);
     }
   }, 900_000);
+
+  it('the tag page and the API list each arch with its manifest digest and compressed size', async () => {
+    const a = await artifact();
+    const [amd, arm] = a.records.build!.platforms!;
+    const out = join(f.dir, 'site');
+    await cliBuild(f.catalogDir, out);
+    const html = await readFile(join(out, 'en/apps/multi/container', TAG, 'index.html'), 'utf8');
+    for (const p of [amd!, arm!]) {
+      const row = new RegExp(`<tr data-arch="${p.arch}"[^>]*>.*?</tr>`, 's').exec(html)?.[0] ?? '';
+      expect(row).toContain(p.manifestDigest);
+      expect(row).toContain(`<td data-bytes="${p.size}">`);
+      expect(row).toMatch(/>\d+\.\d (KiB|MiB)</);
+      expect(row).toMatch(/<td>yes<\/td>/);
+    }
+    expect(html).toContain(a.records.publish!.digest);
+    const doc = JSON.parse(await readFile(join(out, 'api/apps/multi.json'), 'utf8')) as {
+      tags: Array<{ id: string; digest: string; platforms: unknown }>;
+    };
+    const tag = doc.tags.find((x) => x.id === TAG)!;
+    expect(tag.digest).toBe(a.records.publish!.digest);
+    expect(tag.platforms).toEqual([
+      { arch: 'amd64', digest: amd!.manifestDigest, size: amd!.size, published: true },
+      { arch: 'arm64', digest: arm!.manifestDigest, size: arm!.size, published: true },
+    ]);
+    // The API document still validates against its published schema (the allow-list).
+    const ajv = new Ajv2020({ strict: true, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addKeyword('components');
+    ajv.addSchema({ $id: 'wharf', components: { schemas: API_SCHEMAS } }, 'wharf');
+    const validate = ajv.getSchema('wharf#/components/schemas/AppDocument')!;
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+  }, 300_000);
 
   it('a rerun with nothing changed builds no arch and publishes nothing new', async () => {
     const before = await artifact();

@@ -135,22 +135,33 @@ const records = obj(
   ['build', 'verify', 'scan', 'sign', 'publish'],
 );
 
-const tag = obj({
-  kind: { enum: ['container', 'wsl', 'cloud'] },
-  id: str,
-  version: str,
-  osVersion: str,
-  arches: strList,
-  digest: { oneOf: [digest, { type: 'null' }] },
-  lastBuilt: nullableTime,
-  updatedAt: nullableTime,
-  pending: nullableStr,
-  problem: nullableStr,
-  pull: { type: 'array', items: obj({ registry: str, ref: str, published: { type: 'boolean' } }) },
-  signed: { type: 'boolean' },
-  scan,
-  records,
-});
+const tag = obj(
+  {
+    kind: { enum: ['container', 'wsl', 'cloud'] },
+    id: str,
+    version: str,
+    osVersion: str,
+    arches: strList,
+    digest: { oneOf: [digest, { type: 'null' }] },
+    lastBuilt: nullableTime,
+    updatedAt: nullableTime,
+    pending: nullableStr,
+    problem: nullableStr,
+    pull: { type: 'array', items: obj({ registry: str, ref: str, published: { type: 'boolean' } }) },
+    signed: { type: 'boolean' },
+    scan,
+    /** Multi-arch images only: each arch's manifest (digest, compressed size, listed in the published index). */
+    platforms: {
+      type: 'array',
+      items: obj(
+        { arch: str, digest, size: { type: 'integer', minimum: 0 }, published: { type: 'boolean' } },
+        ['digest', 'size'],
+      ),
+    },
+    records,
+  },
+  ['platforms'],
+);
 
 const app = obj(
   {

@@ -120,6 +120,17 @@ function apiTag(t: TagView) {
     pull: t.pulls.map((x) => ({ registry: x.registry, ref: x.ref, published: x.published })),
     signed: t.sign === 'signed',
     scan: apiScan(t.scan),
+    // Multi-arch images: each arch's manifest digest and compressed size (absent for single-arch).
+    ...(t.platforms.length
+      ? {
+          platforms: t.platforms.map((x) => ({
+            arch: x.arch,
+            ...(x.digest ? { digest: x.digest } : {}),
+            ...(x.size !== undefined ? { size: x.size } : {}),
+            published: x.published,
+          })),
+        }
+      : {}),
     records: {
       ...(b
         ? {

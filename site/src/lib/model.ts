@@ -53,6 +53,16 @@ export interface PullCommand {
   published: boolean;
 }
 
+/** One arch of a multi-arch image: its own manifest digest and compressed size. */
+export interface ArchView {
+  arch: string;
+  digest?: string | undefined;
+  /** Compressed bytes (config + layers) of the arch's manifest. */
+  size?: number | undefined;
+  /** Listed in the published image index. */
+  published: boolean;
+}
+
 export interface TagView {
   kind: ImageKind;
   id: string;
@@ -68,6 +78,8 @@ export interface TagView {
   /** `cosign verify` for the first registry target, when a digest is known. */
   verifyCommand?: string | undefined;
   records: StageRecords;
+  /** Multi-arch images: each arch's manifest (empty for single-arch images). */
+  platforms: ArchView[];
   pending?: string | undefined;
   /** Newest record time of any stage. */
   updatedAt?: string | undefined;
@@ -177,6 +189,29 @@ function signState(r: StageRecords): SignState {
   return 'none';
 }
 
+/** Per-arch manifests: what the published index lists, else what the last build made. */
+export function archViews(records: StageRecords): ArchView[] {
+  const pub = records.publish?.platforms;
+  const built = records.build?.platforms ?? [];
+  const inIndex = (d: string | undefined) =>
+    !!d &&
+    !!pub?.some((p) => p.digest === d) &&
+    (records.publish?.status === 'ok' ||
+      records.publish?.status === 'unchanged' ||
+      records.publish?.status === 'partial');
+  const rows: ArchView[] = built.map((p) => ({
+    arch: p.arch,
+    digest: p.manifestDigest,
+    size: p.size,
+    published: inIndex(p.manifestDigest),
+  }));
+  // A published arch manifest the last build no longer lists (a newer build failed) is still shown.
+  for (const p of pub ?? [])
+    if (!rows.some((r) => r.digest === p.digest))
+      rows.push({ arch: p.arch, digest: p.digest, size: p.size, published: inIndex(p.digest) });
+  return rows;
+}
+
 function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
   const { app } = entry;
   const byKey = new Map<string, Artifact>(entry.artifacts.map((a) => [`${a.kind}/${a.id}`, a]));
@@ -234,6 +269,7 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
       sign: signState(records),
       verifyCommand,
       records,
+      platforms: archViews(records),
       pending: art?.pending?.reason,
       updatedAt: times.at(-1),
       hasRecords: times.length > 0,
