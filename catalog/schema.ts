@@ -399,6 +399,11 @@ export const zApp = z
         dir: zLine(1024),
         commit: zLine(128).optional(),
         repo: zLine(2048).optional(),
+        /**
+         * A directory import that is not a clean git work tree: the absolute directory builds read the
+         * recipe from (its files must still match the recipe's treeDigest).
+         */
+        path: zLine(4096).optional(),
         /** README and logo files, relative to the app directory. */
         readme: zRelPath.optional(),
         logo: zRelPath.optional(),
@@ -471,6 +476,22 @@ const zRecordBase = {
   error: zStageError.optional(),
 };
 
+export const zBuildBase = z
+  .object({
+    /** The image as the Dockerfile names it (with its defaults). */
+    ref: z.string(),
+    /** The reference the engine built FROM, when it differs from `ref`. */
+    used: z.string().optional(),
+    digest: zDigest.optional(),
+    /** Stage indexes built FROM it; absent for an image read only by COPY --from. */
+    stages: z.array(z.number().int().min(0)).optional(),
+    /** The Wharf app (and tag) that builds this image. */
+    app: zAppId.optional(),
+    tag: zTag.optional(),
+  })
+  .strict();
+export type BuildBase = z.infer<typeof zBuildBase>;
+
 export const zBuildRecord = z
   .object({
     ...zRecordBase,
@@ -482,6 +503,14 @@ export const zBuildRecord = z
       .regex(/^[a-f0-9]{7,64}$/)
       .optional(),
     base: z.object({ ref: z.string(), digest: zDigest.optional() }).strict().optional(),
+    /**
+     * The image of every stage and COPY --from, as the engine used it (publisher/build/args.ts): the
+     * reference the Dockerfile names, the reference passed to the engine (pinned, a mirror, or the
+     * Wharf-built parent), its digest, the stages that use it, and the app when Wharf builds it.
+     */
+    bases: z.array(zBuildBase).max(64).optional(),
+    /** The build args passed to the engine (only ARGs the Dockerfile declares). */
+    buildArgs: z.record(z.string(), z.string()).optional(),
     /** Local image id and, per arch, what was built. */
     imageId: z.string().optional(),
     /** Digest of the OCI manifest exported for scan/sign/publish (identical on every registry target). */
@@ -506,6 +535,8 @@ export const zBuildRecord = z
             durationMs: z.number().int().min(0),
             /** Built natively or under qemu-user-static emulation. */
             emulated: z.boolean().optional(),
+            /** This arch's stage bases and digests (the engine resolves each base per platform). */
+            bases: z.array(zBuildBase).max(64).optional(),
             log: zBlobRef.optional(),
             error: zStageError.optional(),
           })

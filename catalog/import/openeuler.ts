@@ -151,24 +151,33 @@ class Tree {
   }
 
   /** sha256 over every file below `rel` (paths, sizes, contents; symlinks by target), sorted. */
-  async digest(rel: string): Promise<string> {
-    const h = createHash('sha256');
-    const walk = async (dir: string) => {
-      const ents = (await this.entries(dir)) ?? [];
-      ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const e of ents) {
-        const p = `${dir}/${e.name}`;
-        if (e.isSymbolicLink()) h.update(`L ${p}\0${await readlink(join(this.root, p))}\0`);
-        else if (e.isDirectory()) await walk(p);
-        else if (e.isFile()) {
-          const bytes = await readFile(join(this.root, p));
-          h.update(`F ${p}\0${bytes.length}\0`).update(bytes);
-        }
-      }
-    };
-    await walk(rel);
-    return `sha256:${h.digest('hex')}`;
+  digest(rel: string): Promise<string> {
+    return directoryDigest(this.root, rel);
   }
+}
+
+/**
+ * sha256 over every file below `rel` of `root` (paths, sizes, contents; symlinks by target), sorted:
+ * a recipe's treeDigest. The build stage recomputes it for recipes read from a plain directory.
+ */
+export async function directoryDigest(root: string, rel: string): Promise<string> {
+  const entries = (d: string) => readdir(join(root, d), { withFileTypes: true }).catch(() => null);
+  const h = createHash('sha256');
+  const walk = async (dir: string) => {
+    const ents = (await entries(dir)) ?? [];
+    ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of ents) {
+      const p = `${dir}/${e.name}`;
+      if (e.isSymbolicLink()) h.update(`L ${p}\0${await readlink(join(root, p))}\0`);
+      else if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const bytes = await readFile(join(root, p));
+        h.update(`F ${p}\0${bytes.length}\0`).update(bytes);
+      }
+    }
+  };
+  await walk(rel);
+  return `sha256:${h.digest('hex')}`;
 }
 
 // ------------------------------------------------------------------------------------ the plan
@@ -216,7 +225,13 @@ export async function planOpenEulerImport(dirArg: string, o: PlanOptions = {}): 
   const apps = await Promise.all(
     appDirs.map((a, i) =>
       limit(async () => {
-        const app = await mapApp(tree, a, idents[i]!, { commit, repo: o.repo }, report);
+        const app = await mapApp(
+          tree,
+          a,
+          idents[i]!,
+          { commit, repo: o.repo, ...(o.repo ? {} : { path: tree.root }) },
+          report,
+        );
         o.onProgress?.(++done, appDirs.length);
         return app;
       }),
@@ -426,7 +441,7 @@ async function mapApp(
   tree: Tree,
   a: AppDir,
   ident: Identity,
-  src: { commit: string | undefined; repo: string | undefined },
+  src: { commit: string | undefined; repo: string | undefined; path?: string },
   report: Report,
 ): Promise<AppInput> {
   const { scene, dir } = a;
@@ -522,6 +537,7 @@ async function mapApp(
       dir,
       ...(src.commit ? { commit: src.commit } : {}),
       ...(src.repo ? { repo: src.repo } : {}),
+      ...(src.path ? { path: src.path } : {}),
       ...(readme ? { readme } : {}),
       ...(logo ? { logo: `doc/picture/${logo}` } : {}),
     },

@@ -9,7 +9,7 @@ import { git } from '../git.ts';
 export interface ImportSource {
   /** Directory holding the tree. */
   dir: string;
-  /** The repository as given (git URL), when the import was from one. */
+  /** The repository as given (git URL), or the directory when it is a clean git work tree's top. */
   repo?: string;
   /** Commit of the tree, when it is a git checkout. */
   commit?: string;
@@ -51,11 +51,24 @@ export async function gitHeadOf(dir: string): Promise<string | undefined> {
   }
 }
 
+/** Nothing uncommitted (modified, staged or untracked) in the work tree at `dir`. */
+async function isClean(dir: string): Promise<boolean> {
+  try {
+    return (await git(dir, ['status', '--porcelain', '--untracked-files=normal'])).trim() === '';
+  } catch {
+    return false;
+  }
+}
+
 export async function resolveImportSource(arg: string): Promise<ImportSource> {
   if (!isGitUrl(arg)) {
+    // A directory: when it is the top of a git work tree with nothing uncommitted, it is recorded as
+    // the repository (its path) and HEAD, so builds check out exactly that commit. Otherwise the
+    // import records the directory itself (planOpenEulerImport: source.path) and builds read it there.
     const dir = resolve(arg);
     const commit = (await stat(dir).catch(() => null))?.isDirectory() ? await gitHeadOf(dir) : undefined;
-    return { dir, ...(commit ? { commit } : {}), cleanup: async () => {} };
+    const clean = commit ? await isClean(dir) : false;
+    return { dir, ...(commit && clean ? { commit, repo: dir } : {}), cleanup: async () => {} };
   }
   const { url, ref } = splitRef(arg);
   if (url.startsWith('-')) throw new ImportSourceError(`invalid git URL ${JSON.stringify(url)}`);

@@ -19,10 +19,15 @@ export function repositoryOf(ref: string): string {
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-export async function resolveBaseDigest(engine: Docker, ref: string): Promise<ResolvedBase> {
+/** `platform` (linux/<arch>) pulls that platform's image of a multi-arch base. */
+export async function resolveBaseDigest(
+  engine: Docker,
+  ref: string,
+  platform?: string,
+): Promise<ResolvedBase> {
   let pullError: string | undefined;
   try {
-    const s = (await engine.pull(ref)) as NodeJS.ReadableStream;
+    const s = (await engine.pull(ref, platform ? { platform } : {})) as NodeJS.ReadableStream;
     const events = await followStream<{ error?: string }>(engine, s);
     const failed = events.find((e) => e.error);
     if (failed) pullError = failed.error;

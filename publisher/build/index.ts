@@ -1,10 +1,13 @@
 // The build stage: recipe → image → OCI layout; its result is the build record (the runner commits it).
 //
-// 1. check out the recipe commit and resolve the app's Dockerfile and context inside it;
-// 2. resolve the base image (wharf.yml baseImages[osVersion]) to a digest through the engine;
+// 1. read the recipe where the import recorded it (source.ts: the repository at the recipe's commit,
+//    or the imported directory) and resolve the app's Dockerfile and context inside it;
+// 2. plan the build from the Dockerfile (args.ts): only declared build args, authors' defaults kept,
+//    TARGETARCH per platform, and every stage's base (and COPY --from image) resolved to a digest
+//    through the engine — a Wharf-built parent as Wharf published it;
 // 3. compute the inputs digest (context files' paths, modes and contents, the Dockerfile, build args,
-//    the base digest); if that digest was already built and published (or its layout is still here),
-//    record "unchanged" and stop: no build, no export;
+//    the platform, every base's digest); if that digest was already built and published (or its
+//    layout is still here), record "unchanged" and stop: no build, no export;
 // 4. otherwise stream the context as a tar to the engine, keep the log (capped, compressed, in the blob
 //    store), export the image as an OCI layout at imageLayoutDir() and record its manifest digest.
 // Every failure becomes a "failed" record naming app, tag and stage, with the log's last lines.
@@ -15,13 +18,11 @@ import type { BuildRecord } from '../../catalog/schema.ts';
 import type { Arch } from '../../catalog/names.ts';
 import { emulationHint, hostArches, QEMU_NAME, type HostArches } from '../arches.ts';
 import { explainEngineError, followStream } from '../engine/index.ts';
-import {
-  baseImageFor,
-  checkoutRecipes,
-  RecipeError,
-  resolveRecipe,
-  type RecipeCheckout,
-} from '../recipes/index.ts';
+import { checkoutRecipes, RecipeError, resolveRecipe, type RecipeCheckout } from '../recipes/index.ts';
+import { ImageIndex } from '../../catalog/graph.ts';
+import type { App, BuildBase, ContainerRecipe } from '../../catalog/schema.ts';
+import { changedBase, planBuild, type WharfBase } from './args.ts';
+import { directoryCheckout, recipeSourceFor, type RecipeSource } from './source.ts';
 import { localImageRef, tailLines } from '../artifact/index.ts';
 import { archLayoutDir, platformImageRef, requiredArches } from '../artifact/arches.ts';
 import {
@@ -75,6 +76,7 @@ const ENGINE_ARCH: Record<string, Arch> = {
 export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
   const checkouts = new Map<string, Promise<RecipeCheckout>>();
   const bases = new Map<string, Promise<ResolvedBase>>();
+  let index: Promise<ImageIndex> | undefined;
   let arch: Promise<Arch> | undefined;
   let host: Promise<HostArches> | undefined;
   const memo = <T>(m: Map<string, Promise<T>>, k: string, f: () => Promise<T>): Promise<T> => {
@@ -84,8 +86,26 @@ export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
   };
   return (ctx, t) =>
     buildOne(ctx, t, opts, {
-      checkout: (url, ref) => memo(checkouts, `${ref}\0${url}`, () => checkoutRecipes(url, ref, ctx.workDir)),
-      base: (engine, ref) => memo(bases, ref, () => resolveBaseDigest(engine, ref)),
+      checkout: (src, app, recipe) =>
+        src.kind === 'dir'
+          ? directoryCheckout(src.path, app, recipe)
+          : memo(checkouts, `${src.ref}\0${src.url}`, () => checkoutRecipes(src.url, src.ref, ctx.workDir)),
+      // Within a run a base is resolved once per platform, except the Wharf-built parents built
+      // earlier in the same run (their references carry their new digest).
+      base: (engine, ref, platform) =>
+        memo(bases, `${platform ?? ''}\0${ref}`, () => resolveBaseDigest(engine, ref, platform)),
+      wharfBase: async (ref, arch) => {
+        index ??= ctx.store.load().then(
+          (snap) =>
+            new ImageIndex(
+              [...snap.apps.values()].map((e) => e.app),
+              snap.config,
+            ),
+        );
+        const m = (await index).match(ref);
+        if (!m?.tag) return undefined;
+        return wharfBuiltBase(ctx, m.app, m.tag, arch);
+      },
       arch: (engine) =>
         (arch ??= engine.version().then((v) => {
           const a = ENGINE_ARCH[v.Arch];
@@ -99,9 +119,49 @@ export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
 /** The build stage with per-call caches (for running one artifact alone). */
 export const buildStage: StageFn<'build'> = (ctx, t) => makeBuildStage()(ctx, t);
 
+/**
+ * The reference a child builds FROM for a Wharf-built parent: its published `ref@digest` (the first
+ * registry target that has it) when that is its latest build, else its local build in this engine,
+ * else nothing (the image as named).
+ */
+async function wharfBuiltBase(
+  ctx: StageContext,
+  app: string,
+  tag: string,
+  arch: Arch,
+): Promise<WharfBase | undefined> {
+  const entry = await ctx.store.loadApp(app);
+  const art = entry?.artifacts.find((a) => a.kind === 'container' && a.id === tag);
+  if (!art) return undefined;
+  const pub = art.records.publish;
+  const build = art.records.build;
+  // The published image, unless a newer build (other inputs) has not been published yet.
+  const current = !build?.inputsDigest || pub?.inputsDigest === build.inputsDigest;
+  if (pub && current && (pub.status === 'ok' || pub.status === 'unchanged' || pub.status === 'partial')) {
+    const t = pub.targets.find((x) => x.status !== 'failed' && (x.digest ?? pub.digest));
+    const digest = t?.digest ?? pub.digest;
+    if (t && digest) return { app, tag, used: `${t.ref.split('@')[0]}@${digest}` };
+  }
+  if (build && (build.status === 'ok' || build.status === 'unchanged') && build.manifestDigest) {
+    const local = localImageRef(app, tag);
+    const primary = build.arches?.[0];
+    const ref = build.platforms && primary && arch !== primary ? `${local}-${arch}` : local;
+    const present = await ctx.engine
+      ?.getImage(ref)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
+    if (present) return { app, tag, used: ref };
+  }
+  return undefined;
+}
+
 interface Resolvers {
-  checkout(url: string, ref: string): Promise<RecipeCheckout>;
-  base(engine: Docker, ref: string): Promise<ResolvedBase>;
+  checkout(src: RecipeSource, app: App, recipe: ContainerRecipe): Promise<RecipeCheckout>;
+  base(engine: Docker, ref: string, platform?: string): Promise<ResolvedBase>;
+  wharfBase(ref: string, arch: Arch): Promise<WharfBase | undefined>;
   arch(engine: Docker): Promise<Arch>;
   host(): Promise<HostArches>;
 }
@@ -450,58 +510,74 @@ async function prepareAndBuild(
     throw new BuildFailure('only container recipes are built by this stage');
   const engine = ctx.engine;
   if (!engine) throw new BuildFailure('no container engine configured (DOCKER_HOST, --engine)');
-  const src = opts.recipes ?? ctx.config.recipes;
-  if (!src) throw new BuildFailure('no recipe source: set recipes.url in wharf.yml or pass --recipes');
-
-  const checkout = await r.checkout(src.url, src.ref ?? 'HEAD').catch((e: Error) => {
-    throw new BuildFailure(e.message);
-  });
-  note({ recipeCommit: checkout.commit });
-  const resolved = await resolveRecipe(checkout, t.app, recipe).catch((e: Error) => {
-    throw new BuildFailure(
-      e instanceof RecipeError ? `${e.message} (recipe commit ${checkout.commit.slice(0, 12)})` : e.message,
-    );
-  });
-  let baseRef: string;
+  let src: RecipeSource;
   try {
-    baseRef = baseImageFor(ctx.config, recipe.osVersion);
+    src = recipeSourceFor(t.app, recipe, ctx.config, opts.recipes);
   } catch (e) {
     throw new BuildFailure((e as Error).message);
   }
-  note({ base: { ref: baseRef } });
-  const base = await r.base(engine, baseRef).catch((e: unknown) => {
-    throw new BuildFailure(explainEngineError(engine, e).message);
+  const checkout = await r.checkout(src, t.app, recipe).catch((e: Error) => {
+    throw new BuildFailure(e.message);
   });
-  note({ base: { ref: baseRef, digest: base.digest } });
+  if (checkout.commit) note({ recipeCommit: checkout.commit });
+  const at = checkout.commit
+    ? ` (recipe commit ${checkout.commit.slice(0, 12)})`
+    : ` (directory ${checkout.source})`;
+  const resolved = await resolveRecipe(checkout, t.app, recipe).catch((e: Error) => {
+    throw new BuildFailure(e instanceof RecipeError ? `${e.message}${at}` : e.message);
+  });
   const arch =
     plan?.arch ??
     (await r.arch(engine).catch((e: unknown) => {
       throw new BuildFailure(explainEngineError(engine, e).message);
     }));
+  const dockerfileBytes = await readFile(resolved.dockerfile);
+
+  // ---- what the Dockerfile says: build args and every stage's base, resolved
+  const platform = plan ? `linux/${arch}` : undefined;
+  let buildPlan;
+  try {
+    buildPlan = await planBuild({
+      path: resolved.dockerfileRel,
+      text: dockerfileBytes.toString('utf8'),
+      recipe,
+      config: ctx.config,
+      arch,
+      wharfBase: (ref) => r.wharfBase(ref, arch),
+      resolve: async (ref) => {
+        try {
+          const b = await r.base(engine, ref, platform);
+          return { digest: b.digest, local: b.local };
+        } catch (e) {
+          throw new BuildFailure(explainEngineError(engine, e).message);
+        }
+      },
+    });
+  } catch (e) {
+    if (e instanceof BuildFailure) throw e;
+    throw new BuildFailure(e instanceof RecipeError ? `${e.message}${at}` : (e as Error).message);
+  }
+  const { buildArgs, bases } = buildPlan;
+  const finalBase = finalStageBase(buildPlan.facts, bases);
+  note({ bases, buildArgs, ...(finalBase ? { base: finalBase } : {}) });
 
   // ---- inputs digest
   const entries = await listContext(
     resolved.contextDir,
     resolved.dockerfileInContext ? [resolved.dockerfileInContext] : [],
   );
-  const dockerfileBytes = await readFile(resolved.dockerfile);
-  const buildArgs: Record<string, string> = {
-    ...(recipe.buildArgs ?? {}),
-    BASE: base.ref,
-    VERSION: recipe.version,
-    TARGETARCH: arch,
-  };
   const inputsDigest =
     'sha256:' +
     createHash('sha256')
       .update(
         JSON.stringify({
-          v: 1,
+          v: 2,
           context: await hashContext(entries),
           dockerfile: createHash('sha256').update(dockerfileBytes).digest('hex'),
           dockerfilePath: resolved.dockerfileInContext ?? OUTSIDE_DOCKERFILE,
           buildArgs: Object.entries(buildArgs).sort(([a], [b]) => (a < b ? -1 : 1)),
-          base: base.digest,
+          platform: `linux/${arch}`,
+          bases: bases.map((b) => [b.ref, b.used ?? b.ref, b.digest ?? null]).sort(),
         }),
       )
       .digest('hex');
@@ -547,7 +623,7 @@ async function prepareAndBuild(
   const name = `${t.app.id}:${t.artifactId}`;
   const labels: Record<string, string> = {
     'org.opencontainers.image.source': checkout.source,
-    'org.opencontainers.image.revision': checkout.commit,
+    ...(checkout.commit ? { 'org.opencontainers.image.revision': checkout.commit } : {}),
     'org.opencontainers.image.version': recipe.version,
     'org.opencontainers.image.created': new Date().toISOString(),
     'org.opencontainers.image.title': t.app.title.en ?? t.app.title.zh ?? t.app.name,
@@ -559,7 +635,9 @@ async function prepareAndBuild(
     log.size ? ctx.blobs.put(log.text(), LOG_MEDIA_TYPE, { maxBytes: log.cap }) : undefined;
   const localRef = plan?.localRef ?? localImageRef(t.app.id, t.artifactId);
   const extra = resolved.dockerfileInContext ? [] : [{ name: OUTSIDE_DOCKERFILE, data: dockerfileBytes }];
-  ctx.log.progress?.(`${name}: building (${entries.length} context entries, base ${base.ref})`);
+  ctx.log.progress?.(
+    `${name}: building (${entries.length} context entries, ${bases.length ? `bases ${bases.map((b) => b.used ?? b.ref).join(', ')}` : 'no base image'})`,
+  );
   let buildError: string | undefined;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
   const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
@@ -620,15 +698,15 @@ async function prepareAndBuild(
     ? 'first build'
     : requested
       ? pending!.reason
-      : prev.base?.digest && prev.base.digest !== base.digest
-        ? `base image ${base.ref} changed`
-        : 'recipe inputs changed';
+      : (baseChangeReason(prev, bases) ?? 'recipe inputs changed');
   return {
     record: {
       status: 'ok',
       inputsDigest,
-      recipeCommit: checkout.commit,
-      base: { ref: base.ref, digest: base.digest },
+      ...(checkout.commit ? { recipeCommit: checkout.commit } : {}),
+      ...(finalBase ? { base: finalBase } : {}),
+      bases,
+      buildArgs,
       imageId: info.Id,
       manifestDigest,
       arches: [arch],
@@ -638,4 +716,33 @@ async function prepareAndBuild(
     pendingReason,
     message: `built ${manifestDigest}`,
   };
+}
+
+/** The final stage's base as the engine used it ({ref: 'scratch'} for FROM scratch). */
+function finalStageBase(
+  facts: { stages: { resolved: string | null; parentStage: number | null }[] },
+  bases: BuildBase[],
+): BuildRecord['base'] | undefined {
+  const stages = facts.stages;
+  let n = stages.length - 1;
+  while (n >= 0 && stages[n]!.parentStage !== null) n = stages[n]!.parentStage!;
+  if (n < 0) return undefined;
+  const b = bases.find((x) => x.stages?.includes(n));
+  if (!b) return stages[n]?.resolved === 'scratch' ? { ref: 'scratch' } : undefined;
+  return { ref: b.used ?? b.ref, ...(b.digest ? { digest: b.digest } : {}) };
+}
+
+/** Why a rebuild happened when a base moved: a Wharf-built parent rebuilt, or a base's new digest. */
+function baseChangeReason(prev: BuildRecord, bases: BuildBase[]): string | undefined {
+  const before =
+    prev.bases ?? (prev.base?.digest ? [{ ref: prev.base.ref, digest: prev.base.digest }] : undefined);
+  const byUsed = before?.map((b) => ({ ...b, ref: b.used ?? b.ref }));
+  const c =
+    changedBase(before, bases) ??
+    changedBase(
+      byUsed,
+      bases.map((b) => ({ ...b, ref: b.used ?? b.ref })),
+    );
+  if (!c) return undefined;
+  return c.app && c.tag ? `parent ${c.app}:${c.tag} rebuilt` : `base image ${c.used ?? c.ref} changed`;
 }

@@ -5,6 +5,13 @@
 // result marked `complete` (inputs unchanged, already published) ends it early. So nothing is published
 // that was not built and verified, a scan policy block stops signing and publishing, and one artifact
 // failing never stops the others.
+//
+// Work is ordered by the build graph (catalog/graph.ts, runner.ts orderByGraph): an image another image
+// of the run is built FROM goes through its stages (is built and published) first, and the child
+// starts after it. When an image is rebuilt, its children in the graph become pending
+// (watch/pending.ts markChildrenPending, reason `parent <app>:<tag> rebuilt`), so they are rebuilt in
+// this run when selected, or by the next one. A recipe in a build-graph cycle is skipped with that
+// problem (file:line); the rest goes on.
 import pLimit from 'p-limit';
 import { STAGES, type ImageKind, type Stage } from '../../catalog/schema.ts';
 import {
@@ -16,7 +23,9 @@ import {
   type StageTarget,
 } from '../stage.ts';
 import { loadArtifact } from '../artifact/index.ts';
-import { runStageFor } from './runner.ts';
+import { orderByGraph, runStageFor, type OrderedTarget } from './runner.ts';
+import { buildGraph, type BuildGraph } from '../../catalog/graph.ts';
+import { markChildrenPending } from '../watch/pending.ts';
 import { defaultStages, type StageTable, type StageTableOptions } from './stages.ts';
 
 export { commitResult, runStage, runStageFor, newArtifact } from './runner.ts';
@@ -79,15 +88,38 @@ export async function runPipeline(
   const table = opts.table ?? defaultStages(opts);
   if (opts.stages) table.container = { ...table.container, ...opts.stages };
   const limit = pLimit(Math.max(1, opts.concurrency ?? 2));
-  const artifacts = await Promise.all(
-    targets.map((t) =>
+  const problems = [...(opts.problems ?? [])];
+  let graph: BuildGraph | undefined;
+  let ordered: OrderedTarget[] = targets.map((target) => ({ target, after: [] }));
+  if (targets.some((t) => t.kind === 'container')) {
+    const snap = await ctx.store.load();
+    graph = buildGraph(
+      [...snap.apps.values()].map((e) => e.app),
+      snap.config,
+    );
+    ordered = orderByGraph(graph, targets);
+  }
+  const done: Promise<ArtifactResult>[] = [];
+  for (const o of ordered)
+    done.push(
       limit(async () => {
-        const r = await runArtifact(ctx, t, table[t.kind] ?? {}, opts);
+        const t = o.target;
+        let r: ArtifactResult;
+        if (o.cycle) {
+          problems.push(o.cycle);
+          r = skippedArtifact(t, `${targetLabel(t)} skipped: ${o.cycle}`);
+        } else {
+          // A child starts once its in-run parents are through (they started earlier: no deadlock).
+          if (o.after.length) await Promise.all(o.after.map((i) => done[i]));
+          const fresh = o.after.length ? { ...t, artifact: await loadArtifact(ctx, t) } : t;
+          r = await runArtifact(ctx, fresh, table[t.kind] ?? {}, opts);
+          if (graph && t.kind === 'container' && rebuilt(r)) await markChildren(ctx, graph, t);
+        }
         opts.onArtifact?.(r);
         return r;
       }),
-    ),
-  );
+    );
+  const artifacts = await Promise.all(done);
   const counts: Record<ArtifactStatus, number> = {
     published: 0,
     unchanged: 0,
@@ -102,7 +134,49 @@ export async function runPipeline(
     durationMs: Date.now() - started,
     artifacts,
     counts,
-    problems: opts.problems ?? [],
+    problems,
+  };
+}
+
+/** The build stage made a new image (not unchanged, not failed). */
+const rebuilt = (r: ArtifactResult) =>
+  r.stages.some((s) => s.stage === 'build' && s.verdict === 'done' && s.status === 'ok');
+
+/** The rebuilt image's children become pending (one commit, only when there are any to mark). */
+async function markChildren(ctx: StageContext, graph: BuildGraph, t: StageTarget): Promise<void> {
+  const children = graph.images.get(`${t.app.id}:${t.artifactId}`)?.children ?? [];
+  if (!children.length) return;
+  try {
+    await ctx.store.commit(
+      {
+        subject: `pending: children of ${targetLabel(t)} (rebuilt)`,
+        trailers: { App: t.app.id, Artifact: t.artifactId, Stage: 'graph', 'Run-Id': ctx.runId },
+      },
+      (tx) =>
+        markChildrenPending(
+          tx,
+          graph,
+          { app: t.app.id, tag: t.artifactId },
+          {
+            since: new Date().toISOString(),
+            runId: ctx.runId,
+          },
+        ).then(() => undefined),
+    );
+  } catch (e) {
+    ctx.log.warn(`cannot mark the children of ${targetLabel(t)} pending: ${(e as Error).message}`);
+  }
+}
+
+function skippedArtifact(t: StageTarget, message: string): ArtifactResult {
+  return {
+    app: t.app.id,
+    tag: t.artifactId,
+    kind: t.kind,
+    status: 'skipped',
+    message,
+    stages: [],
+    durationMs: 0,
   };
 }
 

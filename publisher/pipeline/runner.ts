@@ -2,8 +2,10 @@
 // target, commits the record the result carries (one commit per result, trailers App, Version, Kind,
 // Artifact, Arch, Stage, Run-Id, from which events derive), and reports the outcome. A stage that
 // throws is a crash: no commit, a failed outcome with the reason. Which stage runs next is decided in
-// index.ts from the verdicts alone.
+// index.ts from the verdicts alone. It also orders the work of a run by the build graph
+// (`orderByGraph`): an image another image of the run is built FROM comes first, and the child waits.
 import type { Artifact, Stage } from '../../catalog/schema.ts';
+import { imageKey, type BuildGraph } from '../../catalog/graph.ts';
 import {
   stageTrailers,
   targetLabel,
@@ -119,4 +121,58 @@ export async function runStage(
   t: StageTarget,
 ): Promise<StageOutcome> {
   return (await runStageFor(ctx, stage, fn, t)).outcome;
+}
+
+export interface OrderedTarget {
+  target: StageTarget;
+  /** Indexes (into the ordered list) of the run's targets this one is built FROM, directly or not. */
+  after: number[];
+  /** The recipe is in a build-graph cycle: the problem to report instead of building it. */
+  cycle?: string;
+}
+
+/**
+ * Order a run's targets by the build graph: parents before children (graph order; targets the graph
+ * does not know keep their place relative to each other, before the graph's), each with the in-run
+ * ancestors it must wait for. A FIFO pool started in this order never waits for a target it has not
+ * started, so it cannot deadlock.
+ */
+export function orderByGraph(graph: BuildGraph, targets: readonly StageTarget[]): OrderedTarget[] {
+  const rank = new Map(graph.order.map((k, i) => [k, i]));
+  const keyOf = (t: StageTarget) => (t.kind === 'container' ? imageKey(t.app.id, t.artifactId) : null);
+  const sorted = targets
+    .map((t, i) => ({ t, i, r: rank.get(keyOf(t) ?? '') ?? -1 }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.t);
+  const pos = new Map<string, number>();
+  sorted.forEach((t, i) => {
+    const k = keyOf(t);
+    if (k) pos.set(k, i);
+  });
+  const problems = new Map(
+    graph.problems.map((p) => [imageKey(p.app, p.tag), `${p.file}:${p.line}: ${p.message}`]),
+  );
+  return sorted.map((t) => {
+    const k = keyOf(t);
+    const after = new Set<number>();
+    if (k && !graph.cyclic.has(k)) {
+      // Ancestors in the graph that are part of this run.
+      const seen = new Set<string>();
+      const stack = [k];
+      while (stack.length) {
+        const cur = stack.pop()!;
+        for (const p of graph.images.get(cur)?.parents ?? []) {
+          if (!p.app || !p.tag) continue;
+          const pk = imageKey(p.app, p.tag);
+          if (seen.has(pk) || graph.cyclic.has(pk)) continue;
+          seen.add(pk);
+          stack.push(pk);
+          const at = pos.get(pk);
+          if (at !== undefined) after.add(at);
+        }
+      }
+    }
+    const cycle = k && graph.cyclic.has(k) ? problems.get(k) : undefined;
+    return { target: t, after: [...after].sort((a, b) => a - b), ...(cycle ? { cycle } : {}) };
+  });
 }

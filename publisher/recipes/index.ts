@@ -22,8 +22,8 @@ export class RecipeError extends Error {
 export interface RecipeCheckout {
   /** The source as configured (path or URL). */
   source: string;
-  /** Full commit sha the tree was taken from. */
-  commit: string;
+  /** Full commit sha the tree was taken from; absent for a plain directory (publisher/build/source.ts). */
+  commit?: string;
   /** Absolute path of the materialised tree (realpath). */
   dir: string;
 }

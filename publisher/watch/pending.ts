@@ -6,9 +6,15 @@
 // whole listing) and by triggers (one release, merged into what was known: `seenWithRelease`), so a
 // webhook and a sweep that see the same release write the same upstream.json version fields, recipes
 // and pending artifacts: `releaseUpdate` → `addPendingWork`.
+//
+// The build graph's pending work lives here too: when a Wharf-built image is rebuilt (a base digest of
+// one of its stages changed, its own parent was rebuilt, its recipe changed), its children in the build
+// graph (catalog/graph.ts) become pending with the reason `parent <app>:<tag> rebuilt`:
+// `childrenPendingWork` → `markChildrenPending` (the pipeline calls it after each rebuilt image).
 import { assertTag, isTag } from '../../catalog/names.ts';
 import type { App, Artifact, Upstream, UpstreamState } from '../../catalog/schema.ts';
 import type { Tx } from '../../catalog/store.ts';
+import { imageKey, type BuildGraph } from '../../catalog/graph.ts';
 import { sortVersions } from './policy.ts';
 import { getScheme, inLine, type VersionScheme } from './versions/index.ts';
 
@@ -203,4 +209,52 @@ export async function addPendingWork(
   if (recipes.length !== app.recipes.container.length)
     tx.putApp({ ...app, recipes: { ...app.recipes, container: recipes } });
   return added;
+}
+
+/** The reason a child of a rebuilt Wharf image is pending. */
+export const parentRebuiltReason = (app: string, tag: string) => `parent ${app}:${tag} rebuilt`;
+
+/**
+ * The children of `parent` in the build graph whose artifact exists and is not already pending, marked
+ * pending because the parent was rebuilt. Children never built yet need no mark (they are new work);
+ * recipes in a cycle are left alone (their problem says why). Pure.
+ */
+export function childrenPendingWork(
+  graph: BuildGraph,
+  parent: { app: string; tag: string },
+  artifact: (app: string, tag: string) => Artifact | undefined,
+  pending: { since: string; runId: string },
+): Artifact[] {
+  const img = graph.images.get(imageKey(parent.app, parent.tag));
+  const out: Artifact[] = [];
+  for (const c of img?.children ?? []) {
+    if (graph.cyclic.has(imageKey(c.app, c.tag))) continue;
+    const a = artifact(c.app, c.tag);
+    if (!a || a.pending) continue;
+    out.push({
+      ...a,
+      pending: {
+        reason: parentRebuiltReason(parent.app, parent.tag),
+        since: pending.since,
+        runId: pending.runId,
+      },
+    });
+  }
+  return out;
+}
+
+/** Write `childrenPendingWork` in a transaction; returns the artifacts marked. */
+export async function markChildrenPending(
+  tx: Pick<Tx, 'getArtifact' | 'putArtifact'>,
+  graph: BuildGraph,
+  parent: { app: string; tag: string },
+  pending: { since: string; runId: string },
+): Promise<Artifact[]> {
+  const img = graph.images.get(imageKey(parent.app, parent.tag));
+  const current = new Map<string, Artifact | undefined>();
+  for (const c of img?.children ?? [])
+    current.set(imageKey(c.app, c.tag), await tx.getArtifact(c.app, 'container', c.tag));
+  const marked = childrenPendingWork(graph, parent, (app, tag) => current.get(imageKey(app, tag)), pending);
+  for (const a of marked) tx.putArtifact(a);
+  return marked;
 }

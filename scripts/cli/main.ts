@@ -18,6 +18,7 @@ import publishCommands from './publish.ts';
 import wslCommands from './wsl.ts';
 import cloudCommands from './cloud.ts';
 import recipeCommands from './recipe.ts';
+import graphCommands from './graph.ts';
 import advisoriesCommands from './advisories.ts';
 
 const modules: CommandModule[] = [
@@ -34,6 +35,7 @@ const modules: CommandModule[] = [
   wslCommands,
   cloudCommands,
   recipeCommands,
+  graphCommands,
   triggerCommand,
   daemonCommand,
 ];

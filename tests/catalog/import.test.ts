@@ -1,5 +1,5 @@
 import { cp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -154,6 +154,8 @@ describe('openEuler import of the seed (the real layout, 40 apps)', () => {
       origin: 'openeuler/openeuler-docker-images',
       dir: 'Database/redis',
       commit: SAMPLE_COMMIT,
+      // A plain directory import: builds read the recipe from this directory.
+      path: realpathSync(SEED),
       readme: 'README.md',
       logo: 'doc/picture/logo.jpeg',
     });
