@@ -18,7 +18,13 @@ import type { BuildRecord } from '../../catalog/schema.ts';
 import type { Arch } from '../../catalog/names.ts';
 import { emulationHint, hostArches, QEMU_NAME, type HostArches } from '../arches.ts';
 import { explainEngineError, followStream } from '../engine/index.ts';
-import { checkoutRecipes, RecipeError, resolveRecipe, type RecipeCheckout } from '../recipes/index.ts';
+import {
+  checkoutRecipes,
+  RecipeError,
+  resolveRecipe,
+  type RecipeCheckout,
+  type RecipeTree,
+} from '../recipes/index.ts';
 import { ImageIndex } from '../../catalog/graph.ts';
 import type { App, BuildBase, ContainerRecipe } from '../../catalog/schema.ts';
 import { changedBase, planBuild, type WharfBase } from './args.ts';
@@ -159,7 +165,7 @@ async function wharfBuiltBase(
 }
 
 interface Resolvers {
-  checkout(src: RecipeSource, app: App, recipe: ContainerRecipe): Promise<RecipeCheckout>;
+  checkout(src: RecipeSource, app: App, recipe: ContainerRecipe): Promise<RecipeTree>;
   base(engine: Docker, ref: string, platform?: string): Promise<ResolvedBase>;
   wharfBase(ref: string, arch: Arch): Promise<WharfBase | undefined>;
   arch(engine: Docker): Promise<Arch>;

@@ -9,7 +9,7 @@ import { realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { App, CatalogConfig, ContainerRecipe } from '../../catalog/schema.ts';
 import { directoryDigest } from '../../catalog/import/openeuler.ts';
-import { RecipeError, type RecipeCheckout } from '../recipes/index.ts';
+import { RecipeError, type RecipeTree } from '../recipes/index.ts';
 
 export type RecipeSource =
   | { kind: 'git'; url: string; ref: string; from: 'command line' | 'import' | 'wharf.yml' }
@@ -41,7 +41,7 @@ export async function directoryCheckout(
   path: string,
   app: App,
   recipe: ContainerRecipe,
-): Promise<RecipeCheckout> {
+): Promise<RecipeTree> {
   let dir: string;
   try {
     dir = await realpath(path);

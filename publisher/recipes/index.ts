@@ -19,13 +19,19 @@ export class RecipeError extends Error {
   override name = 'RecipeError';
 }
 
-export interface RecipeCheckout {
+/** A recipe tree to build from: a git checkout, or a plain directory (publisher/build/source.ts). */
+export interface RecipeTree {
   /** The source as configured (path or URL). */
   source: string;
-  /** Full commit sha the tree was taken from; absent for a plain directory (publisher/build/source.ts). */
+  /** Full commit sha the tree was taken from; absent for a plain directory. */
   commit?: string;
-  /** Absolute path of the materialised tree (realpath). */
+  /** Absolute path of the tree (realpath). */
   dir: string;
+}
+
+export interface RecipeCheckout extends RecipeTree {
+  /** Full commit sha the tree was taken from. */
+  commit: string;
 }
 
 const SHA_RE = /^[a-f0-9]{40}([a-f0-9]{24})?$/;
@@ -115,7 +121,7 @@ export interface ResolvedRecipe {
 
 /** Resolve a container recipe of `app` inside `checkout`, refusing anything outside the tree. */
 export async function resolveRecipe(
-  checkout: RecipeCheckout,
+  checkout: RecipeTree,
   app: App,
   recipe: { dockerfile: string; context?: string | undefined },
 ): Promise<ResolvedRecipe> {
