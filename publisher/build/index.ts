@@ -149,9 +149,8 @@ async function wharfBuiltBase(
     if (t && digest) return { app, tag, used: `${t.ref.split('@')[0]}@${digest}` };
   }
   if (build && (build.status === 'ok' || build.status === 'unchanged') && build.manifestDigest) {
-    const local = localImageRef(app, tag);
-    const primary = build.arches?.[0];
-    const ref = build.platforms && primary && arch !== primary ? `${local}-${arch}` : local;
+    // A multi-arch build tags each arch's image on its own (platformImageRef).
+    const ref = build.platforms ? platformImageRef(app, tag, arch) : localImageRef(app, tag);
     const present = await ctx.engine
       ?.getImage(ref)
       .inspect()
@@ -420,6 +419,7 @@ async function buildArches(
         ...(size !== undefined ? { size } : {}),
         durationMs: Date.now() - t0,
         emulated,
+        ...(rec.bases ? { bases: rec.bases } : {}),
         ...(rec.log ? { log: rec.log } : {}),
       });
       if (arch === primary) primaryRes = res;
