@@ -65,6 +65,8 @@ export class Daemon {
   private hooksError: string | undefined;
   /** Which apps a webhook's repository stands for, kept fresh by the catalog HEAD (triggers/app-index.ts). */
   private appIndex: import('../triggers/app-index.ts').AppIndex | null = null;
+  /** Accepted rebuild requests, recorded before the 202 and committed in batches (triggers/spool.ts). */
+  private spool: import('../triggers/spool.ts').RebuildSpool | null = null;
   private stopping = false;
   private readonly siteHead: { value: string | null | undefined } = { value: undefined };
   private startedAt = new Date().toISOString();
@@ -187,10 +189,21 @@ export class Daemon {
       const t = await import('../triggers/index.ts');
       const config = t.parseTriggersConfig(raw);
       this.appIndex = new t.AppIndex(this.store);
+      // Shared by every daemon on this catalog: a daemon that died leaves its requests to the next.
+      this.spool = new t.RebuildSpool(this.store, {
+        dir: join(this.store.dir, '.git', 'wharf-daemon', 'spool'),
+        log: (level, msg, fields) => this.log(level, msg, fields),
+        // A batch of queued rebuilds is a catalog commit: tell subscribers soon.
+        onBatch: (r) => {
+          if (r.commit) this.kick('events');
+        },
+      });
+      await this.spool.start();
       this.hooks = t.createHookHandler({
         store: this.store,
         config,
         index: this.appIndex,
+        spool: this.spool,
         // Shared by restarts and by every daemon on this catalog (GitHub/GitLab sign no timestamp).
         replay: new t.FileReplayGuard(join(this.store.dir, '.git', 'wharf-daemon', 'deliveries')),
         ...(this.opts.env ? { env: this.opts.env } : {}),
@@ -199,8 +212,6 @@ export class Daemon {
           const forge = (t.FORGES as readonly string[]).includes(l.forge) ? l.forge : 'unknown';
           this.metrics.triggers.inc({ forge, outcome: l.outcome });
           this.log(l.outcome === 'accepted' ? 'info' : 'warn', `hook ${l.forge} ${l.status}`, { ...l });
-          // A queued rebuild is a catalog commit: tell subscribers soon.
-          if (l.queued) this.kick('events');
         },
       });
       this.metrics.subsystem.set({ subsystem: 'publisher/triggers' }, 1);
@@ -388,6 +399,7 @@ export class Daemon {
         ? {
             loaded: true,
             ...(this.appIndex ? { index: { apps: this.appIndex.size, ...this.appIndex.stats } } : {}),
+            ...(this.spool ? { spool: { backlog: await this.spool.backlog(), ...this.spool.stats } } : {}),
           }
         : { loaded: false, error: this.hooksError },
       jobs,
@@ -414,6 +426,15 @@ export class Daemon {
     ]);
     clearTimeout(timer);
     const abandoned = timedOut ? running.filter((j) => j.running).map((j) => j.name) : [];
+    // The spool's commit in progress gets the same grace; what is not committed replays on the next start.
+    if (this.spool) {
+      let t2: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.spool.stop(),
+        new Promise((r) => (t2 = setTimeout(r, timedOut ? 1000 : graceMs))),
+      ]);
+      clearTimeout(t2);
+    }
     if (abandoned.length) this.log('warn', 'abandoning jobs after the grace period', { jobs: abandoned });
     for (const srv of [this.server, this.siteServer]) {
       if (!srv) continue;

@@ -4,10 +4,12 @@
 // delivery reads HEAD from .git (two small file reads, no process), and when it moved, `git diff
 // --name-only` between the indexed and the new HEAD names the app.yml files to re-read — usually the
 // one app the last rebuild commit touched. Anything unexpected (no indexed HEAD, history rewritten,
-// a failing diff) rebuilds the index from a full load. Concurrent deliveries share one refresh.
+// a failing diff) rebuilds the index from a full load. Concurrent deliveries share one refresh. Trigger
+// commits (the rebuild spool's batches: recipes and pending records, never a repository mapping) are
+// passed over without a re-read.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { git } from '../../catalog/git.ts';
+import { git, parseTrailers } from '../../catalog/git.ts';
 import type { App } from '../../catalog/schema.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { payloadKeys, sourceKeys, upstreamKeys } from './match.ts';
@@ -46,10 +48,12 @@ export interface AppIndexStats {
   refreshes: number;
   /** Apps re-read by incremental refreshes. */
   reread: number;
+  /** Trigger commits passed over without a re-read (they change no mapping: see onlyTriggers). */
+  skipped: number;
 }
 
 export class AppIndex {
-  readonly stats: AppIndexStats = { fullLoads: 0, refreshes: 0, reread: 0 };
+  readonly stats: AppIndexStats = { fullLoads: 0, refreshes: 0, reread: 0, skipped: 0 };
   private readonly store: CatalogStore;
   private head: string | null | undefined = undefined;
   private apps = new Map<string, App>();
@@ -77,6 +81,10 @@ export class AppIndex {
 
   private async refresh(target: string | null): Promise<void> {
     const from = this.head;
+    if (from && target && (await this.onlyTriggers(from, target))) {
+      this.head = target;
+      return;
+    }
     if (from && target) {
       try {
         const out = await git(this.store.dir, [
@@ -117,6 +125,36 @@ export class AppIndex {
     for (const [id, e] of snap.apps) this.set(id, e.app);
     this.stats.fullLoads++;
     this.head = snap.head;
+  }
+
+  /**
+   * True when every commit in from..target is a trigger commit (trailer `Stage: trigger`, written only
+   * by queue.ts): those add recipes and pending records, never an app's `upstream` or `source`, so
+   * no repository mapping moved and nothing needs re-reading — a batch of the rebuild spool touches
+   * hundreds of app.yml files, and re-reading them would hold up every delivery waiting on the index.
+   */
+  private async onlyTriggers(from: string, target: string): Promise<boolean> {
+    const out = await git(this.store.dir, ['log', '--format=%H %P%x1f%B%x1e', `${from}..${target}`]).catch(
+      () => null,
+    );
+    if (out === null) return false;
+    const parent = new Map<string, string>();
+    for (const rec of out.split('\x1e')) {
+      const [ids, msg] = rec.split('\x1f');
+      const [sha, ...parents] = (ids ?? '').trim().split(' ');
+      if (!sha || msg === undefined) continue;
+      if (parents.length !== 1 || parseTrailers(msg).Stage !== 'trigger') return false;
+      parent.set(sha, parents[0]!);
+    }
+    // A straight line of them on top of the indexed HEAD (not a rewritten history).
+    let at = target;
+    for (let n = 0; at !== from; n++) {
+      const p = parent.get(at);
+      if (!p || n > parent.size) return false;
+      at = p;
+    }
+    this.stats.skipped += parent.size;
+    return parent.size > 0;
   }
 
   private set(id: string, app: App | undefined): void {

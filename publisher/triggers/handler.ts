@@ -3,18 +3,22 @@
 // (411) and within the cap (413), the forge's signature or token header present (401), and for GitLab and
 // Gitee the token itself (401) — and only then, under a cap on bodies read at once (503 with
 // Retry-After when full) and a read deadline (408), is the body read; then GitHub's HMAC (401), replay
-// (409), payload (400), and the rebuild is queued (202). Which apps a repository stands for comes from an
-// in-memory index kept fresh by the catalog HEAD (app-index.ts), not a catalog load per delivery. A
-// repository no app maps to is answered 202 with an empty `queued` list: the forge sees success (no
+// (409), payload (400). Which apps a repository stands for comes from an in-memory index kept fresh by
+// the catalog HEAD (app-index.ts), not a catalog load per delivery. The rebuild requests are then
+// appended to the fsync'd rebuild spool (spool.ts) and the delivery is answered 202 `accepted` with a
+// delivery id: the catalog commit follows, made by the spool's one writer for many deliveries at once.
+// A repository no app maps to is answered 202 with an empty `queued` list: the forge sees success (no
 // retries), and the answer reveals nothing about the catalog. Every request is logged as one line of
 // facts — never a header value, token or secret; `forge` is one of the three or "unknown".
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { newRunId } from '../../catalog/run-id.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { AppIndex } from './app-index.ts';
 import type { TriggersConfig } from './config.ts';
 import { PayloadError, parseWebhook, type TriggerEvent } from './payload.ts';
-import { queueRebuild, type QueueResult } from './queue.ts';
+import { versionOfTag } from './queue.ts';
+import { RebuildSpool, type SpoolEntry } from './spool.ts';
 import type { DeliveryGuard } from './replay.ts';
 import {
   ReplayGuard,
@@ -34,6 +38,9 @@ export interface HookLogLine {
   reason?: string;
   event?: string;
   repo?: string;
+  /** The id of an accepted delivery (also in its answer). */
+  delivery?: string;
+  /** Rebuild requests spooled. */
   queued?: number;
 }
 
@@ -49,6 +56,8 @@ export interface HookHandlerOptions {
   runId?: () => string;
   /** The app index (default: one per handler, over `store`). */
   index?: AppIndex;
+  /** Where accepted rebuild requests are recorded before the answer (default: one over `store`). */
+  spool?: RebuildSpool;
 }
 
 export type HookHandler = (req: IncomingMessage, res: ServerResponse, forge: string) => Promise<void>;
@@ -108,6 +117,7 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
   const log = opts.log ?? (() => {});
   const now = opts.now ?? Date.now;
   const index = opts.index ?? new AppIndex(opts.store);
+  const spool = opts.spool ?? new RebuildSpool(opts.store);
   let reading = 0;
 
   return async (req, res, forgeName) => {
@@ -202,48 +212,59 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
         event.kind === 'tag'
           ? index.forUpstream(forge, event.repo)
           : index.forSource(forge, event.repo, event.paths);
-      const results: QueueResult[] = [];
+      const delivery = randomUUID();
+      const at = new Date(now()).toISOString();
+      const reason =
+        event.kind === 'tag'
+          ? `${forge} tag ${event.tag.slice(0, 100)} on ${repo}`
+          : `${forge} push to ${repo}@${event.branch.slice(0, 100)}`;
+      const entries: SpoolEntry[] = [];
+      const queued: { app: string; version?: string }[] = [];
+      const notQueued: { app: string; note: string }[] = [];
       for (const app of targets) {
-        results.push(
-          await queueRebuild(opts.store, app.id, {
-            now: new Date(now()),
-            ...(opts.runId ? { runId: opts.runId() } : {}),
-            ...(event.kind === 'tag'
-              ? {
-                  tag: event.tag,
-                  prerelease: !!event.prerelease,
-                  reason: `${forge} tag ${event.tag.slice(0, 100)} on ${repo}`,
-                }
-              : { reason: `${forge} push to ${repo}@${event.branch.slice(0, 100)}` }),
-          }),
-        );
+        if (event.kind === 'tag') {
+          // Read with the app's policy now, to answer what it stands for (the drain reads it again).
+          const v = versionOfTag(app, event.tag, !!event.prerelease);
+          if ('note' in v) {
+            notQueued.push({ app: app.id, note: v.note });
+            continue;
+          }
+          queued.push({ app: app.id, version: v.version });
+        } else queued.push({ app: app.id });
+        entries.push({
+          v: 1,
+          delivery,
+          at,
+          app: app.id,
+          ...(event.kind === 'tag' ? { tag: event.tag, prerelease: !!event.prerelease } : {}),
+          reason,
+          runId: opts.runId ? opts.runId() : newRunId(new Date(now())),
+        });
       }
-      const queued = results.reduce((n, r) => n + r.queued.length, 0);
+      // Durable before the answer: the catalog commit follows (spool.ts), a SIGKILL loses nothing.
+      if (entries.length) await spool.append(entries);
       log({
         forge,
         status: 202,
         outcome: 'accepted',
         event: event.kind,
         repo,
-        queued,
+        delivery,
+        queued: entries.length,
         ...(targets.length ? {} : { reason: 'no app for this repository' }),
       });
       send(res, 202, {
-        queued: results.map((r) => ({
-          app: r.app,
-          ...(r.version ? { version: r.version } : {}),
-          newVersion: r.newVersion,
-          artifacts: r.queued.map((q) => `${q.kind}/${q.artifact}`),
-          commit: r.commit,
-          ...(r.note ? { note: r.note } : {}),
-        })),
+        accepted: true,
+        delivery,
+        queued,
+        ...(notQueued.length ? { notQueued } : {}),
       });
     } catch (e) {
-      // Let the forge's retry through: this delivery was not processed.
+      // Let the forge's retry through: this delivery was not recorded.
       if (auth.deliveryKey) await guard.forget(auth.deliveryKey);
       const reason = e instanceof Error ? e.message.slice(0, 300) : 'error';
       log({ forge, status: 500, outcome: 'error', reason });
-      send(res, 500, { error: 'could not queue the rebuild; retry later' });
+      send(res, 500, { error: 'could not record the rebuild request; retry later' });
     }
   };
 }

@@ -7,3 +7,5 @@ export { FileReplayGuard, type DeliveryGuard } from './replay.ts';
 export { parseWebhook, PayloadError, type TriggerEvent } from './payload.ts';
 export { appsForSource, appsForUpstream, normalizeRepoUrl } from './match.ts';
 export { AppIndex, readHeadFile } from './app-index.ts';
+export { RebuildSpool, zSpoolEntry, type SpoolEntry, type SpoolStats } from './spool.ts';
+export { queueBatch, versionOfTag, type BatchRequest, type BatchResult } from './queue.ts';

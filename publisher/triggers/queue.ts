@@ -48,40 +48,207 @@ export async function queueRebuild(
   assertAppId(appId);
   if (opts.version !== undefined) assertVersion(opts.version);
   const runId = opts.runId ?? newRunId();
-  const at = (opts.now ?? new Date()).toISOString();
   let result: QueueResult = { app: appId, runId, newVersion: false, queued: [], commit: null };
   const info = {
-    subject: `trigger: ${appId}${(opts.version ?? opts.tag) ? ` ${opts.version ?? opts.tag}` : ''} (${opts.reason})`,
+    subject: triggerSubject(appId, opts),
     trailers: { App: appId, Version: opts.version, Stage: 'trigger', 'Run-Id': runId },
   };
-  let knownLimit: number | undefined;
+  const ctx = new QueueContext(store);
   const r = await store.commit(info, async (tx) => {
-    result = { app: appId, runId, newVersion: false, queued: [], commit: null };
-    const app = await tx.getApp(appId);
-    if (!app) throw new UnknownAppError(`no app ${appId} in the catalog`);
-    const scheme = getScheme(app.upstream?.scheme ?? 'loose');
-    let version = opts.version;
-    if (opts.tag !== undefined) {
-      const entry = app.upstream ?? { backend: 'git' as const, scheme: 'loose' as const };
-      const p = applyPolicy(entry, [{ version: opts.tag, prerelease: !!opts.prerelease }], app.name);
-      if (!p.latest) {
-        result.note = `tag ${opts.tag.slice(0, 100)} is not a version of ${appId}: ${p.rejected[0]?.reason ?? 'rejected'}`;
-        return;
-      }
-      version = p.latest;
-    } else if (version !== undefined && !scheme.isValid(version)) {
-      result.note = `${version} is not a ${scheme.name} version`;
-      return;
-    }
-    if (version !== undefined) {
-      result.version = version;
-      knownLimit ??= parseWatchConfig((await store.config()).watch).knownLimit;
-      if (await recordNewVersion(tx, app, version, at, runId, knownLimit, result)) return;
-    }
-    await markNewest(tx, app, scheme, version, at, runId, opts.reason, result);
+    result = await queueInTx(tx, appId, { ...opts, runId }, ctx);
   });
   result.commit = r.sha;
   return result;
+}
+
+/** The subject of a one-request trigger commit: `trigger: <app> [<version or tag>] (<reason>)`. */
+export function triggerSubject(
+  appId: string,
+  opts: Pick<QueueOptions, 'version' | 'tag' | 'reason'>,
+): string {
+  const v = opts.version ?? opts.tag;
+  return `trigger: ${appId}${v ? ` ${v}` : ''} (${opts.reason})`;
+}
+
+/** What every request of one transaction shares (read once). */
+class QueueContext {
+  private knownLimit: number | undefined;
+  private readonly store: CatalogStore;
+  constructor(store: CatalogStore) {
+    this.store = store;
+  }
+  async limit(): Promise<number> {
+    this.knownLimit ??= parseWatchConfig((await this.store.config()).watch).knownLimit;
+    return this.knownLimit;
+  }
+}
+
+/**
+ * The version a raw upstream tag stands for under the app's version policy, or why it stands for none.
+ * The hook handler asks this of its in-memory app to answer at once; the queue asks it again of the
+ * app as it is at commit time.
+ */
+export function versionOfTag(
+  app: App,
+  tag: string,
+  prerelease: boolean,
+): { version: string } | { note: string } {
+  const entry = app.upstream ?? { backend: 'git' as const, scheme: 'loose' as const };
+  const p = applyPolicy(entry, [{ version: tag, prerelease }], app.name);
+  if (p.latest) return { version: p.latest };
+  return {
+    note: `tag ${tag.slice(0, 100)} is not a version of ${app.id}: ${p.rejected[0]?.reason ?? 'rejected'}`,
+  };
+}
+
+/** One request inside a transaction (reads see the writes of the requests before it). */
+async function queueInTx(
+  tx: Tx,
+  appId: string,
+  opts: QueueOptions & { runId: string },
+  ctx: QueueContext,
+): Promise<QueueResult> {
+  const runId = opts.runId;
+  const at = (opts.now ?? new Date()).toISOString();
+  const result: QueueResult = { app: appId, runId, newVersion: false, queued: [], commit: null };
+  const app = await tx.getApp(appId);
+  if (!app) throw new UnknownAppError(`no app ${appId} in the catalog`);
+  const scheme = getScheme(app.upstream?.scheme ?? 'loose');
+  let version = opts.version;
+  if (opts.tag !== undefined) {
+    const v = versionOfTag(app, opts.tag, !!opts.prerelease);
+    if ('note' in v) {
+      result.note = v.note;
+      return result;
+    }
+    version = v.version;
+  } else if (version !== undefined && !scheme.isValid(version)) {
+    result.note = `${version} is not a ${scheme.name} version`;
+    return result;
+  }
+  if (version !== undefined) {
+    result.version = version;
+    if (await recordNewVersion(tx, app, version, at, runId, await ctx.limit(), result)) return result;
+  }
+  await markNewest(tx, app, scheme, version, at, runId, opts.reason, result);
+  return result;
+}
+
+/** One request of a batch (a spooled webhook delivery, publisher/triggers/spool.ts). */
+export interface BatchRequest extends QueueOptions {
+  app: string;
+  runId: string;
+  now: Date;
+}
+
+export interface BatchResult {
+  /** The one commit of the batch (null when nothing changed). */
+  commit: string | null;
+  /** One per request kept after de-duplication, in order. */
+  results: QueueResult[];
+  /** Requests dropped as duplicates of an earlier one for the same app and tag/version. */
+  duplicates: number;
+  /** Requests whose work could not be done (their writes were dropped; the others are committed). */
+  failed: { app: string; error: string }[];
+}
+
+/** The key requests are de-duplicated on: app and tag (or version; none for "the newest"). */
+export const requestKey = (r: Pick<BatchRequest, 'app' | 'tag' | 'version'>): string =>
+  `${r.app}:${r.tag !== undefined ? `tag:${r.tag}` : r.version !== undefined ? `v:${r.version}` : 'newest'}`;
+
+/**
+ * Several rebuild requests as one catalog commit: the first request for an app and tag/version is kept
+ * (its reason, run id and time become the pending record's, as if it alone had been queued), later
+ * ones are dropped, and each kept one runs exactly as `queueRebuild` would, in order, on the records
+ * the ones before it wrote. A request for an app no longer in the catalog gets a note; one that throws
+ * (e.g. a file that no longer validates) has its writes dropped and is reported in `failed`, so it never
+ * loses the batch. One request: the commit is the one `queueRebuild` makes (subject and trailers);
+ * several: `trigger: N rebuild requests (…)`, a body line per request, trailer `Stage: trigger`, `App`
+ * and `Version` only when they are the same for all, and `extraTrailers` (the spool's batch id).
+ */
+export async function queueBatch(
+  store: CatalogStore,
+  requests: BatchRequest[],
+  opts: { runId?: string; extraTrailers?: Record<string, string> } = {},
+): Promise<BatchResult> {
+  const seen = new Set<string>();
+  const kept: BatchRequest[] = [];
+  for (const r of requests) {
+    assertAppId(r.app);
+    if (r.version !== undefined) assertVersion(r.version);
+    const k = requestKey(r);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    kept.push(r);
+  }
+  const out: BatchResult = {
+    commit: null,
+    results: [],
+    duplicates: requests.length - kept.length,
+    failed: [],
+  };
+  if (!kept.length) return out;
+  const one = kept.length === 1 ? kept[0]! : undefined;
+  const apps = new Set(kept.map((r) => r.app));
+  const versions = new Set(kept.map((r) => r.version));
+  const shown = kept
+    .slice(0, 5)
+    .map((r) => `${r.app}${(r.version ?? r.tag) ? ` ${r.version ?? r.tag}` : ''}`);
+  const lines = kept.map(
+    (r) => `- ${r.app}${(r.version ?? r.tag) ? ` ${r.version ?? r.tag}` : ''} (${r.reason}) run ${r.runId}`,
+  );
+  const info = one
+    ? {
+        subject: triggerSubject(one.app, one),
+        trailers: {
+          App: one.app,
+          Version: one.version,
+          Stage: 'trigger',
+          'Run-Id': one.runId,
+          ...opts.extraTrailers,
+        },
+      }
+    : {
+        subject: `trigger: ${kept.length} rebuild requests (${shown.join(', ')}${kept.length > 5 ? ', …' : ''})`,
+        body:
+          lines.slice(0, 500).join('\n') + (lines.length > 500 ? `\n… and ${lines.length - 500} more` : ''),
+        trailers: {
+          App: apps.size === 1 ? kept[0]!.app : undefined,
+          Version: apps.size === 1 && versions.size === 1 ? kept[0]!.version : undefined,
+          Stage: 'trigger',
+          'Run-Id': opts.runId ?? newRunId(),
+          ...opts.extraTrailers,
+        },
+      };
+  const ctx = new QueueContext(store);
+  const r = await store.commit(info, async (tx) => {
+    out.results = [];
+    out.failed = [];
+    for (const req of kept) {
+      const writes = tx.pending();
+      const before = new Map(writes);
+      try {
+        out.results.push(await queueInTx(tx, req.app, req, ctx));
+      } catch (e) {
+        // Undo this request's writes only: the others' are still committed.
+        writes.clear();
+        for (const [k, v] of before) writes.set(k, v);
+        if (e instanceof UnknownAppError)
+          out.results.push({
+            app: req.app,
+            runId: req.runId,
+            newVersion: false,
+            queued: [],
+            commit: null,
+            note: e.message,
+          });
+        else out.failed.push({ app: req.app, error: e instanceof Error ? e.message.slice(0, 300) : 'error' });
+      }
+    }
+  });
+  out.commit = r.sha;
+  for (const res of out.results) res.commit = res.queued.length || res.newVersion ? r.sha : null;
+  return out;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   createHookHandler,
   giteeSignature,
   parseTriggersConfig,
+  RebuildSpool,
   verifyGitee,
   type HookLogLine,
 } from '../../publisher/triggers/index.ts';
@@ -33,6 +34,7 @@ const app = (id: string, repo: string, dir: string) => ({
 });
 
 let store: CatalogStore;
+let spool: RebuildSpool;
 let server: Server;
 let base: string;
 const logs: HookLogLine[] = [];
@@ -44,8 +46,10 @@ beforeAll(async () => {
     tx.putApp(app('redis', 'redis/redis', 'Database/redis'));
     tx.putApp(app('valkey', 'valkey-io/valkey', 'Database/valkey'));
   });
+  spool = new RebuildSpool(store);
   const handler = createHookHandler({
     store,
+    spool,
     env,
     config: parseTriggersConfig({
       maxBodyBytes: 4096,
@@ -63,6 +67,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
 afterAll(async () => {
+  await spool.stop();
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
 });
@@ -97,18 +102,16 @@ describe('webhook triggers', () => {
     const body = release('v8.6.5');
     const res = await postRelease(body, 'd-1');
     expect(res.status).toBe(202);
-    const out = (await res.json()) as {
-      queued: { app: string; version: string; newVersion: boolean; artifacts: string[] }[];
-    };
-    expect(out.queued).toEqual([
-      expect.objectContaining({
-        app: 'redis',
-        version: '8.6.5',
-        newVersion: true,
-        artifacts: ['container/8.6.5-oe2403sp4'],
-      }),
-    ]);
+    // Accepted once recorded in the spool: the answer names the delivery, not a commit.
+    const out = (await res.json()) as Record<string, unknown>;
+    expect(out).toEqual({
+      accepted: true,
+      delivery: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      queued: [{ app: 'redis', version: '8.6.5' }],
+    });
+    await spool.settled();
     const e = (await store.loadApp('redis'))!;
+    expect(e.artifacts.filter((a) => a.pending).map((a) => a.id)).toEqual(['8.6.5-oe2403sp4']);
     expect(e.upstream?.latest).toBe('8.6.5');
     expect(e.app.recipes.container.map((r) => r.tag)).toEqual(['8.6.4-oe2403sp4', '8.6.5-oe2403sp4']);
     // The record says what was found, exactly as a sweep would write it; the commit says who told us.
@@ -119,10 +122,13 @@ describe('webhook triggers', () => {
     expect(log).toHaveLength(1);
     expect(log[0]!.subject).toContain('github tag v8.6.5 on redis/redis');
     expect(log[0]!.trailers).toMatchObject({ App: 'redis', Stage: 'trigger' });
+    expect(log[0]!.trailers['Spool-Batch']).toMatch(/^[0-9a-f]{24}$/);
+    expect(await spool.backlog()).toBe(0);
 
     // The same delivery again: refused as a replay, nothing committed.
     const again = await postRelease(body, 'd-1');
     expect(again.status).toBe(409);
+    await spool.settled();
     expect(await store.head()).toBe(log[0]!.sha);
   });
 
@@ -153,9 +159,10 @@ describe('webhook triggers', () => {
       'x-hub-signature-256': ghSign(other),
     });
     expect(unknown.status).toBe(202);
-    expect(await unknown.json()).toEqual({ queued: [] });
+    expect(await unknown.json()).toEqual({ accepted: true, delivery: expect.any(String), queued: [] });
     expect((await fetch(`${base}/hooks/github`)).status).toBe(405);
     expect((await post('bitbucket', '{}', {})).status).toBe(404);
+    await spool.settled();
     expect(await store.head()).toBe(head);
     // Logged, but never with a secret or a presented signature.
     const text = JSON.stringify(logs);
@@ -184,9 +191,12 @@ describe('webhook triggers', () => {
     };
     const res = await post('gitee', push, headers);
     expect(res.status).toBe(202);
-    const out = (await res.json()) as { queued: { app: string; artifacts: string[] }[] };
-    expect(out.queued.map((q) => [q.app, q.artifacts])).toEqual([['valkey', ['container/8.6.4-oe2403sp4']]]);
-    expect((await store.loadApp('valkey'))!.artifacts[0]!.pending?.reason).toBe(
+    const out = (await res.json()) as { queued: { app: string }[] };
+    expect(out.queued).toEqual([{ app: 'valkey' }]);
+    await spool.settled();
+    const valkey = (await store.loadApp('valkey'))!;
+    expect(valkey.artifacts.filter((a) => a.pending).map((a) => a.id)).toEqual(['8.6.4-oe2403sp4']);
+    expect(valkey.artifacts[0]!.pending?.reason).toBe(
       'gitee push to openeuler/openeuler-docker-images@master',
     );
     expect((await post('gitee', push, headers)).status).toBe(409);
@@ -219,7 +229,7 @@ describe('webhook triggers', () => {
     // valkey's upstream is on GitHub: a GitLab repository with the same name is not it.
     const res = await post('gitlab', body, { 'x-gitlab-event': 'Tag Push Hook', 'x-gitlab-token': GL });
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ queued: [] });
+    expect(await res.json()).toEqual({ accepted: true, delivery: expect.any(String), queued: [] });
     const bad = await post('gitlab', body, { 'x-gitlab-event': 'Tag Push Hook', 'x-gitlab-token': 'guess' });
     expect(bad.status).toBe(401);
     const gh = JSON.stringify({
@@ -228,6 +238,8 @@ describe('webhook triggers', () => {
     });
     const ok = await post('github', gh, { 'x-github-event': 'push', 'x-hub-signature-256': ghSign(gh) });
     expect(((await ok.json()) as { queued: { version: string }[] }).queued[0]!.version).toBe('9.0.0');
+    await spool.settled();
+    expect((await store.loadApp('valkey'))!.upstream?.latest).toBe('9.0.0');
   });
 
   it('wharf trigger does the same from a CI job', async () => {

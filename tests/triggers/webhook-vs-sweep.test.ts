@@ -11,7 +11,12 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { CatalogStore } from '../../catalog/store.ts';
-import { createHookHandler, parseTriggersConfig, type HookHandler } from '../../publisher/triggers/index.ts';
+import {
+  createHookHandler,
+  parseTriggersConfig,
+  RebuildSpool,
+  type HookHandler,
+} from '../../publisher/triggers/index.ts';
 import { runSweep } from '../../publisher/watch/sweep.ts';
 import { sendWithEtag, startServer, type FakeServer } from '../watch/helpers.ts';
 
@@ -70,8 +75,10 @@ function versionFields(text: string): string {
 }
 
 async function webhook(store: CatalogStore, tag: string, at: Date, runId: string) {
+  const spool = new RebuildSpool(store);
   handler = createHookHandler({
     store,
+    spool,
     env: { WHARF_GH: SECRET },
     config: parseTriggersConfig({ github: { secretEnv: 'WHARF_GH' } }),
     now: () => at.getTime(),
@@ -93,7 +100,14 @@ async function webhook(store: CatalogStore, tag: string, at: Date, runId: string
     },
   });
   expect(res.status).toBe(202);
-  return (await res.json()) as { queued: { artifacts: string[]; newVersion: boolean }[] };
+  const answer = (await res.json()) as { accepted: boolean; queued: { app: string; version?: string }[] };
+  // The commit follows the answer (the spool's writer): wait for it.
+  await spool.settled();
+  await spool.stop();
+  const pending = (await store.loadApp('redis'))!.artifacts
+    .filter((a) => a.pending?.runId === runId)
+    .map((a) => `${a.kind}/${a.id}`);
+  return { answer, pending };
 }
 
 describe('a webhook and a sweep of the same release', () => {
@@ -142,9 +156,8 @@ describe('a webhook and a sweep of the same release', () => {
       // Upstream publishes the release: the forge tells one copy, the sweep finds it for the other.
       releases = [{ tag_name: round.tag }, ...releases];
       const out = await webhook(byHook, round.tag, at, runId);
-      expect(out.queued).toEqual([
-        expect.objectContaining({ newVersion: true, artifacts: [round.artifact] }),
-      ]);
+      expect(out.answer).toMatchObject({ accepted: true, queued: [{ app: 'redis' }] });
+      expect(out.pending).toEqual([round.artifact]);
       const swept = await runSweep(bySweep, { env: {}, now: at, runId });
       expect(swept.pending.map((p) => `container/${p.tag}`)).toEqual([round.artifact]);
 
