@@ -549,7 +549,18 @@ export const zBuildRecord = z
     file: z.object({ name: z.string(), sha256: z.string(), size: z.number().int() }).strict().optional(),
     /** For cloud/WSL: one produced file per arch built. */
     files: z
-      .array(z.object({ arch: zArch, name: z.string(), sha256: z.string(), size: z.number().int() }).strict())
+      .array(
+        z
+          .object({
+            arch: zArch,
+            name: z.string(),
+            sha256: z.string(),
+            size: z.number().int(),
+            /** Cloud images: the disk format of this file. */
+            format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']).optional(),
+          })
+          .strict(),
+      )
       .optional(),
   })
   .strict();
@@ -589,6 +600,20 @@ export const zVerifyRecord = z
           })
           .strict(),
       )
+      .optional(),
+    /** Cloud images: the boot test (publisher/cloud/boot-test.ts) and its serial console log. */
+    bootTest: z
+      .object({
+        booted: z.boolean(),
+        seconds: z.number().min(0),
+        marker: z.string().nullable(),
+        accel: z.enum(['kvm', 'tcg']),
+        file: z.string(),
+        format: z.string(),
+        reason: z.string().optional(),
+        consoleLog: zBlobRef.optional(),
+      })
+      .strict()
       .optional(),
   })
   .strict();
@@ -756,6 +781,8 @@ export const zPublishRecord = z
             /** The object-storage target and the architecture of the file (WSL: Amd64Url/Arm64Url). */
             target: z.string().optional(),
             arch: zArch.optional(),
+            /** Cloud images: the disk format (the import stage picks the one each cloud takes). */
+            format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']).optional(),
             /** Where in the target (publisher/objects/publish.ts), and the files published next to it. */
             bucket: z.string().optional(),
             key: z.string().optional(),

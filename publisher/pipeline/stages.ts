@@ -1,7 +1,14 @@
-// Which stage functions each image kind has. Container images and WSL images (publisher/wsl) have all
-// five; the cloud kind gets its from its own module as it is written: a kind with no stages is reported
-// "skipped" by the pipeline, never half-built.
+// Which stage functions each image kind has. Container images, WSL images (publisher/wsl) and cloud
+// disk images (publisher/cloud) have all five; a kind with no stages is reported "skipped" by the
+// pipeline, never half-built.
 import type { ImageKind, Stage } from '../../catalog/schema.ts';
+import {
+  cloudBuildStage,
+  cloudPublishStage,
+  cloudScanStage,
+  cloudSignStage,
+  cloudVerifyStage,
+} from '../cloud/stages.ts';
 import { makeBuildStage, type BuildStageOptions } from '../build/index.ts';
 import { makePublish, type PublishOptions } from '../publish/index.ts';
 import { createScanRunner, type ScanStageOptions } from '../scan/index.ts';
@@ -43,6 +50,12 @@ export function defaultStages(opts: StageTableOptions = {}): StageTable {
       sign: wslSignStage,
       publish: wslPublishStage,
     },
-    cloud: {},
+    cloud: {
+      build: cloudBuildStage,
+      verify: cloudVerifyStage,
+      scan: cloudScanStage,
+      sign: cloudSignStage,
+      publish: cloudPublishStage,
+    },
   };
 }

@@ -2,7 +2,8 @@
 // busybox initramfs and userland, systemd-boot) made into a GPT disk (ESP by mkfs.vfat + mtools, ext4
 // by mkfs.ext4 -d + debugfs), converted to qcow2/raw/vhd/vmdk, built twice to the same raw and qcow2
 // bytes, and the qcow2 booted once under QEMU through `wharf cloud boot-test --json` (the one boot the
-// suite shares); an image with no bootloader does not boot.
+// suite shares); an image with no bootloader does not boot; the booted qcow2 goes to s3rver in a
+// multipart upload interrupted after its first part and resumed, its checksum read back.
 import { mkdtemp, readFile, rm, writeFile, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ import { buildDisk, type DiskBuildResult } from '../../publisher/cloud/disk.ts';
 import { readEspFile } from '../../publisher/cloud/esp.ts';
 import { Ext4Editor } from '../../publisher/cloud/ext4.ts';
 import { ESP_TYPE, ROOT_TYPES, readGpt, SECTOR } from '../../publisher/cloud/gpt.ts';
-import { sha256File } from '../../publisher/objects/s3.ts';
+import { ObjectStore, sha256File } from '../../publisher/objects/s3.ts';
+import { startS3 } from '../helpers/s3.ts';
 import { runWharf } from '../helpers/wharf.ts';
 import { bootableRootfs, EPOCH, SYSTEMD_BOOT } from './fixture.ts';
 
@@ -159,4 +161,47 @@ describe('wharf cloud boot-test', () => {
     expect(r).toMatchObject({ booted: false, marker: null });
     expect(r.reason).toMatch(/no boot marker within 15 s/);
   }, 60_000);
+});
+
+describe('upload of the booted image', () => {
+  it('resumes an interrupted multipart upload to S3 (s3rver) and reads the checksum back', async () => {
+    const s3 = await startS3();
+    try {
+      const env = { WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId, WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
+      const target = {
+        name: 'local',
+        bucket: s3.bucket,
+        endpoint: s3.endpoint,
+        prefix: 'cloud',
+        partSizeMiB: 5,
+        queueSize: 1,
+      };
+      const local = await sha256File(files.qcow2!);
+      const parts = Math.ceil(local.size / (5 * MiB));
+      expect(parts).toBeGreaterThanOrEqual(2);
+      const first = new ObjectStore(target, env);
+      const ac = new AbortController();
+      const sent1: number[] = [];
+      first.onPart = (n) => {
+        sent1.push(n);
+        ac.abort();
+      };
+      await expect(first.uploadFile(files.qcow2!, 'demo/a.qcow2', { signal: ac.signal })).rejects.toThrow();
+      expect(sent1).toEqual([1]);
+      const second = new ObjectStore(target, env);
+      const sent2: number[] = [];
+      second.onPart = (n) => sent2.push(n);
+      const r = await second.uploadFile(files.qcow2!, 'demo/a.qcow2');
+      expect(r).toMatchObject({
+        status: 'resumed',
+        partsSent: parts - 1,
+        sha256: local.sha256,
+        size: local.size,
+      });
+      expect(sent2[0]).toBe(2);
+      expect(await second.readBack(r.key)).toEqual({ sha256: local.sha256, size: local.size });
+    } finally {
+      await s3.stop();
+    }
+  }, 120_000);
 });

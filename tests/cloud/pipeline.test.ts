@@ -1,0 +1,197 @@
+// The cloud kind through runPipeline and the runner's commits, on the bootable test rootfs exported as a
+// container image's OCI layout (with an RPM database holding a vulnerable golang package) and real
+// services (QEMU, s3rver, a loopback CVRF feed): build (qcow2 + raw) → verify (the qcow2 booted, its
+// console log in the blob store) → scan (the disk's own RPM database read with debugfs, matched against
+// openEuler's advisories) → sign (a Sigstore bundle per file) → publish (every file to the
+// objectStorage target: one {target, format, bucket, key, url, size, sha256} per format); a second run
+// is unchanged. An image that does not boot within its timeout fails verify and is not published.
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogStore } from '../../catalog/store.ts';
+import { zCatalogConfig } from '../../catalog/schema.ts';
+import { syncFeed } from '../../publisher/advisories/feed.ts';
+import { openStageContext } from '../../publisher/context.ts';
+import { runPipeline } from '../../publisher/pipeline/index.ts';
+import { fileNode, rootfsTar } from '../../publisher/rootfs/index.ts';
+import { readFindings } from '../../publisher/scan/findings.ts';
+import { selectTargets } from '../../publisher/select.ts';
+import { verifyBlob } from '../../publisher/sign/blob.ts';
+import { parsePrivateKey } from '../../publisher/sign/keys.ts';
+import { imageLayoutDir } from '../../publisher/stage.ts';
+import { buildRpm, cvrfDir, dirEntries, serveFeed, sqliteRootfs, tmp } from '../advisories/helpers.ts';
+import { startS3, type TestS3 } from '../helpers/s3.ts';
+import { tempDir, writeOciLayout } from '../rootfs/fixtures.ts';
+import { bootableRootfs, EPOCH } from './fixture.ts';
+
+let s3: TestS3;
+let feedDir: string;
+let layer: Buffer;
+
+beforeAll(async () => {
+  s3 = await startS3({ bucket: 'images' });
+  const top = await tmp('rpms');
+  const rpm = await buildRpm(top, {
+    name: 'golang',
+    version: '1.17.3',
+    release: '31.oe2203sp2',
+    arch: 'x86_64',
+  });
+  const root = await tmp('root');
+  await sqliteRootfs(root, [rpm]);
+  const { rootfs } = await bootableRootfs();
+  for (const f of await dirEntries(join(root, 'var/lib/rpm'), 'var/lib/rpm'))
+    rootfs.set(f.path, fileNode(f.data, { mtime: EPOCH }));
+  const chunks: Buffer[] = [];
+  for await (const c of rootfsTar(rootfs)) chunks.push(c);
+  layer = Buffer.concat(chunks);
+  const feed = await serveFeed(await cvrfDir());
+  try {
+    feedDir = await tmp('index');
+    await syncFeed({ url: feed.url, dir: feedDir });
+  } finally {
+    await feed.close();
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await s3?.stop();
+});
+
+async function setup(env: Record<string, string> = {}) {
+  const dir = await tempDir('wharf-cloud-stage-');
+  const store = await CatalogStore.init(join(dir, 'catalog'));
+  await store.commit({ subject: 'test: app with a cloud recipe' }, async (tx) => {
+    tx.putConfig(
+      zCatalogConfig.parse({
+        objectStorage: [
+          { name: 'local', provider: 'minio', endpoint: s3.endpoint, bucket: s3.bucket, prefix: 'cloud' },
+        ],
+        advisories: { dir: feedDir },
+      }),
+    );
+    tx.putApp({
+      id: 'myos',
+      name: 'myos',
+      title: { en: 'My OS' },
+      category: 'os',
+      recipes: {
+        cloud: [
+          {
+            kind: 'cloud',
+            id: '1.0-cloud',
+            source: '1.0',
+            formats: ['qcow2', 'raw'],
+            sizeGiB: 0.15625,
+            version: '1.0',
+            osVersion: '22.03-lts-sp2',
+            arches: ['amd64'],
+          },
+        ],
+      },
+    });
+  });
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const ctx = await openStageContext(store, {
+    workDir: join(dir, 'work'),
+    engine: null,
+    env: {
+      SOURCE_DATE_EPOCH: String(EPOCH),
+      WHARF_SIGNING_KEY: pem,
+      WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      WHARF_CLOUD_BOOT_TIMEOUT: '300',
+      ...env,
+    },
+  });
+  await writeOciLayout(imageLayoutDir(ctx, 'myos', '1.0'), [{ arch: 'amd64', layers: [layer] }]);
+  return { store, ctx, key: parsePrivateKey(pem, 'test') };
+}
+
+type Setup = Awaited<ReturnType<typeof setup>>;
+async function run(s: Setup) {
+  const { targets } = selectTargets(await s.store.load(), [], { kinds: ['cloud'] });
+  expect(targets.map((t) => `${t.app.id}:${t.artifactId}:${t.kind}:${t.arch}`)).toEqual([
+    'myos:1.0-cloud:cloud:amd64',
+  ]);
+  return runPipeline(s.ctx, targets);
+}
+const artifact = async (s: Setup) =>
+  (await s.store.load()).apps.get('myos')!.artifacts.find((a) => a.kind === 'cloud')!;
+const stages = (r: Awaited<ReturnType<typeof run>>) =>
+  r.artifacts[0]!.stages.map((o) => `${o.stage}:${o.status}`);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('pipeline: kind cloud', () => {
+  it('builds, boots, scans, signs and publishes each format, then finds everything unchanged', async () => {
+    const s = await setup();
+    const first = await run(s);
+    expect(stages(first)).toEqual(['build:ok', 'verify:passed', 'scan:ok', 'sign:signed', 'publish:ok']);
+    const art = await artifact(s);
+    const files = art.records.build!.files!;
+    expect(files.map((f) => `${f.name} ${f.format}`)).toEqual([
+      'myos-1.0-cloud-amd64.qcow2 qcow2',
+      'myos-1.0-cloud-amd64.raw raw',
+    ]);
+    expect(files[1]!.size).toBe(160 * 1024 * 1024);
+
+    const verify = art.records.verify!;
+    expect(verify.bootTest).toMatchObject({
+      booted: true,
+      file: 'myos-1.0-cloud-amd64.qcow2',
+      format: 'qcow2',
+    });
+    expect(verify.bootTest!.marker).toMatch(/^WHARF-BOOT-OK-/);
+    const log = (await s.ctx.blobs.get(verify.bootTest!.consoleLog!))?.toString();
+    expect(log).toContain(verify.bootTest!.marker!);
+    expect(verify.checks.map((c) => `${c.name}:${c.status}`)).toEqual([
+      'format:myos-1.0-cloud-amd64.qcow2:passed',
+      'format:myos-1.0-cloud-amd64.raw:passed',
+      'boot:myos-1.0-cloud-amd64.qcow2:passed',
+    ]);
+
+    const scan = art.records.scan!;
+    expect(scan).toMatchObject({
+      status: 'ok',
+      scanner: { name: 'wharf-cvrf' },
+      os: { name: '22.03-LTS-SP2' },
+    });
+    const findings = await readFindings(s.ctx.blobs, scan);
+    expect(findings.ok && findings.findings.map((f) => `${f.id} ${f.pkg}`)).toEqual([
+      'openEuler-SA-2024-1488 golang',
+    ]);
+
+    const sign = art.records.sign!;
+    expect(sign).toMatchObject({ status: 'signed', keyId: s.key.keyId });
+    expect(sign.bundles!.map((b) => b.file)).toEqual(files.map((f) => f.name));
+
+    const pub = art.records.publish!;
+    expect(pub.status).toBe('ok');
+    expect(pub.objects!.map((o) => `${o.target} ${o.format} ${o.bucket} ${o.key}`)).toEqual([
+      'local qcow2 images cloud/myos/1.0-cloud/myos-1.0-cloud-amd64.qcow2',
+      'local raw images cloud/myos/1.0-cloud/myos-1.0-cloud-amd64.raw',
+    ]);
+    const q = pub.objects![0]!;
+    expect(q).toMatchObject({ sha256: files[0]!.sha256, size: files[0]!.size });
+    const bytes = Buffer.from(await (await fetch(q.url)).arrayBuffer());
+    expect(sha(bytes)).toBe(files[0]!.sha256);
+    const bundle: unknown = await (await fetch(q.signatureUrl!)).json();
+    expect(verifyBlob(bytes, bundle, s.key.publicKey)).toBe(s.key.keyId);
+    expect(art.pending).toBeUndefined();
+
+    const second = await run(s);
+    expect(second.artifacts[0]!.status).toBe('unchanged');
+    expect(second.artifacts[0]!.stages.every((o) => o.commit === null)).toBe(true);
+  }, 600_000);
+
+  it('does not publish an image that did not boot in time', async () => {
+    const s = await setup({ WHARF_CLOUD_BOOT_TIMEOUT: '1' });
+    const r = await run(s);
+    expect(stages(r)).toEqual(['build:ok', 'verify:failed']);
+    const art = await artifact(s);
+    expect(art.records.verify!.bootTest).toMatchObject({ booted: false });
+    expect(art.records.verify!.bootTest!.reason).toMatch(/no boot marker within 1 s/);
+    expect(art.records.publish).toBeUndefined();
+  }, 300_000);
+});
