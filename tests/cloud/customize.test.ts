@@ -15,7 +15,6 @@ import { buildFromBase, fetchBaseImage, findRootPartition } from '../../publishe
 import { convertDisk } from '../../publisher/cloud/convert.ts';
 import {
   CLOUD_INIT_DATASOURCE_CFG,
-  customize,
   hardenSshdConfig,
   lockRoot,
   withSerialConsole,
