@@ -86,6 +86,27 @@ describe('RPM primary metadata with one 64 MB <package> element', () => {
     }, 120_000);
   }
 
+  // The issue's bound, enforced by the deadline itself rather than by timing the test: with
+  // watch.appTimeoutMs at 2 s the check either finishes the scan inside it (ok, both versions read) or
+  // is cut off by it with the deadline error; it can neither run on nor fail any other way.
+  it('with a 2 s per-app deadline: scanned within it, or cut off by it with a clear error', async () => {
+    const gz = hugePrimary(64 * MB, '<x/>');
+    serveRepo('/rpm-2s', gz);
+    const app = makeApp({
+      id: 'hello',
+      upstream: { backend: 'rpm', url: `${server.url}/rpm-2s/`, package: 'hello' },
+    });
+    const t0 = performance.now();
+    const { outcome: out } = await check(app, undefined, testConfig({ appTimeoutMs: 2000 }));
+    console.log(`2 s deadline: ${Math.round(performance.now() - t0)} ms → ${out.kind}`);
+    if (out.kind === 'error')
+      expect(out.message).toMatch(/deadline exceeded: the check took longer than 2000 ms/);
+    else {
+      expect(out.kind).toBe('ok');
+      if (out.kind === 'ok') expect(out.policy.versions.sort()).toEqual(['1:1.0-3', '2.0-1.oe2403']);
+    }
+  }, 60_000);
+
   it('a check past watch.appTimeoutMs ends with a clear deadline error while the upstream stalls', async () => {
     // The repomd answer never ends: the deadline (300 ms) ends the check long before the request's
     // own timeout (5 s) would.
