@@ -1,8 +1,10 @@
 // Benchmark: from a built container image to an uploaded, verified .wsl. A podman service builds an
 // image FROM scratch with busybox and a directory of real files (default: this machine's
 // /usr/lib/python3.11, ~54 MB of text and shared objects; BENCH_WSL_CONTENT=<dir> to choose), then
-// each compression runs: export the OCI layout → rootfs → .wsl → validate → sign → upload to s3rver
-// (multipart) with read-back SHA-256. Prints the time of each step and the file size, gzip vs xz.
+// each compression runs: export the OCI layout → rootfs → .wsl → validate → read its RPM database (the
+// scan stage's package step; the bench image has none) → sign → publish to s3rver (publishFile: the
+// file multipart with read-back SHA-256, its .sha256 and bundle). Prints each step's time and the file
+// size, gzip vs xz.
 //
 //   npm run bench:wsl
 import { generateKeyPairSync } from 'node:crypto';
@@ -12,10 +14,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { exportOciLayout } from '../../publisher/build/export.ts';
-import { ObjectStore } from '../../publisher/objects/s3.ts';
+import { publishFile } from '../../publisher/objects/publish.ts';
+import { zObjectTarget } from '../../publisher/objects/s3.ts';
 import { signFile } from '../../publisher/sign/blob.ts';
 import { parsePrivateKey } from '../../publisher/sign/keys.ts';
 import { buildWsl } from '../../publisher/wsl/build.ts';
+import { wslPackages } from '../../publisher/wsl/scan.ts';
 import { validateWslFile } from '../../publisher/wsl/validate.ts';
 import { startPodman } from '../../tests/helpers/podman.ts';
 import { startS3 } from '../../tests/helpers/s3.ts';
@@ -50,10 +54,13 @@ async function main(): Promise<void> {
 
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const key = parsePrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'bench');
-    const store = new ObjectStore(
-      { name: 'bench', bucket: s3.bucket, endpoint: s3.endpoint, partSizeMiB: 8 },
-      { WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId, WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey },
-    );
+    const target = zObjectTarget.parse({
+      name: 'bench',
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
+      partSizeMiB: 8,
+    });
+    const env = { WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId, WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
     const rows: string[] = [];
     const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     for (const compression of ['gzip', 'xz'] as const) {
@@ -74,9 +81,16 @@ async function main(): Promise<void> {
       const report = await validateWslFile(out, { arch: 'amd64' });
       if (report.errors.length) throw new Error(`invalid .wsl: ${JSON.stringify(report.errors)}`);
       const t3 = performance.now();
+      const pkgs = await wslPackages(out, 'amd64');
+      const t3s = performance.now();
       await writeFile(`${out}.sigstore.json`, JSON.stringify(await signFile(out, key)));
       const t4 = performance.now();
-      const up = await store.uploadFile(out, `bench/${compression}.wsl`, { sha256: built.sha256 });
+      const pub = await publishFile(
+        [target],
+        { file: out, name: `bench/${compression}.wsl`, sha256: built.sha256, bundle: `${out}.sigstore.json` },
+        { env },
+      );
+      if (pub.failed.length) throw new Error(`publish: ${JSON.stringify(pub.failed)}`);
       const t5 = performance.now();
       rows.push(
         [
@@ -85,10 +99,11 @@ async function main(): Promise<void> {
           fmt(t1 - t0).padStart(8),
           fmt(t2 - t1).padStart(8),
           fmt(t3 - t2).padStart(8),
-          fmt(t4 - t3).padStart(8),
+          fmt(t3s - t3).padStart(8),
+          fmt(t4 - t3s).padStart(8),
           fmt(t5 - t4).padStart(8),
           fmt(t5 - t0).padStart(8),
-          `${built.entries} entries, ${up.partsSent} part(s)`,
+          `${built.entries} entries, ${pkgs.packages.length} packages${pkgs.noRpmdb ? ' (no rpmdb)' : ''}`,
         ].join('  '),
       );
       await rm(layout, { recursive: true, force: true });
@@ -100,12 +115,22 @@ async function main(): Promise<void> {
         .join(' ')} (wall times grow with it)`,
     );
     console.log(
-      ['comp ', '      size', '  export', '     wsl', 'validate', '    sign', '  upload', '   total'].join(
-        '  ',
-      ),
+      [
+        'comp ',
+        '      size',
+        '  export',
+        '     wsl',
+        'validate',
+        '    scan',
+        '    sign',
+        ' publish',
+        '   total',
+      ].join('  '),
     );
     for (const r of rows) console.log(r);
-    console.log('total = built image → OCI layout → .wsl → validated → signed → uploaded and read back');
+    console.log(
+      'total = built image → OCI layout → .wsl → validated → RPM database read → signed → published (file, checksum, bundle) and read back',
+    );
   } finally {
     await Promise.all([podman.stop(), s3.stop()]);
     await rm(dir, { recursive: true, force: true });
