@@ -40,7 +40,9 @@ interface TagLike {
 
 /** `wsl --install --from-file` with the file name quoted when it needs to be (PowerShell). */
 export function installCommand(file: string): string {
-  return /^[A-Za-z0-9._-]+$/.test(file) ? `wsl --install --from-file ${file}` : `wsl --install --from-file '${file.replaceAll("'", "''")}'`;
+  return /^[A-Za-z0-9._-]+$/.test(file)
+    ? `wsl --install --from-file ${file}`
+    : `wsl --install --from-file '${file.replaceAll("'", "''")}'`;
 }
 
 const baseName = (url: string): string => {
@@ -55,9 +57,7 @@ function signatureOf(sign: SignRecord | undefined): WslImageView['signature'] {
   if (!sign || (sign.status !== 'signed' && sign.status !== 'unchanged') || !sign.bundles?.length)
     return { mode: 'none' };
   const keyless = sign.bundles.find((b) => b.mode === 'keyless');
-  return keyless
-    ? { mode: 'keyless', identity: keyless.identity }
-    : { mode: 'key', keyId: sign.keyId };
+  return keyless ? { mode: 'keyless', identity: keyless.identity } : { mode: 'key', keyId: sign.keyId };
 }
 
 /** The published WSL images among an app's tags, newest first as the tags are sorted. */
