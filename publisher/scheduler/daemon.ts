@@ -22,7 +22,7 @@ export interface DaemonLog {
 export interface DaemonOptions {
   store: CatalogStore;
   /** Overrides of wharf.yml's daemon section (CLI flags). */
-  overrides?: Partial<Pick<DaemonConfig, 'host' | 'port' | 'sitePort'>>;
+  overrides?: Partial<Pick<DaemonConfig, 'host' | 'port' | 'sitePort' | 'siteOut'>>;
   log?: DaemonLog;
   env?: NodeJS.ProcessEnv;
   /** Replace job implementations (tests). */

@@ -18,6 +18,10 @@ export default function register(program: Command): void {
     )
     .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
     .option('--site-port <n>', 'also serve the built marketplace on this port (rebuilt by the site job)')
+    .option(
+      '--site-out <dir>',
+      'where the site job builds to and --site-port serves from (default: wharf.yml daemon.siteOut, else site/dist)',
+    )
     .option('--json-logs', 'one JSON object per log line (for log collectors)')
     .action(
       async (o: {
@@ -25,6 +29,7 @@ export default function register(program: Command): void {
         port?: string;
         host?: string;
         sitePort?: string;
+        siteOut?: string;
         jsonLogs?: boolean;
       }) => {
         const portOf = (flag: string, v: string | undefined) => {
@@ -46,6 +51,7 @@ export default function register(program: Command): void {
             ...(port !== undefined ? { port } : {}),
             ...(sitePort !== undefined ? { sitePort } : {}),
             ...(o.host ? { host: o.host } : {}),
+            ...(o.siteOut ? { siteOut: o.siteOut } : {}),
           },
           log,
         });

@@ -20,6 +20,7 @@ import cloudCommands from './cloud.ts';
 import recipeCommands from './recipe.ts';
 import graphCommands from './graph.ts';
 import advisoriesCommands from './advisories.ts';
+import demoCommand from './demo.ts';
 
 const modules: CommandModule[] = [
   catalogCommands,
@@ -38,6 +39,7 @@ const modules: CommandModule[] = [
   graphCommands,
   triggerCommand,
   daemonCommand,
+  demoCommand,
 ];
 
 export function buildProgram(): Command {
