@@ -1,25 +1,20 @@
 // `wharf demo`: one small, self-contained image through the whole pipeline, so a new marketplace has
 // something real to pull. Nothing is fetched from a network:
 //
-// 1. the demo base: FROM scratch + this host's static busybox (/bin/busybox, Debian's busybox-static)
-//    and its applet links, built through the engine and pushed to the local (loopback) registry
-//    target, so its digest resolves like any real base's;
-// 2. the demo recipe: a git repository of its own (<catalog>/.git/wharf-demo/recipes, never part of
-//    the catalog's tree) in the openEuler layout, Others/wharf-demo/1.0.0/Dockerfile FROM ${BASE};
-// 3. the app `wharf-demo`, a normal catalog app whose `source.recipes` names that repository and whose
-//    recipe names the demo base (so the daemon and `wharf pipeline` rebuild it like any other app);
-// 4. the normal runner (runPipeline over openStageContext): build → verify → scan → sign → publish,
+// 1. the demo recipe: a git repository of its own (<catalog>/.git/wharf-demo/recipes, never part of
+//    the catalog's tree) in the openEuler layout, Others/wharf-demo/1.0.0/Dockerfile: FROM scratch + this
+//    host's static busybox (/bin/busybox, Debian's busybox-static) + a shell script;
+// 2. the app `wharf-demo`, a normal catalog app whose `source.repo` names that repository (so the daemon
+//    and `wharf pipeline` rebuild it like any other app);
+// 3. the normal runner (runPipeline over openStageContext): build → verify → scan → sign → publish,
 //    publishing to the loopback registry targets of wharf.yml only.
 //
 // Running it again changes nothing when nothing changed (the build is "unchanged, already published").
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch as hostArch } from 'node:os';
 import { dirname, join } from 'node:path';
-import type Docker from 'dockerode';
 import { execa } from 'execa';
-import { pack } from 'tar-stream';
 import { git } from '../../catalog/git.ts';
 import type { Arch } from '../../catalog/names.ts';
 import { newRunId } from '../../catalog/run-id.ts';
@@ -27,7 +22,7 @@ import type { AppInput, CatalogConfig } from '../../catalog/schema.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { pathExists } from '../../catalog/store/layout.ts';
 import { openStageContext } from '../context.ts';
-import { connectEngine, followStream, pingEngine } from '../engine/index.ts';
+import { connectEngine, pingEngine } from '../engine/index.ts';
 import { runPipeline, parseSelection, selectTargets, type ArtifactResult } from '../pipeline/index.ts';
 import type { StageLogger } from '../stage.ts';
 
@@ -38,8 +33,6 @@ export const DEMO_TAG = '1.0.0';
 export const DEMO_OS = '24.03-lts-sp4';
 const APP_DIR = 'Others/wharf-demo';
 const BUSYBOX = '/bin/busybox';
-/** Applets linked in the base (the demo's script and smoke test need only sh and echo). */
-const APPLETS = ['sh', 'echo', 'cat', 'ls', 'uname', 'env', 'sleep', 'httpd'];
 
 export class DemoError extends Error {
   override name = 'DemoError';
@@ -59,7 +52,8 @@ export interface DemoResult {
   status: ArtifactResult['status'];
   stages: { stage: string; status: string; message?: string }[];
   message?: string;
-  base: string;
+  /** The demo's recipe repository. */
+  recipes: string;
   digest: string | null;
   signed: boolean;
   scan: { status: string; message?: string };
@@ -101,35 +95,36 @@ export async function bundledTrivy(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 /** The demo recipe tree: the files of Others/wharf-demo in the openEuler layout. */
-function recipeFiles(): Record<string, { text: string; mode?: number }> {
+function recipeFiles(busybox: Buffer): Record<string, { data: string | Buffer; mode?: number }> {
   return {
-    [`${APP_DIR}/meta.yml`]: { text: `${DEMO_TAG}:\n  path: ${DEMO_VERSION}/Dockerfile\n` },
+    [`${APP_DIR}/meta.yml`]: { data: `${DEMO_TAG}:\n  path: ${DEMO_VERSION}/Dockerfile\n` },
     [`${APP_DIR}/README.md`]: {
-      text: [
+      data: [
         '# wharf-demo',
         '',
-        "Wharf's self-contained demo image: a shell script on a busybox base (FROM scratch + a static",
-        'busybox). `wharf demo` builds it with no network access, through build, verify, scan, sign and',
-        'publish, so a new marketplace has one real, signed, pullable image. It is not an openEuler image.',
+        "Wharf's self-contained demo image: a shell script and a static busybox on an empty image",
+        '(FROM scratch). `wharf demo` builds it with no network access, through build, verify, scan, sign',
+        'and publish, so a new marketplace has one real, signed, pullable image. It is not an openEuler image.',
         '',
       ].join('\n'),
     },
     [`${APP_DIR}/${DEMO_VERSION}/Dockerfile`]: {
-      text: [
-        'ARG BASE',
-        'FROM ${BASE}',
+      data: [
+        'FROM scratch',
         'ARG VERSION',
         'ENV WHARF_DEMO_VERSION=${VERSION}',
+        'COPY busybox /bin/busybox',
         'COPY wharf-demo /usr/local/bin/wharf-demo',
-        'CMD ["/usr/local/bin/wharf-demo"]',
+        'CMD ["/bin/busybox", "sh", "/usr/local/bin/wharf-demo"]',
         '',
       ].join('\n'),
     },
+    [`${APP_DIR}/${DEMO_VERSION}/busybox`]: { data: busybox, mode: 0o755 },
     [`${APP_DIR}/${DEMO_VERSION}/wharf-demo`]: {
       mode: 0o755,
-      text: [
-        '#!/bin/sh',
-        'echo "wharf-demo ${WHARF_DEMO_VERSION}: built, verified, scanned, signed and published by Wharf ($(uname -m))"',
+      data: [
+        '#!/bin/busybox sh',
+        'echo "wharf-demo ${WHARF_DEMO_VERSION}: built, verified, scanned, signed and published by Wharf ($(/bin/busybox uname -m))"',
         '',
       ].join('\n'),
     },
@@ -138,14 +133,23 @@ function recipeFiles(): Record<string, { text: string; mode?: number }> {
 
 /** Write the demo recipe repository and commit what changed; returns its path. */
 export async function ensureDemoRecipes(store: CatalogStore): Promise<string> {
+  let busybox: Buffer;
+  try {
+    busybox = await readFile(BUSYBOX);
+  } catch {
+    throw new DemoError(
+      `${BUSYBOX} not found: install Debian's busybox-static (apt-get install busybox-static)`,
+    );
+  }
   const dir = join(store.dir, '.git', 'wharf-demo', 'recipes');
   await mkdir(dir, { recursive: true });
   if (!(await pathExists(join(dir, '.git')))) await git(dir, ['init', '-q', '-b', 'main']);
-  for (const [rel, f] of Object.entries(recipeFiles())) {
+  for (const [rel, f] of Object.entries(recipeFiles(busybox))) {
     const p = join(dir, rel);
     await mkdir(dirname(p), { recursive: true });
-    const old = await readFile(p, 'utf8').catch(() => null);
-    if (old !== f.text) await writeFile(p, f.text, { mode: f.mode ?? 0o644 });
+    const old = await readFile(p).catch(() => null);
+    if (!old || !old.equals(Buffer.from(f.data))) await writeFile(p, f.data, { mode: f.mode ?? 0o644 });
+    await chmod(p, f.mode ?? 0o644);
   }
   await git(dir, ['add', '-A']);
   if ((await git(dir, ['status', '--porcelain'])).trim() || !(await hasHead(dir)))
@@ -162,54 +166,8 @@ async function hasHead(dir: string): Promise<boolean> {
   }
 }
 
-/**
- * The demo base: FROM scratch + the host's static busybox and applet links, tagged by the busybox's
- * hash on the registry target and pushed there. Already present with that tag: nothing is done.
- */
-export async function ensureDemoBase(engine: Docker, repository: string): Promise<string> {
-  let busybox: Buffer;
-  try {
-    busybox = await readFile(BUSYBOX);
-  } catch {
-    throw new DemoError(
-      `${BUSYBOX} not found: install Debian's busybox-static (apt-get install busybox-static)`,
-    );
-  }
-  const sum = createHash('sha256').update(busybox).digest('hex').slice(0, 12);
-  const ref = `${repository}/wharf-demo-base:busybox-${sum}`;
-  const present = await engine
-    .getImage(ref)
-    .inspect()
-    .then(
-      (i) => (i.RepoDigests ?? []).some((d) => d.startsWith(`${repository}/wharf-demo-base@`)),
-      () => false,
-    );
-  if (present) return ref;
-  const p = pack();
-  p.entry(
-    { name: 'Dockerfile', mode: 0o644 },
-    ['FROM scratch', 'COPY rootfs/ /', 'CMD ["/bin/sh"]', ''].join('\n'),
-  );
-  p.entry({ name: 'rootfs/bin/busybox', mode: 0o755 }, busybox);
-  for (const a of APPLETS) p.entry({ name: `rootfs/bin/${a}`, type: 'symlink', linkname: 'busybox' });
-  p.entry({ name: 'rootfs/tmp/', type: 'directory', mode: 0o1777 });
-  p.finalize();
-  const build = await engine.buildImage(p as unknown as NodeJS.ReadableStream, { t: ref, rm: true });
-  const events = await followStream<{ error?: string; errorDetail?: { message?: string } }>(engine, build);
-  const failed = events.find((e) => e.error);
-  if (failed) throw new DemoError(`building the demo base ${ref} failed: ${failed.error}`);
-  const push = (await engine.getImage(ref).push({})) as NodeJS.ReadableStream;
-  const pushed = await followStream<{ error?: string; errorDetail?: { message?: string } }>(engine, push);
-  const pushFailed = pushed.find((e) => e.error);
-  if (pushFailed)
-    throw new DemoError(
-      `pushing the demo base to ${repository} failed: ${pushFailed.error} (is the registry an insecure registry in the engine's registries.conf?)`,
-    );
-  return ref;
-}
-
 /** The catalog entry of the demo app. */
-export function demoApp(recipesUrl: string, base: string, arch: Arch): AppInput {
+export function demoApp(recipes: string, arch: Arch): AppInput {
   return {
     id: DEMO_APP,
     name: DEMO_APP,
@@ -219,14 +177,14 @@ export function demoApp(recipesUrl: string, base: string, arch: Arch): AppInput 
       zh: '一个极小的自包含镜像（基于 scratch 的 busybox），Wharf 无需网络即可完成构建、验证、扫描、签名和发布。',
     },
     description: {
-      en: 'Made by `wharf demo` so a new marketplace has one real, signed image to pull. It is not an openEuler image: its base is the host’s static busybox on an empty image.',
+      en: 'Made by `wharf demo` so a new marketplace has one real, signed image to pull. It is not an openEuler image: the host’s static busybox and a shell script on an empty image (FROM scratch).',
       zh: '由 `wharf demo` 生成，让新的软件市场有一个真实、已签名、可拉取的镜像。它不是 openEuler 镜像：其基础镜像是空镜像上的宿主机静态 busybox。',
     },
     category: 'others',
     scene: 'Others',
     license: { spdx: 'GPL-2.0-only' },
     keywords: ['demo', 'busybox'],
-    source: { origin: DEMO_APP, dir: APP_DIR, recipes: { url: recipesUrl, ref: 'HEAD' } },
+    source: { origin: DEMO_APP, dir: APP_DIR, repo: recipes },
     recipes: {
       container: [
         {
@@ -236,11 +194,10 @@ export function demoApp(recipesUrl: string, base: string, arch: Arch): AppInput 
           version: DEMO_VERSION,
           osVersion: DEMO_OS,
           arches: [arch],
-          base,
           smoke: [
             {
               name: 'prints its version',
-              command: ['/usr/local/bin/wharf-demo'],
+              command: ['/bin/busybox', 'sh', '/usr/local/bin/wharf-demo'],
               expectExit: 0,
               expectOutput: `^wharf-demo ${DEMO_VERSION.replace(/\./g, '\\.')}: built`,
               timeoutSeconds: 30,
@@ -276,9 +233,8 @@ export async function runDemo(store: CatalogStore, o: DemoOptions = {}): Promise
   const arch = ENGINE_ARCH[v.Arch];
   if (!arch) throw new DemoError(`unsupported engine architecture ${v.Arch}`);
 
-  const base = await ensureDemoBase(engine, local[0]!.repository);
   const recipes = await ensureDemoRecipes(store);
-  const app = demoApp(recipes, base, arch);
+  const app = demoApp(recipes, arch);
   await store.commit(
     {
       subject: `import: ${DEMO_APP} (the demo image)`,
@@ -321,7 +277,7 @@ export async function runDemo(store: CatalogStore, o: DemoOptions = {}): Promise
       ...(s.message ? { message: s.message } : {}),
     })),
     ...(a.message ? { message: a.message } : {}),
-    base,
+    recipes,
     digest: rec.publish?.digest ?? null,
     signed: rec.sign?.status === 'signed' || rec.sign?.status === 'unchanged',
     scan: {

@@ -6,7 +6,7 @@ import { CommandFailed, EXIT_FAIL, catalogOption, jsonOption, openCatalog, print
 import { cliLogger } from './stages.ts';
 
 function print(r: DemoResult): void {
-  console.log(`${r.app}:${r.tag} ${r.status} (base ${r.base})`);
+  console.log(`${r.app}:${r.tag} ${r.status} (recipes ${r.recipes})`);
   for (const s of r.stages)
     console.log(`  ${s.stage.padEnd(8)} ${s.status}${s.message ? `  ${s.message}` : ''}`);
   console.log(`  scan     ${r.scan.status}${r.scan.message ? `: ${r.scan.message}` : ''}`);
