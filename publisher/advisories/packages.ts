@@ -1,20 +1,24 @@
 // Installed RPM packages of an image: read from a root filesystem directory or from an OCI image layout
-// (the RPM database files are extracted from the layers, whiteouts applied, without running anything
-// from the image). The database is read by the system's `rpm` (argv only) from a private copy, so the
+// (the layers are applied by the shared root filesystem reader, publisher/rootfs, keeping only the RPM
+// database files' bytes; nothing from the image is run). The database is read by the system's `rpm` (argv only) from a private copy, so the
 // image's files are never touched: openEuler 22.03+ keeps `rpmdb.sqlite` (backend sqlite), 20.03 the
 // BerkeleyDB `Packages` file (read with rpm's read-only backend bdb_ro).
-import { createReadStream } from 'node:fs';
-import { copyFile, lstat, mkdir, mkdtemp, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { execa } from 'execa';
-import { extract } from 'tar-stream';
 import { z } from 'zod';
-import { OciLayout, blobPath, LayoutError } from '../registry/layout.ts';
-import { isIndexType, zImageIndex, zImageManifest, type Descriptor } from '../registry/media.ts';
+import { OciLayout, LayoutError } from '../registry/layout.ts';
+import {
+  isIndexType,
+  zImageIndex,
+  zImageManifest,
+  type Descriptor,
+  type ImageManifest,
+} from '../registry/media.ts';
+import { layerStream } from '../rootfs/oci.ts';
+import { readTar } from '../rootfs/tar.ts';
+import { Rootfs } from '../rootfs/tree.ts';
 import { RPM_ARCH, RPM_NAME, RPM_TO_OCI_ARCH, RPM_VR } from './release.ts';
 
 export interface InstalledPackage {
@@ -54,6 +58,8 @@ const DB_FILES: Record<DbFormat, string[]> = {
 const RPM_BIN = () => process.env.WHARF_RPM ?? 'rpm';
 const QF = '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{LICENSE}\\n';
 const MAX_DB_BYTES = 1024 * 1024 * 1024;
+/** Names of the database files: the only files whose bytes are kept when reading image layers. */
+const DB_FILE_NAMES = new Set([...DB_FILES.sqlite, ...DB_FILES.bdb]);
 
 const zPackage = z.object({
   name: z.string().regex(RPM_NAME, 'not an RPM package name'),
@@ -185,20 +191,24 @@ const majorityArch = (pkgs: InstalledPackage[]): string => {
   return top ? (RPM_TO_OCI_ARCH[top] ?? top) : 'unknown';
 };
 
-/** The installed packages of a root filesystem directory. */
-export async function readRootfsPackages(root: string, opts: { arch?: string } = {}): Promise<PackageSet> {
+/** Bytes of a file inside the image (symlinks followed inside it), or undefined when there is none. */
+type FileLookup = (rel: string) => Promise<Buffer | undefined>;
+
+/** Find the RPM database through `lookup`, copy it to a private directory and query it. */
+async function readDb(lookup: FileLookup, label: string, opts: { arch?: string }): Promise<PackageSet> {
   for (const dir of DB_DIRS) {
     for (const format of ['sqlite', 'bdb'] as const) {
       const main = DB_FILES[format][0]!;
-      const host = await resolveInRoot(root, `${dir}/${main}`);
-      if (!(await isFile(host))) continue;
+      const mainBytes = await lookup(`${dir}/${main}`);
+      if (!mainBytes) continue;
       const tmp = await mkdtemp(join(tmpdir(), 'wharf-rpmdb-'));
       try {
-        for (const f of DB_FILES[format]) {
-          const p = await resolveInRoot(root, `${dir}/${f}`);
-          if (await isFile(p)) await copyFile(p!, join(tmp, f));
+        await writeFile(join(tmp, main), mainBytes);
+        for (const f of DB_FILES[format].slice(1)) {
+          const b = await lookup(`${dir}/${f}`);
+          if (b) await writeFile(join(tmp, f), b);
         }
-        const packages = await queryRpmdb(tmp, format, `${root}: ${dir}/${main}`);
+        const packages = await queryRpmdb(tmp, format, `${label}: ${dir}/${main}`);
         return {
           arch: opts.arch ?? majorityArch(packages),
           rpmdb: `${dir}/${main}`,
@@ -215,6 +225,22 @@ export async function readRootfsPackages(root: string, opts: { arch?: string } =
     packages: [],
     noRpmdb: `no RPM database (${DB_DIRS.map((d) => `/${d}`).join(', ')}): distroless or scratch image`,
   };
+}
+
+/** The installed packages of a root filesystem directory. */
+export async function readRootfsPackages(root: string, opts: { arch?: string } = {}): Promise<PackageSet> {
+  return readDb(
+    async (rel) => {
+      const host = await resolveInRoot(root, rel);
+      if (!(await isFile(host))) return undefined;
+      const st = await lstat(host!);
+      if (st.size > MAX_DB_BYTES)
+        throw new PackageReadError(`${root}: ${rel} is larger than ${MAX_DB_BYTES} bytes`);
+      return readFile(host!);
+    },
+    root,
+    opts,
+  );
 }
 
 // ---- OCI layouts ----------------------------------------------------------------------------------
@@ -256,106 +282,43 @@ async function imageManifests(layout: OciLayout): Promise<ImageRef[]> {
   return out;
 }
 
-/** Tracked paths: the RPM database files and the directories that hold them (which may be symlinks). */
-const TRACKED_FILES = new Set(
-  DB_DIRS.flatMap((d) => [...DB_FILES.sqlite, ...DB_FILES.bdb].map((f) => `${d}/${f}`)),
-);
-const TRACKED_PREFIXES = [
-  'var',
-  'var/lib',
-  'var/lib/rpm',
-  'usr',
-  'usr/lib',
-  'usr/lib/sysimage',
-  'usr/lib/sysimage/rpm',
-];
-const isTracked = (p: string) => TRACKED_FILES.has(p) || TRACKED_PREFIXES.includes(p);
-
-type FsNode = { type: 'file'; data: Buffer } | { type: 'symlink'; target: string };
-
-function normalizeEntry(name: string): string {
-  return posix.normalize(name.replace(/^\.?\/+/, '')).replace(/\/+$/, '');
-}
-
-async function layerStream(path: string): Promise<Readable> {
-  const head = await new Promise<Buffer>((resolve, reject) => {
-    const s = createReadStream(path, { start: 0, end: 3 });
-    const parts: Buffer[] = [];
-    s.on('data', (c) => parts.push(c as Buffer));
-    s.on('end', () => resolve(Buffer.concat(parts)));
-    s.on('error', reject);
-  });
-  const src = createReadStream(path);
-  if (head[0] === 0x1f && head[1] === 0x8b) return src.pipe(createGunzip());
-  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
-    return src.pipe(createZstdDecompress());
-  return src;
-}
-
-/** Apply one layer's tracked entries and whiteouts to the merged view. */
-async function applyLayer(layerPath: string, fsView: Map<string, FsNode>, label: string): Promise<void> {
-  const entries: { path: string; node?: FsNode; whiteout?: 'file' | 'opaque' }[] = [];
-  const ex = extract();
-  ex.on('entry', (header, stream, next) => {
-    const p = normalizeEntry(header.name);
-    const base = posix.basename(p);
-    const dir = posix.dirname(p);
-    const done = () => {
-      stream.resume();
-      stream.on('end', next);
-    };
-    if (base === '.wh..wh..opq') {
-      if (isTracked(dir)) entries.push({ path: dir, whiteout: 'opaque' });
-      return done();
-    }
-    if (base.startsWith('.wh.')) {
-      const target = posix.join(dir, base.slice(4));
-      if (isTracked(target)) entries.push({ path: target, whiteout: 'file' });
-      return done();
-    }
-    if (!isTracked(p)) return done();
-    if (header.type === 'symlink' && header.linkname) {
-      entries.push({ path: p, node: { type: 'symlink', target: header.linkname } });
-      return done();
-    }
-    if (header.type === 'directory') {
-      entries.push({ path: p });
-      return done();
-    }
-    if (header.type === 'file' || header.type === 'contiguous-file') {
-      if ((header.size ?? 0) > MAX_DB_BYTES) {
-        stream.destroy(new PackageReadError(`${label}: ${p} is larger than ${MAX_DB_BYTES} bytes`));
-        return;
-      }
-      const parts: Buffer[] = [];
-      stream.on('data', (c) => parts.push(c as Buffer));
-      stream.on('end', () => {
-        entries.push({ path: p, node: { type: 'file', data: Buffer.concat(parts) } });
-        next();
+/**
+ * The RPM database files of an image's merged filesystem, read with the shared layer reader
+ * (publisher/rootfs: digests checked, whiteouts and opaque directories applied); only the database
+ * files keep their bytes, everything else is dropped as it streams past.
+ */
+async function imageRootfs(layout: OciLayout, manifest: ImageManifest, label: string): Promise<Rootfs> {
+  const fs = new Rootfs();
+  for (const [i, l] of manifest.layers.entries()) {
+    const where = `${label}: layer ${i + 1}/${manifest.layers.length} (${l.digest.slice(7, 19)})`;
+    try {
+      await fs.apply(readTar(await layerStream(layout, l), { label: where }), {
+        whiteouts: true,
+        label: where,
+        keepBytes: (path, size) => (DB_FILE_NAMES.has(posix.basename(path)) ? size : 0),
       });
-      return;
+    } catch (e) {
+      if (e instanceof PackageReadError) throw e;
+      throw new PackageReadError(`${where}: cannot be read: ${(e as Error).message}`);
     }
-    done();
-  });
-  try {
-    await pipeline(await layerStream(layerPath), new PassThrough(), ex);
-  } catch (e) {
-    throw new PackageReadError(`${label}: layer cannot be read: ${(e as Error).message}`);
   }
-  const under = (dir: string) => (k: string) => k === dir || k.startsWith(`${dir}/`);
-  // Opaque directories hide the lower layers' content first, then this layer's entries apply.
-  for (const e of entries)
-    if (e.whiteout === 'opaque')
-      for (const k of [...fsView.keys()]) if (k.startsWith(`${e.path}/`)) fsView.delete(k);
-  for (const e of entries) {
-    if (e.whiteout === 'file') {
-      for (const k of [...fsView.keys()]) if (under(e.path)(k)) fsView.delete(k);
-    } else if (e.node) {
-      // A file or symlink replaces whatever was at that path, including a directory's content.
-      for (const k of [...fsView.keys()]) if (under(e.path)(k)) fsView.delete(k);
-      fsView.set(e.path, e.node);
-    } else if (fsView.get(e.path)?.type === 'symlink') fsView.delete(e.path);
-  }
+  return fs;
+}
+
+/** The installed packages of a merged image filesystem (the RPM database files in it). */
+export async function readTreePackages(
+  fs: Rootfs,
+  label: string,
+  opts: { arch?: string } = {},
+): Promise<PackageSet> {
+  return readDb(
+    async (rel) => {
+      const r = fs.resolve(rel);
+      return r?.node?.type === 'file' ? r.node.data : undefined;
+    },
+    label,
+    opts,
+  );
 }
 
 /** The installed packages of every image (platform) in an OCI layout. */
@@ -370,22 +333,9 @@ export async function readLayoutPackages(dir: string): Promise<PackageSet[]> {
     const cfg = (await readJsonBlob(layout, m.data.config)) as { architecture?: unknown };
     const arch =
       img.platform?.architecture ?? (typeof cfg?.architecture === 'string' ? cfg.architecture : undefined);
-    const fsView = new Map<string, FsNode>();
-    for (const l of m.data.layers)
-      await applyLayer(blobPath(dir, l.digest), fsView, `${dir}: layer ${l.digest.slice(0, 19)}`);
-    const root = await mkdtemp(join(tmpdir(), 'wharf-rootfs-'));
-    try {
-      for (const [p, node] of fsView) {
-        const host = join(root, ...p.split('/'));
-        await mkdir(join(host, '..'), { recursive: true });
-        if (node.type === 'file') await writeFile(host, node.data);
-        else await symlink(node.target, host);
-      }
-      const set = await readRootfsPackages(root, arch ? { arch } : {});
-      sets.push({ ...set, manifest: img.manifest.digest });
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    const fs = await imageRootfs(layout, m.data, dir);
+    const set = await readTreePackages(fs, dir, arch ? { arch } : {});
+    sets.push({ ...set, manifest: img.manifest.digest });
   }
   return sets;
 }
