@@ -10,14 +10,26 @@ import { zFinding, type BlobRef, type Finding, type ScanRecord } from './schema.
 
 export const FINDINGS_MEDIA_TYPE = 'application/vnd.wharf.findings.v1+json';
 
-const FIELDS = ['id', 'pkg', 'installed', 'fixed', 'severity', 'status', 'target', 'title', 'url'] as const;
+const FIELDS = [
+  'id',
+  'pkg',
+  'installed',
+  'fixed',
+  'severity',
+  'status',
+  'target',
+  'title',
+  'url',
+  'source',
+] as const;
 const zFindingsDoc = z.object({ findings: z.array(zFinding) }).strict();
 
 /** Compact, byte-stable JSON of a finding list (fixed key order, list order as given). */
 export function encodeFindings(findings: readonly Finding[]): string {
   const ordered = findings.map((f) => {
-    const o: Record<string, string> = {};
+    const o: Record<string, string | string[]> = {};
     for (const k of FIELDS) if (f[k] !== undefined) o[k] = f[k];
+    if (f.cves) o.cves = f.cves;
     return o;
   });
   return JSON.stringify({ findings: ordered }) + '\n';

@@ -642,10 +642,56 @@ export const zFinding = z
     target: z.string().optional(),
     title: z.string().optional(),
     url: z.string().optional(),
+    /** Who reported it: Wharf's matcher over the vendor's advisories, or Trivy (absent: older records, Trivy). */
+    source: z.enum(['wharf-cvrf', 'trivy']).optional(),
+    /** wharf-cvrf findings (id = the advisory, e.g. openEuler-SA-2024-1488): the CVEs it fixes. */
+    cves: z.array(z.string()).optional(),
   })
   .strict();
 export type Finding = z.infer<typeof zFinding>;
 
+const zDataAge = z.object({ at: z.string(), ageHours: z.number() }).strict();
+
+/**
+ * What a scan covered (publisher/advisories/coverage.ts). os.by `none` means the OS packages were not
+ * matched by anything: such a scan is "OS packages not scanned", never clean, whatever its counts say.
+ */
+export const zScanCoverage = z
+  .object({
+    os: z
+      .object({
+        by: z.enum(['wharf-cvrf', 'trivy', 'none']),
+        release: z.string().optional(),
+        data: zDataAge.optional(),
+        reason: z.string().optional(),
+      })
+      .strict(),
+    language: z
+      .object({
+        by: z.enum(['trivy', 'none']),
+        data: zDataAge.optional(),
+        reason: z.string().optional(),
+      })
+      .strict(),
+    summary: z.string(),
+    /** Per image arch: installed packages found, where the RPM database was, wharf-cvrf findings. */
+    arches: z
+      .array(
+        z
+          .object({
+            arch: z.string(),
+            manifest: z.string().optional(),
+            packages: z.number().int().min(0),
+            rpmdb: z.string().optional(),
+            noRpmdb: z.string().optional(),
+            findings: z.number().int().min(0),
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
+export type ScanCoverage = z.infer<typeof zScanCoverage>;
 /** One arch of a multi-arch scan: the scan of that arch's own image (records.scan.platforms[]). */
 export const zScanPlatform = z
   .object({
@@ -662,6 +708,8 @@ export const zScanPlatform = z
       .strict()
       .optional(),
     error: zStageError.optional(),
+    /** What this arch's scan covered ("OS packages not scanned" when os.by is none). */
+    coverage: zScanCoverage.optional(),
   })
   .strict();
 
@@ -695,11 +743,17 @@ export const zScanRecord = z
         /** Waivers that matched a finding but have expired (so no longer apply): "<id> (expired <date>)". */
         expiredWaivers: z.array(z.string()).optional(),
         rebuildQueued: z.boolean().optional(),
+        /** Set when nothing matched the OS packages: "OS packages not scanned (<why>)". */
+        osNotScanned: z.string().optional(),
       })
       .strict()
       .optional(),
     report: zBlobRef.optional(),
+    /** CycloneDX SBOM: Wharf's own (the image's RPMs, with purls) when it has an RPM database, else Trivy's. */
     sbom: zBlobRef.optional(),
+    coverage: zScanCoverage.optional(),
+    /** The installed packages per arch (publisher/scan/packages.ts): rescans re-match them without pulling. */
+    packagesRef: zBlobRef.optional(),
     /** Multi-arch builds: each arch scanned on its own; the top-level fields are the primary arch's. */
     platforms: z.array(zScanPlatform).optional(),
   })
@@ -745,6 +799,8 @@ export const zSignRecord = z
           .strict(),
       )
       .optional(),
+    /** The scan record's SBOM, attested (signed, in the `.att` manifest) next to the provenance. */
+    sbom: zBlobRef.optional(),
   })
   .strict();
 

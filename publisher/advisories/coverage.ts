@@ -78,6 +78,8 @@ export interface CoverageInput {
   trivy?: { report: TrivyReport; dbUpdatedAt?: string };
   /** Why Trivy did not run, when it did not. */
   trivyNotRun?: string;
+  /** Why wharf-cvrf did not run, when it did not (no advisory index, not an openEuler release, …). */
+  cvrfNotRun?: string;
   now?: Date;
 }
 
@@ -94,7 +96,7 @@ export function coverageOf(input: CoverageInput): Coverage {
       const data = age(c.syncedAt, now);
       os = { by: 'wharf-cvrf', release: c.release, ...(data ? { data } : {}) };
     }
-  } else reasons.push('wharf-cvrf did not run (no advisory index or OS release)');
+  } else reasons.push(input.cvrfNotRun ?? 'wharf-cvrf did not run (no advisory index or OS release)');
   const tv = input.trivy ? trivyOsView(input.trivy.report) : undefined;
   if (os.by === 'none') {
     if (tv?.scanned) {
@@ -131,6 +133,12 @@ export interface MergedFinding extends Finding {
   source: 'wharf-cvrf' | 'trivy';
   cves?: string[];
   advisory?: string;
+}
+
+/** A merged finding in the catalog's (strict) finding shape: Trivy's keep their original fields. */
+export function catalogFinding(f: MergedFinding): Finding {
+  const { source, advisory: _advisory, cves, ...rest } = f;
+  return source === 'wharf-cvrf' ? { ...rest, source, ...(cves?.length ? { cves } : {}) } : rest;
 }
 
 /** A wharf-cvrf finding in the catalog's finding shape (id = advisory id, the CVEs alongside). */

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { ScanRecord } from '../../catalog/schema.ts';
 import { archLayoutDir, isMultiArch, primaryArch, requiredArches } from '../artifact/arches.ts';
 import type { StageFn, StageResult } from '../stage.ts';
+import { readBuiltPackages } from './packages.ts';
 import { scanAndRecord, type ScanRunOptions } from './record.ts';
 
 type ScanPlatform = NonNullable<ScanRecord['platforms']>[number];
@@ -24,6 +25,7 @@ function entryOf(arch: ScanPlatform['arch'], r: ScanRecord): ScanPlatform {
     ...(r.report ? { report: r.report } : {}),
     ...(r.policy ? { policy: { blocked: r.policy.blocked, reasons: r.policy.reasons } } : {}),
     ...(r.error ? { error: r.error } : {}),
+    ...(r.coverage ? { coverage: r.coverage } : {}),
   };
 }
 
@@ -73,7 +75,13 @@ export function perArchScan(
       }
       const r = await scanAndRecord(
         ctx,
-        { target: t, digest: p.manifestDigest, source: { kind: 'input', path: dir } },
+        {
+          target: t,
+          digest: p.manifestDigest,
+          source: { kind: 'input', path: dir },
+          // This arch's own installed packages, for wharf-cvrf (publisher/scan/packages.ts).
+          packages: () => readBuiltPackages([{ dir }]),
+        },
         opts,
       );
       pending ??= r.write?.pending;

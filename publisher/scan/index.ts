@@ -1,5 +1,6 @@
-// The scan stage: Trivy over the OCI image layout the build stage left (the same bytes publish pushes),
-// one scan record per artifact, returned to the runner. Which published digests are due for a rescan,
+// The scan stage: over the OCI image layout the build stage left (the same bytes publish pushes), Wharf's
+// own matcher over the installed RPMs of every built arch and openEuler's advisories (wharf-cvrf), and
+// Trivy; one scan record per artifact, with its coverage, returned to the runner. Which published digests are due for a rescan,
 // and how one is scanned, live in rescan.ts (the runner in publisher/pipeline runs them).
 import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
@@ -8,12 +9,13 @@ import { loadArtifact } from '../artifact/index.ts';
 import { imageLayoutDir, type StageFn } from '../stage.ts';
 import { readFindings } from './findings.ts';
 import { evaluatePolicy, samePolicy } from './policy.ts';
+import { builtLayouts, readBuiltPackages } from './packages.ts';
 import { recordNotRun, scanAndRecord, type ScanRunOptions } from './record.ts';
 
 export { planRescans, rescanStage, type RescanPlanItem } from './rescan.ts';
 export { evaluatePolicy, notRunPolicy, rebuildCandidates, expiredWaivers } from './policy.ts';
 export { parseTrivyReport, summarizeReport, TrivyReportError } from './report.ts';
-export { summaryText } from './record.ts';
+export { summaryText, osNotScanned, OS_NOT_SCANNED } from './record.ts';
 export { readFindings, putFindings, FINDINGS_MEDIA_TYPE } from './findings.ts';
 
 export interface ScanStageOptions extends ScanRunOptions {
@@ -80,7 +82,7 @@ export function createScanRunner(opts: ScanStageOptions = {}): StageFn<'scan'> {
     if (stored && !stored.ok) ctx.log.warn(`${t.app.id}:${t.artifactId}: ${stored.reason}; scanning again`);
     if (prev && stored?.ok) {
       const policy = {
-        ...evaluatePolicy(ctx.config.scanPolicy, t.app.id, stored.findings, now),
+        ...evaluatePolicy(ctx.config.scanPolicy, t.app.id, stored.findings, now, prev.coverage),
         ...(prev.policy?.rebuildQueued ? { rebuildQueued: true } : {}),
       };
       const blocked = policy.blocked;
@@ -113,7 +115,16 @@ export function createScanRunner(opts: ScanStageOptions = {}): StageFn<'scan'> {
         `image layout for ${digest} is not in this machine's work dir (images/${t.app.id}/${t.artifactId}); rebuild needed`,
         { startedAt: started, now, rebuild: LAYOUT_MISSING },
       );
-    return scanAndRecord(ctx, { target: t, digest, source: { kind: 'input', path: dir } }, opts);
+    return scanAndRecord(
+      ctx,
+      {
+        target: t,
+        digest,
+        source: { kind: 'input', path: dir },
+        packages: () => readBuiltPackages(builtLayouts(ctx, t, build)),
+      },
+      opts,
+    );
   };
 }
 

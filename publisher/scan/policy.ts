@@ -1,7 +1,7 @@
 // The scan policy (wharf.yml `scanPolicy`): which findings block publishing, which waivers still apply,
 // and which newly found findings are worth an automatic rebuild. Pure functions of the findings, the
 // policy and the date, so a policy change can be re-applied to stored findings without rescanning.
-import type { CatalogConfig, Finding, ScanRecord } from '../../catalog/schema.ts';
+import type { CatalogConfig, Finding, ScanCoverage, ScanRecord } from '../../catalog/schema.ts';
 import { isFixable } from './report.ts';
 
 export type ScanPolicy = CatalogConfig['scanPolicy'];
@@ -30,13 +30,16 @@ function describe(f: Finding): string {
 /**
  * Decide for a completed scan. blocked: some finding is in a blocking severity (and fixable, with
  * fixableOnly) without a valid waiver. waived: ids a valid waiver let through. expiredWaivers: waivers
- * that would have let a finding through but have expired.
+ * that would have let a finding through but have expired. osNotScanned: the coverage says nothing
+ * matched the OS packages ("OS packages not scanned (why)"); with requireScan that blocks, like a scan
+ * that did not run.
  */
 export function evaluatePolicy(
   policy: ScanPolicy,
   app: string,
   findings: Finding[],
   now: Date,
+  coverage?: Pick<ScanCoverage, 'os'>,
 ): PolicyResult {
   const reasons: string[] = [];
   const waived = new Set<string>();
@@ -51,11 +54,17 @@ export function evaluatePolicy(
     for (const w of ws) expired.add(`${w.id} (expired ${w.expires})`);
     reasons.push(describe(f));
   }
+  const osNotScanned =
+    coverage?.os.by === 'none'
+      ? `OS packages not scanned (${coverage.os.reason ?? 'no OS scanner'})`
+      : undefined;
+  if (osNotScanned && policy.requireScan) reasons.push(`${osNotScanned} and scanPolicy.requireScan is set`);
   return {
     blocked: reasons.length > 0,
     reasons,
     waived: [...waived].sort(),
     ...(expired.size ? { expiredWaivers: [...expired].sort() } : {}),
+    ...(osNotScanned ? { osNotScanned } : {}),
   };
 }
 
@@ -93,6 +102,13 @@ export function expiredWaivers(policy: ScanPolicy, now: Date): Waiver[] {
 export function samePolicy(a: PolicyResult | undefined, b: PolicyResult): boolean {
   if (!a) return false;
   const key = (p: PolicyResult) =>
-    JSON.stringify([p.blocked, p.reasons, p.waived, p.expiredWaivers ?? [], p.rebuildQueued ?? false]);
+    JSON.stringify([
+      p.blocked,
+      p.reasons,
+      p.waived,
+      p.expiredWaivers ?? [],
+      p.rebuildQueued ?? false,
+      p.osNotScanned ?? '',
+    ]);
   return key(a) === key(b);
 }

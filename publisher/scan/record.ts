@@ -1,12 +1,26 @@
 // Scan one image and return its scan record as a stage result (the runner commits it). Shared by the scan
-// stage (the freshly built OCI layout) and rescans (the published registry reference). Whatever goes
-// wrong with the scanner becomes a `not-run` record with the reason: never a clean one.
-import type { Artifact, BlobRef, Finding, ScanRecord } from '../../catalog/schema.ts';
+// stage (the freshly built OCI layout) and rescans (the published registry reference). Two scanners:
+// Wharf's own matcher (wharf-cvrf) over the image's installed RPMs and openEuler's advisories, and Trivy
+// (language packages, and OS packages of the systems it supports). Their findings are merged and
+// de-duplicated, and the record says what was covered (`coverage`). A scan whose OS packages nothing
+// matched is "OS packages not scanned", never clean; when neither scanner ran the record is `not-run`.
+import type { Artifact, BlobRef, Finding, ScanCoverage, ScanRecord } from '../../catalog/schema.ts';
+import { coverageOf, mergeFindings, catalogFinding, type MergedFinding } from '../advisories/coverage.ts';
+import type { PackageSet } from '../advisories/packages.ts';
+import { buildSbom } from '../advisories/sbom.ts';
 import { loadArtifact } from '../artifact/index.ts';
 import type { StageContext, StageResult, StageTarget } from '../stage.ts';
 import { gitBlobRef, putFindings, readFindings, unchangedScan } from './findings.ts';
+import { matchOsPackages } from './packages.ts';
 import { evaluatePolicy, notRunPolicy, rebuildCandidates } from './policy.ts';
-import { findingKey, findingLabel, summarizeReport, type ReportSummary } from './report.ts';
+import {
+  countFindings,
+  findingKey,
+  findingLabel,
+  sortFindings,
+  summarizeReport,
+  type TrivyReport,
+} from './report.ts';
 import { trivySbom, trivyScan, trivyVersion, type TrivyOptions, type TrivySource } from './trivy.ts';
 
 export const REPORT_MEDIA_TYPE = 'application/vnd.aquasec.trivy.report.v2+json';
@@ -21,6 +35,11 @@ export interface ScanJob {
   source: TrivySource;
   /** Set for rescans of published images: the reference scanned (no credentials in it). */
   rescanRef?: string;
+  /**
+   * The image's installed packages per arch: read from the built layouts (scan stage) or the stored list
+   * (rescans); a reason when they cannot be had. Absent: OS packages are left to Trivy.
+   */
+  packages?: () => Promise<{ sets: PackageSet[] } | { reason: string }>;
 }
 
 export interface ScanRunOptions {
@@ -35,13 +54,31 @@ export function trivyOptionsFor(ctx: StageContext, opts: ScanRunOptions): TrivyO
 
 const label = (t: StageTarget) => `${t.app.id}:${t.artifactId}`;
 
-export function summaryText(r: Pick<ScanRecord, 'status' | 'summary' | 'error'>): string {
+export const OS_NOT_SCANNED = 'OS packages not scanned';
+
+/** Nothing matched the OS packages of this completed scan (records with a coverage field only). */
+export const osNotScanned = (r: Pick<ScanRecord, 'coverage'>): boolean => r.coverage?.os.by === 'none';
+
+export function summaryText(r: Pick<ScanRecord, 'status' | 'summary' | 'error' | 'coverage'>): string {
   if (r.status !== 'ok' || !r.summary) return `not scanned: ${r.error?.message ?? r.status}`;
   const { total, fixable } = r.summary;
   const parts = (['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const)
     .filter((s) => total[s] > 0)
     .map((s) => `${total[s]} ${s}${fixable[s] ? ` (${fixable[s]} fixable)` : ''}`);
+  // Zero findings from a scan that did not look at the OS packages says nothing about them.
+  if (osNotScanned(r))
+    return `${OS_NOT_SCANNED} (${r.coverage!.os.reason ?? 'no OS scanner'})${parts.length ? `; other packages: ${parts.join(', ')}` : ''}`;
   return parts.length ? parts.join(', ') : 'no known vulnerabilities';
+}
+
+/** The coverage as the record keeps it. */
+function recordCoverage(c: ReturnType<typeof coverageOf>, arches: ScanCoverage['arches']): ScanCoverage {
+  return {
+    os: c.os,
+    language: c.language,
+    summary: c.summary,
+    ...(arches?.length ? { arches } : {}),
+  };
 }
 
 /** The artifact a scan result is about, as committed now; a scan needs a built artifact. */
@@ -56,7 +93,14 @@ export async function recordNotRun(
   ctx: StageContext,
   job: { target: StageTarget; digest?: string; rescanRef?: string },
   reason: string,
-  extra: { tail?: string[]; scanner?: ScanRecord['scanner']; startedAt: number; now: Date; rebuild?: string },
+  extra: {
+    tail?: string[];
+    scanner?: ScanRecord['scanner'];
+    startedAt: number;
+    now: Date;
+    rebuild?: string;
+    coverage?: ScanCoverage;
+  },
 ): Promise<StageResult<'scan'>> {
   const t = job.target;
   const a = await currentArtifact(ctx, t);
@@ -69,6 +113,7 @@ export async function recordNotRun(
     ...(job.digest ? { target: job.digest } : {}),
     ...(job.rescanRef ? { rescan: true, ref: job.rescanRef } : {}),
     error: { message: reason, ...(extra.tail?.length ? { tail: extra.tail } : {}) },
+    ...(extra.coverage ? { coverage: extra.coverage } : {}),
   };
   const policy = notRunPolicy(ctx.config.scanPolicy, reason);
   ctx.log.warn(`${label(t)}: scan not run: ${reason}`);
@@ -101,7 +146,7 @@ export function diffFindings(
   return { added, newSinceLast: labels(added), fixedSinceLast: labels(gone) };
 }
 
-/** Run Trivy on the job's source and commit the result (ok or not-run). */
+/** Run wharf-cvrf and Trivy on the job's image and commit the result (ok or not-run). */
 export async function scanAndRecord(
   ctx: StageContext,
   job: ScanJob,
@@ -112,31 +157,70 @@ export async function scanAndRecord(
   const t = job.target;
   const trivy = trivyOptionsFor(ctx, opts);
 
-  const version = await trivyVersion(trivy);
-  if (!version.ok)
-    return recordNotRun(ctx, job, version.reason, {
-      ...(version.tail ? { tail: version.tail } : {}),
-      startedAt: started,
-      now,
-    });
-  const scanner: ScanRecord['scanner'] = {
-    name: 'trivy',
-    version: version.value.Version,
-    ...(version.value.VulnerabilityDB?.UpdatedAt
-      ? { dbUpdatedAt: version.value.VulnerabilityDB.UpdatedAt }
-      : {}),
-  };
+  // OS packages first: wharf-cvrf needs nothing but the package lists and the local advisory index.
+  const read = job.packages ? await job.packages() : undefined;
+  const os = job.packages
+    ? await matchOsPackages(
+        ctx,
+        t,
+        read && 'sets' in read ? read.sets : undefined,
+        read && 'reason' in read ? read.reason : undefined,
+      )
+    : undefined;
+  if (os?.cvrfNotRun) ctx.log.info(`${label(t)}: wharf-cvrf: ${os.cvrfNotRun}`);
 
-  ctx.log.progress?.(`${label(t)}: trivy ${job.source.kind === 'ref' ? job.rescanRef : 'image layout'}`);
-  const scan = await trivyScan(trivy, job.source);
-  if (!scan.ok)
-    return recordNotRun(ctx, job, scan.reason, {
-      ...(scan.tail ? { tail: scan.tail } : {}),
-      scanner,
+  let scanner: ScanRecord['scanner'] | undefined;
+  let trivyNotRun: { reason: string; tail?: string[] } | undefined;
+  let scan: { report: TrivyReport; raw: string } | undefined;
+  const version = await trivyVersion(trivy);
+  if (!version.ok) trivyNotRun = { reason: version.reason, ...(version.tail ? { tail: version.tail } : {}) };
+  else {
+    scanner = {
+      name: 'trivy',
+      version: version.value.Version,
+      ...(version.value.VulnerabilityDB?.UpdatedAt
+        ? { dbUpdatedAt: version.value.VulnerabilityDB.UpdatedAt }
+        : {}),
+    };
+    ctx.log.progress?.(`${label(t)}: trivy ${job.source.kind === 'ref' ? job.rescanRef : 'image layout'}`);
+    const r = await trivyScan(trivy, job.source);
+    if (r.ok) scan = r.value;
+    else trivyNotRun = { reason: r.reason, ...(r.tail ? { tail: r.tail } : {}) };
+  }
+  const cov = coverageOf({
+    ...(os?.cvrf ? { cvrf: os.cvrf } : {}),
+    ...(os?.cvrfNotRun ? { cvrfNotRun: os.cvrfNotRun } : {}),
+    ...(scan
+      ? {
+          trivy: {
+            report: scan.report,
+            ...(scanner?.dbUpdatedAt ? { dbUpdatedAt: scanner.dbUpdatedAt } : {}),
+          },
+        }
+      : {}),
+    ...(trivyNotRun ? { trivyNotRun: trivyNotRun.reason } : {}),
+    ...(!os ? { cvrfNotRun: 'wharf-cvrf does not scan this source' } : {}),
+    now,
+  });
+  const coverage = recordCoverage(cov, os?.arches);
+  // Neither scanner produced anything: not run, whatever wharf-cvrf managed to say about the packages.
+  if (!scan && coverage.os.by === 'none')
+    return recordNotRun(ctx, job, trivyNotRun!.reason, {
+      ...(trivyNotRun?.tail ? { tail: trivyNotRun.tail } : {}),
+      ...(scanner ? { scanner } : {}),
       startedAt: started,
       now,
+      coverage,
     });
-  const summary: ReportSummary = summarizeReport(scan.value.report);
+  if (trivyNotRun)
+    ctx.log.warn(`${label(t)}: trivy did not run (${trivyNotRun.reason}); language packages not scanned`);
+  if (!scanner)
+    scanner = { name: 'wharf-cvrf', ...(os?.index?.syncedAt ? { dbUpdatedAt: os.index.syncedAt } : {}) };
+
+  const trivySummary = scan ? summarizeReport(scan.report) : undefined;
+  const cvrf = (os?.findings ?? []).map((f) => ({ ...f, source: 'wharf-cvrf' as const }) as MergedFinding);
+  const findings = sortFindings(mergeFindings(cvrf, trivySummary?.findings ?? []).map(catalogFinding));
+  const summary = countFindings(findings);
 
   // The SBOM describes the image bytes, which a digest fixes: a rescan of the same digest keeps the one
   // it has (regenerating it would only churn the record with a new hash for the same content).
@@ -144,16 +228,30 @@ export async function scanAndRecord(
   const stored = art.records.scan;
   let sbom: BlobRef | undefined =
     job.rescanRef && stored?.sbom && stored.target === job.digest ? gitBlobRef(stored.sbom) : undefined;
-  if (!sbom) {
+  // Wharf's own SBOM (the RPMs with purls) for an image with an RPM database; Trivy's otherwise.
+  const primary = os?.sets?.find((s) => s.manifest === job.digest) ?? os?.sets?.[0];
+  if (!sbom && primary?.rpmdb) {
+    const build = art.records.build;
+    const text = buildSbom({
+      packages: primary.packages,
+      release: t.recipe.osVersion,
+      subject: `${t.app.name}:${t.artifactId}@${job.digest}`,
+      arch: primary.arch,
+      // The build's time, not the scan's: the same image gives the same SBOM bytes.
+      timestamp: new Date(build?.at ?? now.toISOString()),
+    });
+    sbom = gitBlobRef(await ctx.blobs.put(text, SBOM_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES }));
+  }
+  if (!sbom && scan) {
     const sb = await trivySbom(trivy, job.source);
     if (sb.ok)
       sbom = gitBlobRef(await ctx.blobs.put(sb.value.raw, SBOM_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES }));
     else ctx.log.warn(`${label(t)}: SBOM not produced: ${sb.reason}`);
   }
-  const report = gitBlobRef(
-    await ctx.blobs.put(scan.value.raw, REPORT_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES }),
-  );
-  const findingsRef = await putFindings(ctx.blobs, summary.findings);
+  const report = scan
+    ? gitBlobRef(await ctx.blobs.put(scan.raw, REPORT_MEDIA_TYPE, { maxBytes: MAX_REPORT_BYTES }))
+    : undefined;
+  const findingsRef = await putFindings(ctx.blobs, findings);
 
   const base: Omit<ScanRecord, 'policy'> = {
     runId: ctx.runId,
@@ -163,17 +261,19 @@ export async function scanAndRecord(
     scanner,
     target: job.digest,
     ...(job.rescanRef ? { rescan: true, ref: job.rescanRef } : {}),
-    ...(summary.os ? { os: summary.os } : {}),
-    summary: summary.summary,
+    ...(trivySummary?.os ? { os: trivySummary.os } : {}),
+    summary,
     findingsRef,
-    report,
+    ...(report ? { report } : {}),
     ...(sbom ? { sbom } : {}),
+    coverage,
+    ...(os?.packagesRef ? { packagesRef: os.packagesRef } : {}),
   };
   const policyCfg = ctx.config.scanPolicy;
   const subject = `${job.rescanRef ? 'rescan' : 'scan'}: ${label(t)} ${summaryText(base)}`;
   const prev = art.records.scan;
-  const policy = evaluatePolicy(policyCfg, t.app.id, summary.findings, now);
-  const next = { target: job.digest, findingsSha: findingsRef.sha256, policy };
+  const policy = evaluatePolicy(policyCfg, t.app.id, findings, now, coverage);
+  const next = { target: job.digest, findingsSha: findingsRef.sha256, policy, coverage };
   if (unchangedScan(prev, next, now, policyCfg.rewriteAfterDays)) {
     const record = prev!;
     const blocked = record.policy?.blocked ?? false;
@@ -192,10 +292,10 @@ export async function scanAndRecord(
     ctx.log.warn(`${label(t)}: previous findings unreadable (${previous.reason}); no new/fixed diff`);
   // Without the previous list nothing can be called new: no diff, and no rebuild queued from it.
   const diff = previous?.ok
-    ? diffFindings(previous.findings, summary.findings)
+    ? diffFindings(previous.findings, findings)
     : previous
       ? { added: [] }
-      : diffFindings(undefined, summary.findings);
+      : diffFindings(undefined, findings);
   let pending: string | undefined;
   let outcomeExtra = '';
   if (job.rescanRef) {

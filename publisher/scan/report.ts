@@ -166,27 +166,38 @@ export function summarizeReport(report: TrivyReport): ReportSummary {
       }
     }
   }
-  const findings = [...seen.values()].sort(
+  const findings = sortFindings([...seen.values()]);
+  const summary = countFindings(findings);
+  const os = report.Metadata?.OS;
+  return {
+    artifactName: report.ArtifactName,
+    ...(report.ArtifactType ? { artifactType: report.ArtifactType } : {}),
+    ...(os ? { os: { family: os.Family, name: os.Name } } : {}),
+    summary,
+    findings,
+  };
+}
+
+/** Worst first, then by id, package and installed version. */
+export function sortFindings(list: Finding[]): Finding[] {
+  return list.sort(
     (a, b) =>
       SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
       a.id.localeCompare(b.id) ||
       a.pkg.localeCompare(b.pkg) ||
       a.installed.localeCompare(b.installed),
   );
+}
+
+/** Counts per severity, and of those fixable. */
+export function countFindings(findings: readonly Finding[]): { total: Counts; fixable: Counts } {
   const total = zeroCounts();
   const fixable = zeroCounts();
   for (const f of findings) {
     total[f.severity]++;
     if (isFixable(f)) fixable[f.severity]++;
   }
-  const os = report.Metadata?.OS;
-  return {
-    artifactName: report.ArtifactName,
-    ...(report.ArtifactType ? { artifactType: report.ArtifactType } : {}),
-    ...(os ? { os: { family: os.Family, name: os.Name } } : {}),
-    summary: { total, fixable },
-    findings,
-  };
+  return { total, fixable };
 }
 
 /** Parse a `trivy --version --format json` answer. */

@@ -1,13 +1,16 @@
-// Rescans of already published images: new CVEs appear in the vulnerability DB without any rebuild, so
-// every published digest is scanned again when its last scan is older than scanPolicy.rescanHours
+// Rescans of already published images: new CVEs appear in the vulnerability DB and new advisories in
+// openEuler's feed without any rebuild, so every published digest is scanned again when its last scan is older than scanPolicy.rescanHours
 // (openEuler: 24 h). Here: which digests are due (planRescans) and the stage function that scans one
-// registry copy by digest (rescanStage); its result records what is new and what disappeared since the
+// registry copy by digest with Trivy and re-matches the stored package lists against the newest local
+// advisory index (rescanStage); its result records what is new and what disappeared since the
 // previous scan, and may queue a rebuild (see record.ts). publisher/pipeline/rescan.ts runs them through
 // the runner, which commits each result.
 import type { App, Artifact, CatalogConfig } from '../../catalog/schema.ts';
 import { hostArch, targetOf, type Selection } from '../select.ts';
 import type { StageContext, StageFn, StageTarget } from '../stage.ts';
 import { checkKey, laterOf, ScanChecks } from './checked.ts';
+import { loadArtifact } from '../artifact/index.ts';
+import { builtLayouts, readBuiltPackages, readPackagesRef } from './packages.ts';
 import { scanAndRecord, type ScanRunOptions } from './record.ts';
 
 export interface RescanPlanOptions {
@@ -134,6 +137,7 @@ export function rescanStage(item: RescanPlanItem, opts: ScanRunOptions = {}): St
         target,
         digest: item.digest,
         rescanRef: item.ref,
+        packages: () => storedPackages(ctx, target, item.digest),
         source: {
           kind: 'ref',
           ref: item.ref,
@@ -144,5 +148,27 @@ export function rescanStage(item: RescanPlanItem, opts: ScanRunOptions = {}): St
       },
       opts,
     );
+  };
+}
+
+/**
+ * The package lists a rescan re-matches: the ones the last scan of this digest stored, else the image
+ * layout still in this machine's work dir; nothing is pulled and nothing rebuilt.
+ */
+async function storedPackages(ctx: StageContext, t: StageTarget, digest: string) {
+  const art = await loadArtifact(ctx, t);
+  const prev = art?.records.scan;
+  if (prev?.packagesRef && prev.target === digest) {
+    const r = await readPackagesRef(ctx.blobs, prev.packagesRef);
+    if (r.ok) return { sets: r.sets };
+    ctx.log.warn(`${t.app.id}:${t.artifactId}: ${r.reason}`);
+  }
+  const build = art?.records.build;
+  if (build?.manifestDigest === digest) {
+    const r = await readBuiltPackages(builtLayouts(ctx, t, build));
+    if ('sets' in r) return r;
+  }
+  return {
+    reason: `no stored package list for ${digest.slice(0, 19)} (scanned before wharf-cvrf, or the list is gone) and its image layout is not on this machine`,
   };
 }
