@@ -102,6 +102,13 @@ export function imageGate(
       };
     if (scan.target?.startsWith('sha256:') && scan.target !== digest)
       return { ok: false, blockedBy: 'scan', reason: 'scan is for another digest' };
+    // A scan that matched nothing against the OS packages is no scan of them.
+    if (scan.coverage?.os.by === 'none')
+      return {
+        ok: false,
+        blockedBy: 'scan',
+        reason: `OS packages not scanned (${scan.coverage.os.reason ?? 'no OS scanner'}) and the policy requires a scan`,
+      };
   }
   return { ok: true, digest };
 }

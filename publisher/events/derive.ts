@@ -283,6 +283,9 @@ function stageSummary(a: Artifact, stage: Stage): string {
         ? `${t.CRITICAL} critical, ${t.HIGH} high, ${t.MEDIUM} medium, ${t.LOW} low`
         : 'no summary';
       const fresh = s.newSinceLast?.length ? `; ${s.newSinceLast.length} new since the last scan` : '';
+      // Nothing matched the OS packages: the counts are of the other packages only, never "clean".
+      if (s.coverage?.os.by === 'none')
+        return `${what}: OS packages not scanned (${s.coverage.os.reason ?? 'no OS scanner'}); other packages: ${counts}${fresh}. This is not a clean result.`;
       return `${what} was scanned: ${counts}${fresh}.`;
     }
     case 'sign':
@@ -324,6 +327,12 @@ function stageData(a: Artifact, stage: Stage): Record<string, unknown> {
         newSinceLast: s.newSinceLast ?? [],
         fixedSinceLast: s.fixedSinceLast,
         blocked: s.policy?.blocked,
+        coverage: s.coverage && {
+          os: s.coverage.os.by,
+          language: s.coverage.language.by,
+          summary: s.coverage.summary,
+          ...(s.coverage.os.by === 'none' ? { osNotScanned: true } : {}),
+        },
       });
     }
     case 'sign':

@@ -138,14 +138,18 @@ export function signatureManifest(payload: Buffer, signatureB64: string): Artifa
   ]);
 }
 
-/** The `.att` manifest for one DSSE envelope. cosign leaves the signature annotation empty here:
- * the signature is inside the envelope. */
-export function attestationManifest(envelope: Buffer, predicateType: string): ArtifactManifest {
-  return manifestOf([
-    {
-      bytes: envelope,
+/** The `.att` manifest for one DSSE envelope (and any more, one layer each, e.g. the SBOM). cosign
+ * leaves the signature annotation empty here: the signature is inside the envelope. */
+export function attestationManifest(
+  envelope: Buffer,
+  predicateType: string,
+  more: { envelope: Buffer; predicateType: string }[] = [],
+): ArtifactManifest {
+  return manifestOf(
+    [{ envelope, predicateType }, ...more].map((a) => ({
+      bytes: a.envelope,
       mediaType: DSSE_TYPE,
-      annotations: { [SIGNATURE_ANNOTATION]: '', [PREDICATE_TYPE_ANNOTATION]: predicateType },
-    },
-  ]);
+      annotations: { [SIGNATURE_ANNOTATION]: '', [PREDICATE_TYPE_ANNOTATION]: a.predicateType },
+    })),
+  );
 }

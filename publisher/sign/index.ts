@@ -38,6 +38,7 @@ import {
 } from '../artifact/signatures.ts';
 import { KEY_ENV, KEY_FILE_ENV, type SigningKey } from './keys.ts';
 import { SLSA_PROVENANCE_V1, defaultBuilderId, slsaProvenance } from './provenance.ts';
+import { CYCLONEDX_PREDICATE, sbomStatement, scanSbomFor, type ScanSbom } from '../scan/attest.ts';
 
 export { signatureLayoutDir } from '../artifact/signatures.ts';
 
@@ -131,7 +132,24 @@ export const signStage: StageFn<'sign'> = async (ctx, t) => {
     );
   }
   const prev = art!.records.sign;
-  if (prev && (prev.status === 'signed' || prev.status === 'unchanged') && prev.keyId === key.keyId) {
+  // The scan's SBOM of this digest is attested next to the provenance (publisher/scan/attest.ts).
+  let sbom: ScanSbom | undefined;
+  try {
+    sbom = await scanSbomFor(
+      ctx.blobs,
+      art,
+      subjects.map((x) => x.digest),
+    );
+  } catch (e) {
+    const message = `SBOM attestation: ${errorMessage(e)}`;
+    return finish({ ...base(), status: 'failed', signatures: [], error: { message } }, message);
+  }
+  if (
+    prev &&
+    (prev.status === 'signed' || prev.status === 'unchanged') &&
+    prev.keyId === key.keyId &&
+    prev.sbom?.sha256 === sbom?.ref.sha256
+  ) {
     if (
       await stillValid(
         dir,
@@ -145,7 +163,7 @@ export const signStage: StageFn<'sign'> = async (ctx, t) => {
   }
 
   try {
-    const { entries, signatures } = signForTargets(ctx, t, recipe, subjects, key);
+    const { entries, signatures } = signForTargets(ctx, t, recipe, subjects, key, sbom);
     const written = await writeLayout(dir, entries);
     for (const s of signatures) {
       s.signatureDigest = written.find(
@@ -160,7 +178,13 @@ export const signStage: StageFn<'sign'> = async (ctx, t) => {
     ctx.log.info(
       `${label}: signed ${subjects[0]!.digest}${subjects.length > 1 ? ` and ${subjects.length - 1} arch manifest(s)` : ''} for ${targets.length} target(s) with key ${key.keyId.slice(0, 19)}`,
     );
-    return finish({ ...base(), status: 'signed', keyId: key.keyId, signatures });
+    return finish({
+      ...base(),
+      status: 'signed',
+      keyId: key.keyId,
+      signatures,
+      ...(sbom ? { sbom: sbom.ref } : {}),
+    });
   } catch (e) {
     const message = errorMessage(e);
     return finish(
@@ -196,6 +220,7 @@ function signForTargets(
   recipe: ContainerRecipe,
   subjects: Subject[],
   key: SigningKey,
+  sbom?: ScanSbom,
 ): { entries: LayoutEntry[]; signatures: SignRecord['signatures'] } {
   const entries: LayoutEntry[] = [];
   const signatures: SignRecord['signatures'] = [];
@@ -219,9 +244,15 @@ function signForTargets(
         config: ctx.config,
         builderId,
       });
+      const sign = (st: unknown) =>
+        dsseSign(key.privateKey, IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(st)));
+      // The scanned image's SBOM goes into the same `.att` manifest, next to its provenance.
       const att = attestationManifest(
-        dsseSign(key.privateKey, IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement))),
+        sign(statement),
         SLSA_PROVENANCE_V1,
+        sbom?.digest === digest
+          ? [{ envelope: sign(sbomStatement(repo, digest, sbom.bom)), predicateType: CYCLONEDX_PREDICATE }]
+          : [],
       );
       const common = { [TARGET_ANNOTATION]: target.name, [SUBJECT_ANNOTATION]: digest };
       entries.push(
