@@ -36,7 +36,21 @@ const counts = obj({
 
 const scan: Schema = {
   oneOf: [
-    obj({ state: { const: 'ok' }, at: time, total: counts, fixable: counts, scanner: str }, ['scanner']),
+    obj(
+      {
+        state: { const: 'ok' },
+        at: time,
+        total: counts,
+        fixable: counts,
+        scanner: str,
+        // Coverage (publisher/advisories/coverage.ts); osNotScanned: nothing matched the OS packages.
+        osPackages: { enum: ['wharf-cvrf', 'trivy', 'none'] },
+        languagePackages: { enum: ['trivy', 'none'] },
+        coverage: str,
+        osNotScanned: { const: true },
+      },
+      ['scanner', 'osPackages', 'languagePackages', 'coverage', 'osNotScanned'],
+    ),
     obj({ state: { enum: ['not-run', 'failed'] }, at: time, message: str }, ['message']),
     obj({ state: { const: 'not-scanned' } }),
   ],

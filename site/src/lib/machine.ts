@@ -92,6 +92,15 @@ function apiScan(s: ScanState) {
       total: s.total,
       fixable: s.fixable,
       ...(s.scanner ? { scanner: s.scanner } : {}),
+      // What the scan covered: with osNotScanned the counts are not about the OS packages (never clean).
+      ...(s.coverage
+        ? {
+            osPackages: s.coverage.os.by,
+            languagePackages: s.coverage.language.by,
+            coverage: s.coverage.summary,
+          }
+        : {}),
+      ...(s.osNotScanned ? { osNotScanned: true as const } : {}),
     };
   if (s.state === 'none') return { state: 'not-scanned' as const };
   return { state: s.state, at: s.at, ...(s.message ? { message: s.message } : {}) };
@@ -419,6 +428,13 @@ export function badgeText(a: AppView, name: BadgeName): { label: string; message
   if (s.state === 'not-run') return { label: 'scan', message: 'not run', colour: COLOURS.none };
   if (s.state === 'failed') return { label: 'scan', message: 'failed', colour: COLOURS.bad };
   const n = severityTotal(s.total);
+  // Zero findings from a scan that matched nothing against the OS packages is not a clean result.
+  if (s.osNotScanned)
+    return {
+      label: 'scan',
+      message: n ? `OS packages not scanned, ${n} other` : 'OS packages not scanned',
+      colour: COLOURS.warn,
+    };
   if (n === 0) return { label: 'scan', message: 'no known CVEs found', colour: COLOURS.ok };
   const worst = s.total.CRITICAL ? 'critical' : s.total.HIGH ? 'high' : undefined;
   const message = [
@@ -466,3 +482,7 @@ export function appBadge(a: AppView, name: BadgeName): string {
   const b = badgeText(a, name);
   return badgeSvg(b.label, b.message, b.colour);
 }
+
+/** Where the site serves a tag's SBOM (site/src/pages/apps/[id]/[kind]/[tag]/sbom.cdx.json.ts). */
+export const sbomPath = (app: string, kind: string, tag: string) =>
+  `/apps/${app}/${kind}/${tag}/sbom.cdx.json`;

@@ -17,6 +17,7 @@ import {
   type Finding,
   type ImageKind,
   type Recipe,
+  type ScanCoverage,
   type ScanRecord,
   type Severity,
   type StageRecords,
@@ -41,6 +42,12 @@ export type ScanState =
       /** Hash of the finding list in the blob store (current records). */
       findingsRef?: BlobRef | undefined;
       scanner?: string | undefined;
+      /** What the scan covered (absent in older records); os.by 'none' = "OS packages not scanned". */
+      coverage?: ScanCoverage | undefined;
+      /** Nothing matched the OS packages: never shown as clean, whatever the counts. */
+      osNotScanned: boolean;
+      /** The CycloneDX SBOM in the blob store (the page links /apps/<app>/<kind>/<tag>/sbom.cdx.json). */
+      sbom?: BlobRef | undefined;
     };
 
 export type SignState = 'signed' | 'failed' | 'skipped' | 'none';
@@ -152,6 +159,9 @@ export function scanState(rec: ScanRecord | undefined): ScanState {
     ...(findings ? { findings } : {}),
     ...(!findings && rec.findingsRef ? { findingsRef: rec.findingsRef } : {}),
     scanner,
+    ...(rec.coverage ? { coverage: rec.coverage } : {}),
+    osNotScanned: rec.coverage?.os.by === 'none',
+    ...(rec.sbom ? { sbom: rec.sbom } : {}),
   };
 }
 
