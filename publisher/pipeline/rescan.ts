@@ -5,6 +5,7 @@
 // until rescanHours later. One artifact's failure never stops the others.
 import pLimit from 'p-limit';
 import { checkKey, ScanChecks } from '../scan/checked.ts';
+import { refreshAdvisories } from '../scan/packages.ts';
 import { planRescans, rescanStage, type RescanSkip } from '../scan/rescan.ts';
 import type { ScanRunOptions } from '../scan/record.ts';
 import type { Selection } from '../select.ts';
@@ -17,6 +18,8 @@ export interface RescanOptions extends ScanRunOptions {
   /** Rescan regardless of the last scan's age. */
   force?: boolean;
   concurrency?: number;
+  /** Sync the catalog's advisory index first (the daily rescan does), so the newest feed is matched. */
+  syncAdvisories?: boolean;
   onProgress?: (done: number, total: number, outcome?: StageOutcome) => void;
 }
 
@@ -28,6 +31,7 @@ export interface RescanResult {
 
 /** Rescan every due published digest; one commit per artifact; one failure never stops the sweep. */
 export async function rescanPublished(ctx: StageContext, opts: RescanOptions = {}): Promise<RescanResult> {
+  if (opts.syncAdvisories) await refreshAdvisories(ctx);
   const checks = await ScanChecks.open(ctx.store.dir);
   const { due, skipped } = await planRescans(ctx, { ...opts, checks });
   const limit = pLimit(opts.concurrency ?? 2);

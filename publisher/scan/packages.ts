@@ -4,13 +4,14 @@
 // against the newest feed without rebuilding or pulling anything. Whatever cannot be done becomes a
 // reason in the coverage ("OS packages not scanned (…)"), never an error that reads as clean.
 import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { BlobStore } from '../../catalog/blobs.ts';
 import { gitBlobRef } from '../../catalog/findings.ts';
 import type { BlobRef, BuildRecord, Finding, ScanCoverage } from '../../catalog/schema.ts';
 import { advisoriesDir } from '../advisories/config.ts';
 import { catalogFinding, cvrfToFinding, type CoverageInput } from '../advisories/coverage.ts';
-import { loadIndex, type AdvisoryIndex } from '../advisories/feed.ts';
+import { loadIndex, syncFeed, type AdvisoryIndex } from '../advisories/feed.ts';
 import { ReleaseMatcher } from '../advisories/match.ts';
 import { readLayoutPackages, type PackageSet } from '../advisories/packages.ts';
 import { RPM_ARCH, RPM_NAME, RPM_VR, normalizeRelease } from '../advisories/release.ts';
@@ -129,8 +130,45 @@ export interface OsScan {
  * Match package lists against the catalog's advisory index for the recipe's OS release. `sets`
  * undefined: the lists could not be read (`readReason` says why).
  */
+/** The catalog's advisory index directory: $WHARF_ADVISORIES_DIR, else wharf.yml `advisories.dir`, else the default. */
+export function stageAdvisoriesDir(ctx: Pick<StageContext, 'store' | 'config' | 'env'>): string {
+  const explicit = (ctx.env ?? process.env).WHARF_ADVISORIES_DIR;
+  return explicit ? resolve(explicit) : advisoriesDir(ctx.store.dir, ctx.config.advisories);
+}
+
+/**
+ * Bring the local advisory index up to date before a rescan (conditional requests: an unchanged feed
+ * costs one). Only a catalog that already has an index is synced (a first sync is `wharf advisories
+ * sync`); a feed that cannot be reached leaves the index as it is, and the coverage shows its age.
+ */
+export async function refreshAdvisories(ctx: Pick<StageContext, 'store' | 'config' | 'env' | 'log'>) {
+  const dir = stageAdvisoriesDir(ctx);
+  let idx: AdvisoryIndex | undefined;
+  try {
+    idx = await loadIndex(dir);
+  } catch (e) {
+    ctx.log.warn(`advisory index: ${(e as Error).message}`);
+    return undefined;
+  }
+  if (!idx) return undefined;
+  const env = ctx.env ?? process.env;
+  const url = env.WHARF_ADVISORIES_URL ?? ctx.config.advisories?.url ?? idx.url;
+  try {
+    const r = await syncFeed({ url, dir });
+    ctx.log.info(
+      `advisories: ${r.advisories} advisories (${r.added.length} new, ${r.updated.length} changed) from ${url}`,
+    );
+    return r;
+  } catch (e) {
+    ctx.log.warn(
+      `advisories: sync from ${url} failed (${(e as Error).message}); matching the index of ${idx.syncedAt}`,
+    );
+    return undefined;
+  }
+}
+
 export async function matchOsPackages(
-  ctx: Pick<StageContext, 'store' | 'config' | 'blobs'>,
+  ctx: Pick<StageContext, 'store' | 'config' | 'blobs' | 'env'>,
   t: Pick<StageTarget, 'app' | 'artifactId' | 'recipe'>,
   sets: PackageSet[] | undefined,
   readReason?: string,
@@ -150,7 +188,7 @@ export async function matchOsPackages(
   const release = normalizeRelease(t.recipe.osVersion);
   if (!release)
     return { ...base, cvrfNotRun: `${t.recipe.osVersion} is not an openEuler release wharf-cvrf knows` };
-  const dir = advisoriesDir(ctx.store.dir, ctx.config.advisories);
+  const dir = stageAdvisoriesDir(ctx);
   let idx: AdvisoryIndex | undefined;
   try {
     idx = await loadIndex(dir);

@@ -76,7 +76,8 @@ export async function loadJob(name: JobName): Promise<JobRun> {
       const { rescanPublished } = await import('../pipeline/rescan.ts');
       return async (ctx) => {
         const snap = await ctx.store.load();
-        const r = await rescanPublished(await stageContext(ctx, snap.config));
+        // The daily rescan matches the newest advisory feed: sync it first (a no-op without an index).
+        const r = await rescanPublished(await stageContext(ctx, snap.config), { syncAdvisories: true });
         return { rescanned: r.outcomes.length, skipped: r.skipped.length };
       };
     }
