@@ -3,6 +3,9 @@
 // local copy's digest is used; when there is neither, the build cannot be described and fails.
 import type Docker from 'dockerode';
 import { followStream } from '../engine/index.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { isIndexType, manifestMediaType, zImageIndex } from '../registry/media.ts';
+import { parseImageRef } from '../registry/ref.ts';
 
 export interface ResolvedBase {
   ref: string;
@@ -45,6 +48,12 @@ export async function resolveBaseDigest(
       `base image ${ref} cannot be pulled (${pullError ?? (e as Error).message}) and is not present locally`,
     );
   }
+  // A multi-arch base: the engine lists the index digest and the arch's own manifest digest in
+  // RepoDigests, in no fixed order; the arch's own digest (from the index) is what changes with it alone.
+  if (platform && pullError === undefined) {
+    const own = await platformManifestDigest(ref, platform);
+    if (own) return { ref, digest: own, local: false };
+  }
   const repo = repositoryOf(ref);
   const fromRepo = (info.RepoDigests ?? []).find((d) => d.startsWith(`${repo}@sha256:`));
   const digest = fromRepo ? fromRepo.slice(repo.length + 1) : undefined;
@@ -52,4 +61,35 @@ export async function resolveBaseDigest(
   // A local-only image (never pulled or pushed): its image id is still a content digest.
   const id = info.Id.startsWith('sha256:') ? info.Id : `sha256:${info.Id}`;
   return { ref, digest: id, local: true };
+}
+
+/**
+ * The digest of `platform`'s manifest (linux/<arch>[/<variant>]) when the registry serves `ref` as an
+ * image index; undefined when it is a single image or the registry cannot be asked without credentials.
+ */
+async function platformManifestDigest(ref: string, platform: string): Promise<string | undefined> {
+  try {
+    const r = parseImageRef(ref);
+    const host = r.registry.replace(/:[0-9]+$/, '');
+    const client = new RegistryClient({
+      registry: r.registry,
+      insecure: host === 'localhost' || /^127\./.test(host),
+      retry: { retries: 1 },
+      timeoutMs: 15_000,
+    });
+    const m = await client.getManifest(r.repository, r.digest ?? r.tag ?? 'latest');
+    if (!m) return undefined;
+    const doc = JSON.parse(m.bytes.toString('utf8')) as unknown;
+    if (!isIndexType(manifestMediaType(doc))) return undefined;
+    const idx = zImageIndex.parse(doc);
+    const [os, arch, variant] = platform.split('/');
+    return idx.manifests.find(
+      (d) =>
+        d.platform?.os === os &&
+        d.platform?.architecture === arch &&
+        (!variant || d.platform?.variant === variant),
+    )?.digest;
+  } catch {
+    return undefined;
+  }
 }

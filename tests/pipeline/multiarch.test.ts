@@ -8,7 +8,8 @@
 // on its target while the others go on. One image set is shared by the whole file.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
-import { copyFile, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { join, resolve } from 'node:path';
@@ -19,8 +20,8 @@ import { runPipeline, selectTargets, parseSelection } from '../../publisher/pipe
 import type { Stage } from '../../catalog/schema.ts';
 import { archLayoutDir } from '../../publisher/build/index.ts';
 import { layoutManifestDigest } from '../../publisher/build/export.ts';
-import { RegistryClient } from '../../publisher/registry/client.ts';
-import { OCI_INDEX } from '../../publisher/registry/media.ts';
+import { RegistryClient, sha256Digest } from '../../publisher/registry/client.ts';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../publisher/registry/media.ts';
 import { imageLayoutDir } from '../../publisher/stage.ts';
 import { prepareArches } from '../helpers/arches.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -383,6 +384,59 @@ describe('multi-arch image index', () => {
     }
   }, 300_000);
 
+  it('a base that changed for one arch only rebuilds only that arch and republishes the index', async () => {
+    // A multi-arch base (an OCI index in the fixture registry) under the recipe, one file per arch.
+    const baseRef = `${f.registry.host}/openeuler/multibase:1`;
+    await pushBaseIndex(f.registry.host, 'openeuler/multibase', '1', {
+      amd64: 'amd64 v1',
+      arm64: 'arm64 v1',
+    });
+    await writeFile(
+      join(ctxDir(), 'Dockerfile'),
+      'ARG BASE\nFROM ${BASE}\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n',
+    );
+    await f.commitRecipes('FROM a multi-arch base');
+    await f.store.commit({ subject: 'multi-arch base' }, async (tx) => {
+      const cfg = await tx.getConfig();
+      tx.putConfig({ ...cfg, baseImages: { ...cfg.baseImages, [OS]: baseRef } });
+    });
+    const r1 = await run();
+    expect(r1.artifacts[0], JSON.stringify(r1.artifacts[0])).toMatchObject({ status: 'published' });
+    const b1 = (await artifact()).records.build!;
+    const p1 = (await artifact()).records.publish!;
+
+    // Only the arm64 image of the base changes.
+    await pushBaseIndex(f.registry.host, 'openeuler/multibase', '1', {
+      amd64: 'amd64 v1',
+      arm64: 'arm64 v2',
+    });
+    const r2 = await run();
+    expect(r2.artifacts[0], JSON.stringify(r2.artifacts[0])).toMatchObject({ status: 'published' });
+    const a = await artifact();
+    const b2 = a.records.build!;
+    expect(
+      b2.platforms!.map((p) => [p.arch, p.status]),
+      JSON.stringify([b1.platforms!.map((p) => p.bases), b2.platforms!.map((p) => p.bases)]),
+    ).toEqual([
+      ['amd64', 'unchanged'],
+      ['arm64', 'ok'],
+    ]);
+    expect(b2.platforms![0]!.manifestDigest).toBe(b1.platforms![0]!.manifestDigest);
+    expect(b2.platforms![1]!.manifestDigest).not.toBe(b1.platforms![1]!.manifestDigest);
+    // amd64 was not tested again; arm64 was.
+    expect(a.records.verify!.platforms!.map((p) => [p.arch, p.status])).toEqual([
+      ['amd64', 'passed'],
+      ['arm64', 'passed'],
+    ]);
+    // A new index listing the unchanged amd64 manifest and the new arm64 one, on both registries.
+    const p2 = a.records.publish!;
+    expect(p2.status).toBe('ok');
+    expect(p2.digest).not.toBe(p1.digest);
+    expect(p2.platforms!.map((p) => p.digest)).toEqual(b2.platforms!.map((p) => p.manifestDigest));
+    for (const t of targetsOf())
+      expect((await client(t.host).headManifest(t.repo, TAG))?.digest).toBe(p2.digest);
+  }, 600_000);
+
   it('a build failure in one arch keeps the other arch record and fails the build; fixing it builds', async () => {
     await rm(join(ctxDir(), 'arm64/busybox'));
     await writeFile(join(ctxDir(), 'arm64/.keep'), '');
@@ -471,4 +525,63 @@ async function startIndexRefusingProxy(upstream: string): Promise<{ host: string
     host: `127.0.0.1:${port}`,
     stop: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** Push a tiny two-arch base image (one file layer per arch) and its OCI index under `tag`. */
+async function pushBaseIndex(
+  host: string,
+  repo: string,
+  tag: string,
+  text: Record<'amd64' | 'arm64', string>,
+) {
+  const c = client(host);
+  const manifests = [];
+  for (const arch of ['amd64', 'arm64'] as const) {
+    const tmp = await mkdtemp(join(f.dir, 'base-'));
+    await mkdir(join(tmp, 'root/etc'), { recursive: true });
+    await writeFile(join(tmp, 'root/etc/base-arch'), `${text[arch]}\n`);
+    // Same text, same bytes: a fixed mtime and owner, so an unchanged arch keeps its manifest digest.
+    await execa('tar', [
+      '--mtime=@0',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--sort=name',
+      '-C',
+      join(tmp, 'root'),
+      '-cf',
+      join(tmp, 'layer.tar'),
+      'etc',
+    ]);
+    const tar = await readFile(join(tmp, 'layer.tar'));
+    const layer = gzipSync(tar);
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: arch,
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [sha256Digest(tar)] },
+        history: [{ created_by: 'wharf test base' }],
+      }),
+    );
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_CONFIG, digest: sha256Digest(config), size: config.length },
+        layers: [{ mediaType: OCI_LAYER_GZIP, digest: sha256Digest(layer), size: layer.length }],
+      }),
+    );
+    for (const b of [config, layer]) await c.uploadBlob(repo, sha256Digest(b), b.length, { bytes: b });
+    await c.putManifest(repo, sha256Digest(manifest), manifest, OCI_MANIFEST);
+    manifests.push({
+      mediaType: OCI_MANIFEST,
+      digest: sha256Digest(manifest),
+      size: manifest.length,
+      platform: { architecture: arch, os: 'linux' },
+    });
+    await rm(tmp, { recursive: true, force: true });
+  }
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+  await c.putManifest(repo, tag, index, OCI_INDEX);
 }
