@@ -189,9 +189,13 @@ export class Daemon {
       const t = await import('../triggers/index.ts');
       const config = t.parseTriggersConfig(raw);
       this.appIndex = new t.AppIndex(this.store);
+      // Shared by restarts and by every daemon on this catalog (GitHub/GitLab sign no timestamp).
+      const replay = new t.FileReplayGuard(join(this.store.dir, '.git', 'wharf-daemon', 'deliveries'));
       // Shared by every daemon on this catalog: a daemon that died leaves its requests to the next.
       this.spool = new t.RebuildSpool(this.store, {
         dir: join(this.store.dir, '.git', 'wharf-daemon', 'spool'),
+        // A request whose id a redelivery took over after a crash is not applied twice.
+        deliveries: replay,
         log: (level, msg, fields) => this.log(level, msg, fields),
         // A batch of queued rebuilds is a catalog commit: tell subscribers soon.
         onBatch: (r) => {
@@ -204,8 +208,7 @@ export class Daemon {
         config,
         index: this.appIndex,
         spool: this.spool,
-        // Shared by restarts and by every daemon on this catalog (GitHub/GitLab sign no timestamp).
-        replay: new t.FileReplayGuard(join(this.store.dir, '.git', 'wharf-daemon', 'deliveries')),
+        replay,
         ...(this.opts.env ? { env: this.opts.env } : {}),
         log: (l) => {
           // Bounded labels: three forges or "unknown", three outcomes; /hooks/<anything> adds no series.

@@ -19,7 +19,7 @@ import type { TriggersConfig } from './config.ts';
 import { PayloadError, parseWebhook, type TriggerEvent } from './payload.ts';
 import { versionOfTag } from './queue.ts';
 import { RebuildSpool, type SpoolEntry } from './spool.ts';
-import type { DeliveryGuard } from './replay.ts';
+import { deliveryKeyHash, type DeliveryGuard } from './replay.ts';
 import {
   ReplayGuard,
   verifyGitee,
@@ -185,22 +185,30 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
       auth = { ok: true, deliveryKey: `gitee:pw:${createHash('sha256').update(body).digest('hex')}` };
     if (!auth) return refuse(401, 'not authenticated');
     if (!auth.ok) return refuse(auth.status, auth.reason);
-    if (auth.deliveryKey && !(await guard.admit(auth.deliveryKey, now())))
-      return refuse(409, 'delivery already received');
+    // The id the answer carries; the replay journal records it pending until the requests are spooled.
+    const delivery = randomUUID();
+    const key = auth.deliveryKey;
+    if (key && !(await guard.admit(key, now(), delivery))) return refuse(409, 'delivery already received');
+    // Seen from now on: called once the requests are durable (or there are none).
+    const confirm = async () => {
+      if (key) await Promise.resolve(guard.confirm?.(key)).catch(() => undefined);
+    };
 
     let event: TriggerEvent;
     try {
       event = parseWebhook(forge, req.headers, JSON.parse(body.toString('utf8')));
     } catch (e) {
-      if (auth.deliveryKey) await guard.forget(auth.deliveryKey);
+      if (key) await guard.forget(key);
       const reason = e instanceof PayloadError ? e.message : 'body is not JSON';
       return refuse(400, reason);
     }
     if (event.kind === 'ping') {
+      await confirm();
       log({ forge, status: 200, outcome: 'accepted', event: 'ping' });
       return send(res, 200, { ok: true, pong: true });
     }
     if (event.kind === 'ignored') {
+      await confirm();
       log({ forge, status: 202, outcome: 'accepted', reason: event.reason });
       return send(res, 202, { queued: [], ignored: event.reason });
     }
@@ -212,7 +220,6 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
         event.kind === 'tag'
           ? index.forUpstream(forge, event.repo)
           : index.forSource(forge, event.repo, event.paths);
-      const delivery = randomUUID();
       const at = new Date(now()).toISOString();
       const reason =
         event.kind === 'tag'
@@ -239,10 +246,14 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
           ...(event.kind === 'tag' ? { tag: event.tag, prerelease: !!event.prerelease } : {}),
           reason,
           runId: opts.runId ? opts.runId() : newRunId(new Date(now())),
+          ...(key ? { key: deliveryKeyHash(key) } : {}),
         });
       }
       // Durable before the answer: the catalog commit follows (spool.ts), a SIGKILL loses nothing.
       if (entries.length) await spool.append(entries);
+      // A failed confirm leaves the record pending: replays are still refused while this daemon lives,
+      // and the drain marks it seen (replay.ts settle).
+      await confirm();
       log({
         forge,
         status: 202,
@@ -261,7 +272,7 @@ export function createHookHandler(opts: HookHandlerOptions): HookHandler {
       });
     } catch (e) {
       // Let the forge's retry through: this delivery was not recorded.
-      if (auth.deliveryKey) await guard.forget(auth.deliveryKey);
+      if (key) await guard.forget(key);
       const reason = e instanceof Error ? e.message.slice(0, 300) : 'error';
       log({ forge, status: 500, outcome: 'error', reason });
       send(res, 500, { error: 'could not record the rebuild request; retry later' });

@@ -3,7 +3,7 @@ export { createHookHandler, FORGES, type HookHandler, type HookLogLine } from '.
 export { parseTriggersConfig, zTriggersConfig, type TriggersConfig } from './config.ts';
 export { queueRebuild, UnknownAppError, type QueueOptions, type QueueResult } from './queue.ts';
 export { ReplayGuard, giteeSignature, verifyGitee, verifyGithub, verifyGitlab } from './verify.ts';
-export { FileReplayGuard, type DeliveryGuard } from './replay.ts';
+export { deliveryKeyHash, FileReplayGuard, type DeliveryGuard, type DeliverySettler } from './replay.ts';
 export { parseWebhook, PayloadError, type TriggerEvent } from './payload.ts';
 export { appsForSource, appsForUpstream, normalizeRepoUrl } from './match.ts';
 export { AppIndex, readHeadFile } from './app-index.ts';

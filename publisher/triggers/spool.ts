@@ -29,6 +29,7 @@ import { zAppId } from '../../catalog/names.ts';
 import { zRunId } from '../../catalog/schema.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { queueBatch, type BatchResult } from './queue.ts';
+import type { DeliverySettler } from './replay.ts';
 
 /** One spooled rebuild request: what `queueRebuild` needs, and when and why it was asked for. */
 export const zSpoolEntry = z
@@ -44,6 +45,11 @@ export const zSpoolEntry = z
     prerelease: z.boolean().optional(),
     reason: z.string().min(1).max(1000),
     runId: zRunId,
+    /** The SHA-256 of the delivery key the replay guard admitted (replay.ts): de-duplicated at drain. */
+    key: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
   })
   .strict();
 export type SpoolEntry = z.infer<typeof zSpoolEntry>;
@@ -69,6 +75,8 @@ export interface SpoolStats {
   failedRequests: number;
   /** Torn or invalid lines skipped. */
   skippedLines: number;
+  /** Requests dropped at drain: their delivery id was taken over by a redelivery after a crash. */
+  superseded: number;
 }
 
 export interface SpoolOptions {
@@ -79,6 +87,12 @@ export interface SpoolOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Called after each drained file with its result (the daemon kicks the events job when it committed). */
   onBatch?: (r: BatchResult & { batch: string; requests: number }) => void;
+  /**
+   * The replay journal (replay.ts FileReplayGuard): a request carrying a delivery key is applied only
+   * when the journal names its delivery — a daemon that died after spooling but before confirming the
+   * id, whose redelivery was then accepted, does not queue it twice.
+   */
+  deliveries?: DeliverySettler;
 }
 
 const safeHost = () =>
@@ -105,6 +119,7 @@ export class RebuildSpool {
     drainFailures: 0,
     failedRequests: 0,
     skippedLines: 0,
+    superseded: 0,
   };
   private readonly store: CatalogStore;
   private readonly opts: SpoolOptions;
@@ -320,7 +335,7 @@ export class RebuildSpool {
       return true; // gone (claimed by another daemon after all)
     }
     let batch = name.replace(/\.jsonl$/, '').replace(/[^0-9a-f]/g, '');
-    const entries: SpoolEntry[] = [];
+    const read: SpoolEntry[] = [];
     let skipped = 0;
     for (const [i, line] of text.split('\n').entries()) {
       if (!line) continue;
@@ -339,8 +354,26 @@ export class RebuildSpool {
         }
       }
       const e = zSpoolEntry.safeParse(v);
-      if (e.success) entries.push(e.data);
+      if (e.success) read.push(e.data);
       else skipped++;
+    }
+    const entries: SpoolEntry[] = [];
+    try {
+      for (const e of read) {
+        if (e.key && this.opts.deliveries && !(await this.opts.deliveries.settle(e.key, e.delivery))) {
+          this.stats.superseded++;
+          this.log('info', 'spool: request superseded by a redelivery of its id; dropped', {
+            delivery: e.delivery,
+            app: e.app,
+          });
+        } else entries.push(e);
+      }
+    } catch (e) {
+      this.stats.drainFailures++;
+      this.log('error', 'spool: could not read the delivery journal; kept for a retry', {
+        error: e instanceof Error ? e.message.slice(0, 300) : 'error',
+      });
+      return false;
     }
     if (skipped) {
       this.stats.skippedLines += skipped;
