@@ -494,11 +494,17 @@ async function mapApp(
   const up = mapUpstream(rawUp);
   for (const n of up.notes) report(cardFile, fromInfo('upstream'), `upstream.${n.field}`, n.message);
 
-  const baseTitle = prettyTitle(v?.name?.trim() || ident.imageName);
-  const title = ident.titleSuffix ? `${baseTitle} (${ident.titleSuffix})` : baseTitle;
   let tagsDoc = v?.tags;
   if (tagsDoc && info) tagsDoc = fixTagsTable(tagsDoc, infoFile, info.raw, report);
-  const readmeText = !v?.description && readme ? await readReported(`${dir}/${readme}`) : null;
+  const readmeText = readme ? await readReported(`${dir}/${readme}`) : null;
+  // The name as the app's own texts spell it (MySQL, PostgreSQL, vLLM CPU), else as image-info.yml
+  // writes it; never a capitalisation made up here.
+  const baseTitle = nameFromData(v?.name?.trim() || ident.imageName, [
+    v?.description ?? '',
+    (readmeText ?? '').slice(0, 8000),
+    tagsDoc ?? '',
+  ]);
+  const title = ident.titleSuffix ? `${baseTitle} (${ident.titleSuffix})` : baseTitle;
   const descText = v?.description ?? (readmeText ? readmeIntro(readmeText) : undefined);
   const description = i18n(descText);
   const summary = descText?.trim() ? i18n(firstSentence(descText)) : undefined;
@@ -969,12 +975,28 @@ function firstSentence(s: string): string {
   return out.length > 200 ? out.slice(0, 199) + '…' : out;
 }
 
-export function prettyTitle(name: string): string {
-  return name
-    .split(/[-_/]+/)
-    .filter(Boolean)
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join(' ');
+/**
+ * An app's display name from its data: `name` (image-info.yml, else the image name) spelled as the
+ * app's own texts spell it. The whole name is looked up first (a word equal to it ignoring case, or
+ * extending it by capitals: postgres → PostgreSQL), then each of its words (vllm-cpu → vLLM CPU);
+ * the longest, then the most frequent spelling with a capital wins. A word the texts never spell stays as written.
+ */
+export function nameFromData(name: string, texts: readonly string[]): string {
+  const words = [...texts.join('\n').matchAll(/[A-Za-z][A-Za-z0-9]*/g)].map((m) => m[0]);
+  const spell = (w: string, extend: boolean): string | undefined => {
+    const lw = w.toLowerCase();
+    const counts = new Map<string, number>();
+    for (const x of words) {
+      const lx = x.toLowerCase();
+      const ok = lx === lw || (extend && lx.startsWith(lw) && /^[A-Z]+$/.test(x.slice(w.length)));
+      if (ok && /[A-Z]/.test(x)) counts.set(x, (counts.get(x) ?? 0) + 1);
+    }
+    return [...counts.entries()].sort((a, b) => b[0].length - a[0].length || b[1] - a[1])[0]?.[0];
+  };
+  const parts = name.split(/[-_/ ]+/).filter(Boolean);
+  const whole = parts.length === 1 ? spell(parts[0]!, true) : spell(parts.join(''), false);
+  if (whole) return whole;
+  return parts.map((p) => spell(p, false) ?? p).join(' ');
 }
 
 const DEFAULT_CATEGORY: Record<string, string> = {

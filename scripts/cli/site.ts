@@ -20,31 +20,38 @@ export default function register(program: Command): void {
     .addOption(catalogOption())
     .option('--out <dir>', `output directory (default: ${relativeOut(DEFAULT_OUT)})`)
     .option('--force', 'render every page, even when the catalog and site sources are unchanged')
+    .option(
+      '--public-key <file>',
+      'the signing public key (PEM) to publish at /keys/cosign.pub (default: $WHARF_SIGNING_PUBLIC_KEY_FILE, else wharf.yml signing.publicKey, else the public half of $WHARF_SIGNING_KEY(_FILE))',
+    )
     .addOption(jsonOption())
-    .action(async (o: { catalog?: string; out?: string; force?: boolean; json?: boolean }) => {
-      const r = await buildSite({
-        catalog: resolveCatalogDir(o.catalog),
-        ...(o.out ? { out: o.out } : {}),
-        force: !!o.force,
-        logLevel: o.json ? 'silent' : process.stderr.isTTY ? 'info' : 'warn',
-      });
-      if (o.json) return printJson(r);
-      const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-      if (r.skipped) {
+    .action(
+      async (o: { catalog?: string; out?: string; force?: boolean; json?: boolean; publicKey?: string }) => {
+        const r = await buildSite({
+          catalog: resolveCatalogDir(o.catalog),
+          ...(o.out ? { out: o.out } : {}),
+          ...(o.publicKey ? { publicKeyFile: o.publicKey } : {}),
+          force: !!o.force,
+          logLevel: o.json ? 'silent' : process.stderr.isTTY ? 'info' : 'warn',
+        });
+        if (o.json) return printJson(r);
+        const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        if (r.skipped) {
+          console.log(
+            `site up to date (catalog ${r.catalogHead?.slice(0, 12) ?? 'empty'}); nothing rebuilt in ${s(r.timings.totalMs)}`,
+          );
+          return;
+        }
+        const what = r.renderedApps
+          ? `rendered ${r.renderedApps.length} changed app(s) and the pages over all apps (${r.pages} pages)`
+          : `built ${r.pages} pages`;
         console.log(
-          `site up to date (catalog ${r.catalogHead?.slice(0, 12) ?? 'empty'}); nothing rebuilt in ${s(r.timings.totalMs)}`,
+          `${what} into ${relativeOut(r.out)} in ${s(r.timings.totalMs)} ` +
+            `(astro ${s(r.timings.astroMs)}, pagefind ${s(r.timings.pagefindMs)}: ${r.indexedPages} pages indexed, ` +
+            `${r.languages.join('+')}, ${kb(r.pagefindBytes)})`,
         );
-        return;
-      }
-      const what = r.renderedApps
-        ? `rendered ${r.renderedApps.length} changed app(s) and the pages over all apps (${r.pages} pages)`
-        : `built ${r.pages} pages`;
-      console.log(
-        `${what} into ${relativeOut(r.out)} in ${s(r.timings.totalMs)} ` +
-          `(astro ${s(r.timings.astroMs)}, pagefind ${s(r.timings.pagefindMs)}: ${r.indexedPages} pages indexed, ` +
-          `${r.languages.join('+')}, ${kb(r.pagefindBytes)})`,
-      );
-    });
+      },
+    );
 
   site
     .command('serve')

@@ -12,16 +12,55 @@ import { z } from 'zod';
 import { CatalogStore, CONFIG_FILE } from '../../catalog/store.ts';
 import { git } from '../../catalog/git.ts';
 import { withFileLock } from '../../catalog/lock.ts';
+import { keyIdOf, loadSigningKey, parsePublicKey } from '../../publisher/sign/keys.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_OUT = join(REPO_ROOT, 'site/dist');
 export const STAMP_FILE = '.wharf-site.json';
+export const PUBLIC_KEY_ENV = 'WHARF_SIGNING_PUBLIC_KEY_FILE';
+export const PUBLIC_KEY_PATH = 'keys/cosign.pub';
+
+/**
+ * The public key to publish (PEM and key id), or null when none is configured: `file` (--public-key),
+ * else $WHARF_SIGNING_PUBLIC_KEY_FILE, else wharf.yml `signing.publicKey` (relative to the catalog),
+ * else the public half of the key in $WHARF_SIGNING_KEY / $WHARF_SIGNING_KEY_FILE. Errors name the source.
+ */
+export async function sitePublicKey(
+  file: string | undefined,
+  catalog?: { dir: string; publicKey?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ pem: string; keyId: string } | null> {
+  const configured = catalog?.publicKey ? resolve(catalog.dir, catalog.publicKey) : undefined;
+  const path = file ?? (env[PUBLIC_KEY_ENV]?.trim() || configured);
+  if (path) {
+    let pem: string;
+    try {
+      pem = await readFile(path, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read the signing public key ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    const key = parsePublicKey(pem, path);
+    return { pem: key.export({ type: 'spki', format: 'pem' }).toString(), keyId: keyIdOf(key) };
+  }
+  const signing = await loadSigningKey(env);
+  if (!signing) return null;
+  return {
+    pem: signing.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    keyId: signing.keyId,
+  };
+}
 
 export interface SiteBuildOptions {
   catalog: string;
   out?: string;
   /** Rebuild even when nothing changed. */
   force?: boolean;
+  /**
+   * The signing public key (PEM file) published at /keys/cosign.pub. Default: $WHARF_SIGNING_PUBLIC_KEY_FILE,
+   * else wharf.yml `signing.publicKey`, else the public half of the key in $WHARF_SIGNING_KEY /
+   * $WHARF_SIGNING_KEY_FILE; none configured: the site says so on the tag pages.
+   */
+  publicKeyFile?: string;
   /** Astro's own log level ('silent' for --json). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -108,6 +147,7 @@ async function runAstro(
   catalogDir: string,
   out: string,
   logLevel: SiteBuildOptions['logLevel'],
+  keyId: string | undefined,
   onlyFile?: string,
 ): Promise<void> {
   const astroBin = join(REPO_ROOT, 'node_modules/astro/bin/astro.mjs');
@@ -126,6 +166,7 @@ async function runAstro(
       WHARF_SITE_CACHE: cacheDir,
       WHARF_SITE_BUILD: randomUUID(),
       ...(onlyFile ? { WHARF_SITE_ONLY: onlyFile } : {}),
+      ...(keyId ? { WHARF_SITE_KEY_ID: keyId } : {}),
       ASTRO_TELEMETRY_DISABLED: '1',
     },
     reject: false,
@@ -230,7 +271,15 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
   const out = opts.out;
   const store = await CatalogStore.open(opts.catalog);
   const catalogHead = await store.head();
-  const hash = await sourcesHash();
+  const publicKey = await sitePublicKey(opts.publicKeyFile, {
+    dir: store.dir,
+    publicKey: (await store.config()).signing?.publicKey,
+  });
+  // The key is on every tag page: another key is another site.
+  const hash = createHash('sha256')
+    .update(await sourcesHash())
+    .update(publicKey?.keyId ?? 'no key')
+    .digest('hex');
   const stamp = await readStamp(out);
   if (!opts.force && stamp && stamp.catalogHead === catalogHead && stamp.sourcesHash === hash) {
     const prev = stamp.result as SiteBuildResult | undefined;
@@ -255,7 +304,7 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
       const onlyFile = join(stage, 'only.json');
       await writeFile(onlyFile, JSON.stringify([...only]));
       const render = join(stage, 'out');
-      await runAstro(store.dir, render, opts.logLevel ?? 'warn', onlyFile);
+      await runAstro(store.dir, render, opts.logLevel ?? 'warn', publicKey?.keyId, onlyFile);
       // Category pages are rendered whole; one left empty by the change must go too.
       const stale = [...only].flatMap((id) => appOutputs(out, id));
       stale.push(join(out, 'category'), join(out, 'en', 'category'));
@@ -264,8 +313,13 @@ async function buildSiteLocked(opts: SiteBuildOptions & { out: string }): Promis
     } finally {
       await rm(stage, { recursive: true, force: true });
     }
-  } else await runAstro(store.dir, out, opts.logLevel ?? 'warn');
+  } else await runAstro(store.dir, out, opts.logLevel ?? 'warn', publicKey?.keyId);
   const astroMs = performance.now() - ta;
+  const keyFile = join(out, PUBLIC_KEY_PATH);
+  if (publicKey) {
+    await mkdir(dirname(keyFile), { recursive: true });
+    await writeFile(keyFile, publicKey.pem);
+  } else await rm(keyFile, { force: true });
 
   const tp = performance.now();
   // Only app pages are indexed: when none changed, the index in the output is still right.

@@ -36,6 +36,10 @@ describe('buildSite', () => {
     expect(first.indexedPages).toBe((7 + 1) * 2);
     expect(second.indexedPages).toBe((7 + 4) * 2);
     expect(await exists(join(out, 'apps', syntheticApp(3).id, 'index.html'))).toBe(true);
+    // No signing key configured for these builds: no /keys/cosign.pub, and the tag pages say so.
+    expect(await exists(join(out, 'keys/cosign.pub'))).toBe(false);
+    const tag = await readFile(join(out, 'en/apps/redis/container/8.6.4-oe2403sp4/index.html'), 'utf8');
+    expect(tag).toContain('No signing public key is configured');
 
     const again = await buildSite({ catalog: b.dir, out, logLevel: 'silent' });
     expect(again.skipped).toBe(true);

@@ -2,6 +2,8 @@
 // record kind, zh/en/fallback texts, a hidden app and a hostile one; and a synthetic catalog of any
 // size for the benchmark.
 import { createHash } from 'node:crypto';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CatalogStore } from '../../catalog/store.ts';
 import { defaultBlobStore } from '../../catalog/blobs.ts';
@@ -75,6 +77,13 @@ const findings: Finding[] = [
   { id: 'CVE-2024-0004', pkg: 'bash', installed: '5.2-1', severity: 'LOW', status: 'will_not_fix' },
 ];
 
+/** The SBOM redis 8.6.4's scan recorded (CycloneDX, shortened). */
+export const SBOM_JSON = JSON.stringify({
+  bomFormat: 'CycloneDX',
+  specVersion: '1.5',
+  components: [{ type: 'library', name: 'openssl', version: '3.0.12-1' }],
+});
+
 /** The finding list kept in the blob store for mysql (one fixable HIGH). */
 export const BLOB_FINDINGS: Finding[] = [
   {
@@ -131,6 +140,7 @@ function fullArtifact(app: string, tag: string, version: string, osVersion: stri
           ref: `${r.repository}/${app}:${tag}`,
           digest: d,
           signatureTag: `sha256-${d.slice(7)}.sig`,
+          attestationTag: `sha256-${d.slice(7)}.att`,
         })),
       },
       publish: {
@@ -253,6 +263,105 @@ function appOf(s: Spec, tags: ReturnType<typeof container>[]): AppInput {
 /** The openEuler sample committed with the repository (40 apps in the real layout). */
 export const SEED_DIR = join(import.meta.dirname, '../../catalog/seed/openeuler-images');
 
+/**
+ * Apps the search tests need that the 40-app sample lacks (the full upstream tree has them, and the
+ * sample's image-list.yml files already list them): written into a copy of the sample in the real
+ * layout (`<Scene>/<app>/meta.yml`, `doc/image-info.yml`, `<ver>/<os>/Dockerfile`) and imported with
+ * it. Their texts avoid the words the tests search for (消息队列, sql, machine learning …): the
+ * synonym table has to bring them in.
+ */
+export const LAYOUT_APPS: {
+  scene: string;
+  name: string;
+  category: string;
+  version: string;
+  description: string;
+  similar?: string[];
+  dependency?: string[];
+}[] = [
+  {
+    scene: 'Database',
+    name: 'mariadb',
+    category: 'database',
+    version: '11.4.2',
+    description: 'MariaDB Server 是由 MySQL 原班人马开发的开源关系型数据库管理系统，兼容 MySQL 协议。',
+    similar: ['MySQL: 流行的开源关系型数据库'],
+  },
+  {
+    scene: 'Database',
+    name: 'tidb',
+    category: 'database',
+    version: '8.1.0',
+    description: 'TiDB 是 PingCAP 开发的开源分布式 HTAP 数据库，兼容 MySQL 协议，支持水平扩展。',
+  },
+  {
+    scene: 'Database',
+    name: 'oceanbase',
+    category: 'database',
+    version: '4.3.1',
+    description: 'OceanBase 是蚂蚁集团自主研发的原生分布式关系数据库，具备高可用和线性扩展能力。',
+  },
+  {
+    scene: 'Cloud',
+    name: 'rabbitmq',
+    category: 'cloud',
+    version: '3.13.3',
+    description: 'RabbitMQ 是一个开源的消息代理软件，实现了 AMQP 协议，支持多种客户端。',
+    similar: ['Apache ActiveMQ: 基于 Java 的消息代理', 'Kafka: 分布式事件流平台'],
+    dependency: ['erlang'],
+  },
+  {
+    scene: 'Others',
+    name: 'activemq',
+    category: 'others',
+    version: '6.1.2',
+    description: 'Apache ActiveMQ 是基于 Java 的开源消息代理，支持 JMS 和多种协议。',
+    dependency: ['openjdk'],
+  },
+  {
+    scene: 'Others',
+    name: 'tensorflow',
+    category: 'ai',
+    version: '2.16.1',
+    description: 'TensorFlow 是一个端到端的开源平台，提供训练和部署模型的工具与库。',
+    dependency: ['python'],
+  },
+];
+
+/** A copy of the sample with LAYOUT_APPS added in the real layout; the caller removes `dir`. */
+export async function seedTreeWithLayoutApps(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-seed-'));
+  await cp(SEED_DIR, dir, { recursive: true });
+  for (const a of LAYOUT_APPS) {
+    const appDir = join(dir, a.scene, a.name);
+    const os = '24.03-lts-sp1';
+    const tag = `${a.version}-oe2403sp1`;
+    await mkdir(join(appDir, a.version, os), { recursive: true });
+    await mkdir(join(appDir, 'doc'), { recursive: true });
+    await writeFile(
+      join(appDir, a.version, os, 'Dockerfile'),
+      `ARG BASE=openeuler/openeuler:${os}\nFROM \${BASE}\nARG VERSION=${a.version}\nRUN yum install -y ${a.name} && yum clean all\n`,
+    );
+    await writeFile(join(appDir, 'meta.yml'), `${tag}:\n  path: ${a.version}/${os}/Dockerfile\n`);
+    const list = (k: string, v?: string[]) => (v ? `${k}:\n${v.map((x) => `  - ${x}`).join('\n')}\n` : '');
+    await writeFile(
+      join(appDir, 'doc', 'image-info.yml'),
+      [
+        `name: ${a.name}`,
+        `category: ${a.category}`,
+        `description: ${a.description}`,
+        'download: |',
+        '  拉取镜像到本地',
+        '  ```',
+        `  docker pull openeuler/${a.name}:{Tag}`,
+        '  ```',
+        list('similar_packages', a.similar) + list('dependency', a.dependency),
+      ].join('\n'),
+    );
+  }
+  return dir;
+}
+
 export interface SiteCatalogOptions {
   /** Import the openEuler seed first (40 apps); the hand-made apps only fill in ids it lacks. */
   seed?: boolean;
@@ -272,8 +381,13 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
     registries: REGISTRIES,
   });
   if (o.seed) {
-    const r = await importOpenEuler(store, SEED_DIR);
-    if (r.apps < 40) throw new Error(`seed import gave only ${r.apps} apps`);
+    const tree = await seedTreeWithLayoutApps();
+    try {
+      const r = await importOpenEuler(store, tree);
+      if (r.apps < 40 + LAYOUT_APPS.length) throw new Error(`seed import gave only ${r.apps} apps`);
+    } finally {
+      await rm(tree, { recursive: true, force: true });
+    }
   }
   await store.commit({ subject: 'apps: add test apps', trailers: { Stage: 'import' } }, async (tx) => {
     const cfg = await tx.getConfig();
@@ -295,6 +409,10 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
     }
     for (let i = 0; i < (o.extra ?? 0); i++) tx.putApp(syntheticApp(i));
   });
+  // redis 8.6.4's scan recorded an SBOM (a blob in the catalog's blob store).
+  const sbomRef = await defaultBlobStore(store.dir).put(SBOM_JSON, 'application/vnd.cyclonedx+json');
+  const redisFull = fullArtifact('redis', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20);
+  redisFull.records.scan = { ...redisFull.records.scan!, sbom: { ...sbomRef, uri: undefined } };
   // One commit per stage result, as the pipeline writes them.
   await store.commit(
     {
@@ -308,7 +426,7 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
       },
     },
     (tx) => {
-      tx.putArtifact(fullArtifact('redis', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
+      tx.putArtifact(redisFull);
       tx.putArtifact(fullArtifact('secret-tool', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20));
     },
   );
@@ -354,6 +472,17 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
   ] as const) {
     const a = fullArtifact(app, '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 18);
     const { findings: _inline, ...scan } = a.records.scan!;
+    if (app === 'kafka') {
+      // Not signed, and published to docker.io only (quay failed): one pull command, no verify command.
+      a.records.sign = { ...a.records.sign!, status: 'skipped', signatures: [] };
+      a.records.publish = {
+        ...a.records.publish!,
+        status: 'partial',
+        targets: a.records.publish!.targets.map((t) =>
+          t.target === 'quay' ? { ...t, status: 'failed' as const, error: 'quay.io: 503' } : t,
+        ),
+      };
+    }
     await store.commit(
       {
         subject: `scan: ${app}:8.6.4-oe2403sp4`,

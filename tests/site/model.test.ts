@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildModel,
   filterCounts,
+  filterLabels,
   filterValues,
   scanFindings,
   scanState,
@@ -18,6 +19,8 @@ import { apiApp, apiIndex, atomFeed } from '../../site/src/lib/machine.ts';
 import { resolveInside, mimeType } from '../../site/node/serve.ts';
 import { BLOB_FINDINGS, HOSTILE_MD, makeSiteCatalog } from './fixture.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
+import { nameFromData } from '../../catalog/import/openeuler.ts';
+import { parseSynonyms, pinnedForSearch, searchTerms } from '../../site/src/lib/search-terms.ts';
 
 let tmp: string;
 let store: CatalogStore;
@@ -40,10 +43,14 @@ describe('site model', () => {
     expect(JSON.stringify(apiIndex(m))).not.toContain('secret-tool');
     expect(atomFeed(m)).not.toContain('secret-tool');
     // The search page's filter totals (built from the model) count visible apps only.
-    const counts = filterCounts(m, 'zh');
-    expect(counts.category['数据库']).toBe(4);
+    const counts = filterCounts(m);
+    expect(counts.category['database']).toBe(4);
     expect(counts.license['MIT']).toBe(1 + 1); // hostile + synth-cache-0; the hidden MIT app is not counted
-    expect(filterValues(m.byId.get('redis')!, 'en').category).toEqual(['Databases']);
+    // Filter values are ids, the same in both languages (a filtered URL survives the language switch);
+    // the page shows them with labels of its language.
+    expect(filterValues(m.byId.get('redis')!).category).toEqual(['database']);
+    expect(filterLabels(m, 'zh').category?.database).toBe('数据库');
+    expect(filterLabels(m, 'en').category?.database).toBe('Databases');
   });
 
   it('derives tag rows: pull per registry, digest, signature, scan state, history', () => {
@@ -152,5 +159,50 @@ describe('static server paths', () => {
     expect(await resolveInside(root, '/model.test.ts')).toBe(join(root, 'model.test.ts'));
     expect(mimeType('x/pagefind.en_1.pf_meta')).toBe('application/octet-stream');
     expect(mimeType('x/index.html')).toContain('text/html');
+  });
+});
+
+describe('search terms, names and trust fields', () => {
+  it('spells names as the data does (nameFromData), never by capitalising', () => {
+    expect(nameFromData('mysql', ['MySQL是一种开源关系型数据库'])).toBe('MySQL');
+    expect(nameFromData('postgres', ['Postgres是…', 'The official PostgreSQL docker image.'])).toBe(
+      'PostgreSQL',
+    );
+    expect(nameFromData('vllm-cpu', ['vLLM是一个高性能的库。它支持CPU和GPU推理'])).toBe('vLLM CPU');
+    expect(nameFromData('zooKeeper', ['ZooKeeper一个功能强大的分布式协调服务'])).toBe('ZooKeeper');
+    expect(nameFromData('catj', ['no mention here'])).toBe('catj');
+  });
+
+  it("keeps the synonym table as checked data and gives apps both languages' terms", () => {
+    expect(() => parseSynonyms('- terms: []\n  apps: [redis]\n')).toThrow(/synonyms\.yml: entry 0\.terms/);
+    expect(() => parseSynonyms('- terms: [db]\n  apps: [Not An Id]\n')).toThrow(
+      /entry 0\.apps\.0: an app id/,
+    );
+    const redis = searchTerms(m.byId.get('redis')!).map((x) => x.toLowerCase());
+    expect(redis).toEqual(expect.arrayContaining(['redis', 'database', '数据库', 'databases']));
+    const kafka = searchTerms(m.byId.get('kafka')!);
+    expect(kafka).toEqual(expect.arrayContaining(['消息队列', 'message queue']));
+    const pins = pinnedForSearch(new Set(m.apps.map((a) => a.id)));
+    // Only apps in the catalog, in the table's order.
+    expect(pins.find((g) => g.terms.includes('数据库'))?.apps).toEqual(['redis', 'mysql', 'postgres']);
+  });
+
+  it('offers verify commands only for signed images and marks the latest tag per OS version', () => {
+    const kafka = m.byId.get('kafka')!.tags.find((t) => t.id === '8.6.4-oe2403sp4')!;
+    expect(kafka.sign).toBe('skipped');
+    expect(kafka.verifyCommand).toBeUndefined();
+    const redis = m.byId.get('redis')!;
+    const full = redis.tags.find((t) => t.id === '8.6.4-oe2403sp4')!;
+    expect(full.verifyCommand).toMatch(
+      /^cosign verify --key cosign\.pub docker\.io\/openeuler\/redis@sha256:/,
+    );
+    expect(full.provenanceCommand).toMatch(
+      /^cosign verify-attestation --key cosign\.pub --type slsaprovenance /,
+    );
+    const latest = redis.tags.filter((t) => t.latest);
+    expect(latest.map((t) => t.osVersion).sort()).toEqual(
+      [...new Set(redis.tags.map((t) => t.osVersion))].sort(),
+    );
+    expect(redis.exampleTag).toBe('8.6.4-oe2403sp4');
   });
 });

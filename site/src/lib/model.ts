@@ -82,8 +82,14 @@ export interface TagView {
   pulls: PullCommand[];
   scan: ScanState;
   sign: SignState;
-  /** `cosign verify` for the first registry target, when a digest is known. */
+  /** `cosign verify` against a registry the image was published to, only for a signed image. */
   verifyCommand?: string | undefined;
+  /** `cosign verify-attestation` for the provenance, when the signature came with an attestation. */
+  provenanceCommand?: string | undefined;
+  /** The SBOM the scan recorded (a blob), if any. */
+  sbom?: BlobRef | undefined;
+  /** The newest version of its kind for its OS version ("latest" per OS line). */
+  latest: boolean;
   records: StageRecords;
   /** Multi-arch images: each arch's manifest (empty for single-arch images). */
   platforms: ArchView[];
@@ -110,6 +116,31 @@ export interface AppView {
   history: LogEntry[];
   createdAt?: string | undefined;
   updatedAt?: string | undefined;
+  /** Related apps named by the catalog (`similar`, `dependencies`) and the apps depending on this one. */
+  similar: RelatedApp[];
+  dependencies: RelatedApp[];
+  dependents: RelatedApp[];
+  /** Signature, scan and architectures over the app's container images, for cards and results. */
+  status: AppStatus;
+  /** The tag that replaces `{Tag}` in the app's usage text: newest published, else newest. */
+  exampleTag?: string | undefined;
+}
+
+export interface RelatedApp {
+  /** The name as the catalog gives it. */
+  name: string;
+  /** The visible app it names, when there is one. */
+  id?: string | undefined;
+}
+
+export interface AppStatus {
+  images: number;
+  published: number;
+  signed: number;
+  scanned: number;
+  /** Severity totals of the newest scanned image (undefined when none was scanned). */
+  vulns?: SeverityCounts | undefined;
+  arches: string[];
 }
 
 export interface SiteModel {
@@ -120,6 +151,8 @@ export interface SiteModel {
   byId: Map<string, AppView>;
   categories: { id: string; count: number }[];
   problems: number;
+  /** The signing public key the build publishes at /keys/cosign.pub (see site/node/build.ts). */
+  publicKey?: { keyId: string } | undefined;
   /** Where finding lists are read from (never shown on a page). */
   blobs: { store: BlobStore } | { problem: string };
 }
@@ -180,6 +213,24 @@ export async function scanFindings(
   if ('problem' in m.blobs) return { ok: false, reason: m.blobs.problem };
   const r = await readFindings(m.blobs.store, { findingsRef: scan.findingsRef });
   return r.ok ? { ok: true, findings: bySeverity(r.findings) } : r;
+}
+
+/** The SBOM blob of an image, or null when the store cannot be opened or does not hold it. */
+export async function sbomBlob(m: Pick<SiteModel, 'blobs'>, ref: BlobRef): Promise<Buffer | null> {
+  if ('problem' in m.blobs) return null;
+  try {
+    return await m.blobs.store.get(ref);
+  } catch {
+    return null;
+  }
+}
+
+const sbomSeen = new Map<string, Promise<boolean>>();
+/** Whether the build can serve the SBOM (checked once per blob). */
+export function sbomReadable(m: Pick<SiteModel, 'blobs'>, ref: BlobRef): Promise<boolean> {
+  let p = sbomSeen.get(ref.sha256);
+  if (!p) sbomSeen.set(ref.sha256, (p = sbomBlob(m, ref).then((b) => b !== null)));
+  return p;
 }
 
 /** The blob store named by the catalog config, or why it cannot be opened. */
@@ -257,10 +308,19 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
             };
           })
         : [];
-    const firstReg = config.registries[0];
+    const sign = signState(records);
+    // Verify against a registry the image is really in, and only when there is a signature.
+    const verifyReg = pulls.find((p) => p.published) ?? undefined;
+    const verifyRepo = verifyReg?.ref.replace(/:[^:/]+$/, '');
     const verifyCommand =
-      kind === 'container' && digest && firstReg
-        ? `cosign verify --key cosign.pub ${firstReg.repository}/${app.name}@${digest}`
+      kind === 'container' && digest && sign === 'signed' && verifyRepo
+        ? `cosign verify --key cosign.pub ${verifyRepo}@${digest}`
+        : undefined;
+    const attested =
+      sign === 'signed' && (records.sign?.signatures ?? []).some((s) => s.attestationTag !== undefined);
+    const provenanceCommand =
+      verifyCommand && attested
+        ? `cosign verify-attestation --key cosign.pub --type slsaprovenance ${verifyRepo}@${digest}`
         : undefined;
     const times = Object.values(records)
       .map((r) => (r as { at: string }).at)
@@ -276,8 +336,11 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
       digest,
       pulls,
       scan: scanState(records.scan),
-      sign: signState(records),
+      sign,
       verifyCommand,
+      provenanceCommand,
+      sbom: records.scan?.sbom,
+      latest: false,
       records,
       platforms: archViews(records),
       pending: art?.pending?.reason,
@@ -288,6 +351,14 @@ function tagViews(entry: AppEntry, config: CatalogConfig): TagView[] {
   for (const r of recipes) add(r.kind, artifactIdOf(r), r, r.problem);
   // Artifacts whose recipe is gone still have records worth showing.
   for (const a of entry.artifacts) add(a.kind, a.id, a);
+  // "latest": the newest version per kind and OS version.
+  const best = new Map<string, TagView>();
+  for (const r of rows) {
+    const k = `${r.kind}\0${r.osVersion}`;
+    const b = best.get(k);
+    if (!b || r.version.localeCompare(b.version, 'en', { numeric: true }) > 0) best.set(k, r);
+  }
+  for (const r of best.values()) r.latest = true;
   // Newest OS line and version first, then by tag.
   return rows.sort(
     (a, b) =>
@@ -317,9 +388,26 @@ export function licenseOf(app: App): string {
   return app.license.spdx ?? app.license.text?.trim() ?? '';
 }
 
+function appStatus(tags: TagView[]): AppStatus {
+  const images = tags.filter((t) => t.kind === 'container');
+  const scanned = images.filter((t) => t.scan.state === 'ok');
+  const at = (t: TagView) => (t.scan.state === 'ok' ? t.scan.at : '');
+  const newestScan = [...scanned].sort((a, b) => at(b).localeCompare(at(a)))[0];
+  return {
+    images: images.length,
+    published: images.filter((t) => t.pulls.some((p) => p.published)).length,
+    signed: images.filter((t) => t.sign === 'signed').length,
+    scanned: scanned.length,
+    vulns: newestScan?.scan.state === 'ok' ? newestScan.scan.total : undefined,
+    arches: [...new Set(tags.flatMap((t) => t.arches))].sort(),
+  };
+}
+
 function appView(entry: AppEntry, config: CatalogConfig, log: LogEntry[]): AppView {
   const { app } = entry;
   const tags = tagViews(entry, config);
+  const containers = tags.filter((t) => t.kind === 'container');
+  const exampleTag = (containers.find((t) => t.pulls.some((p) => p.published)) ?? containers[0])?.id;
   const recordTimes = tags.map((t) => t.updatedAt).filter((x): x is string => !!x);
   const up = upstreamLink(app);
   const updated = [log[0]?.date, ...recordTimes].filter((x): x is string => !!x).sort();
@@ -341,6 +429,64 @@ function appView(entry: AppEntry, config: CatalogConfig, log: LogEntry[]): AppVi
     history: log.slice(0, HISTORY_SHOWN),
     createdAt: log.at(-1)?.date,
     updatedAt: updated.at(-1),
+    similar: [],
+    dependencies: [],
+    dependents: [],
+    status: appStatus(tags),
+    exampleTag,
+  };
+}
+
+/** Link `similar` and `dependencies` names to visible apps (by id or name, ignoring case), and fill `dependents`. */
+function linkRelations(apps: AppView[]): void {
+  const byName = new Map<string, AppView>();
+  for (const a of apps) {
+    byName.set(a.id.toLowerCase(), a);
+    byName.set(a.app.name.toLowerCase(), a);
+  }
+  // image-info.yml writes "Name: what it is" (or just a name, or N/A): the name is the part before the colon.
+  const nameOf = (entry: string) => entry.split(/[:：]/)[0]!.trim();
+  const find = (n: string) => {
+    const l = n.toLowerCase();
+    for (const k of [l, l.replace(/^apache\s+/, ''), l.replace(/\s+/g, '-')]) {
+      const hit = byName.get(k);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  const rel = (names: readonly string[] | undefined, self: AppView): RelatedApp[] => {
+    const out = new Map<string, RelatedApp>();
+    for (const n of (names ?? []).map(nameOf)) {
+      if (!n || /^n\/?a$/i.test(n) || n.length > 60) continue;
+      const hit = find(n);
+      if (hit === self) continue;
+      const key = hit?.id ?? n.toLowerCase();
+      if (!out.has(key)) out.set(key, hit ? { name: n, id: hit.id } : { name: n });
+    }
+    return [...out.values()];
+  };
+  for (const a of apps) {
+    a.similar = rel(a.app.similar, a);
+    a.dependencies = rel(a.app.dependencies, a);
+  }
+  for (const a of apps)
+    for (const d of a.dependencies)
+      if (d.id) byName.get(d.id)?.dependents.push({ name: a.app.title.en ?? a.app.title.zh ?? a.id, id: a.id });
+}
+
+/**
+ * Pagefind metadata of an app page (shown on search results; the title is the h1's): id and the supply-chain
+ * state as short language-independent values (the page renders them in its language).
+ */
+export function searchMeta(a: AppView): Record<string, string> {
+  const s = a.status;
+  return {
+    id: a.id,
+    images: String(s.images),
+    signed: String(s.signed),
+    scanned: String(s.scanned),
+    vulns: s.vulns ? SEVERITIES.map((k) => s.vulns![k]).join(' ') : '',
+    arches: s.arches.join(' '),
   };
 }
 
@@ -353,6 +499,7 @@ export async function buildModel(dir: string): Promise<SiteModel> {
   const logs = await store.logByApp();
   const apps = visible.map((e) => appView(e, snap.config, logs.get(e.app.id) ?? []));
   apps.sort((a, b) => a.id.localeCompare(b.id));
+  linkRelations(apps);
   const counts = new Map<string, number>();
   for (const a of apps) counts.set(a.app.category, (counts.get(a.app.category) ?? 0) + 1);
   return {
@@ -374,6 +521,7 @@ export async function buildModel(dir: string): Promise<SiteModel> {
       .map(([id, count]) => ({ id, count }))
       .sort((a, b) => b.count - a.count || a.id.localeCompare(b.id)),
     problems: snap.problems.length,
+    ...(process.env.WHARF_SITE_KEY_ID ? { publicKey: { keyId: process.env.WHARF_SITE_KEY_ID } } : {}),
     blobs: siteBlobs(snap.dir, snap.config),
   };
 }
@@ -432,11 +580,14 @@ export { SEVERITIES };
 export const FILTER_GROUPS = ['category', 'arch', 'os', 'license'] as const;
 export type FilterGroup = (typeof FILTER_GROUPS)[number];
 
-/** An app's search filter values (`data-pagefind-filter`); commas and colons are Pagefind syntax. */
-export function filterValues(a: AppView, lang: Lang): Record<FilterGroup, string[]> {
+/**
+ * An app's search filter values (`data-pagefind-filter`), the same in both languages (ids, not
+ * labels: a filtered URL survives the language switch); commas and colons are Pagefind syntax.
+ */
+export function filterValues(a: AppView): Record<FilterGroup, string[]> {
   const clean = (v: string) => v.replace(/[,:]/g, ' ').trim();
   return {
-    category: [clean(categoryLabel(a.app.category, lang))],
+    category: [clean(a.app.category)],
     arch: a.arches,
     os: a.osVersions,
     license: a.license ? [clean(a.license)] : [],
@@ -444,14 +595,35 @@ export function filterValues(a: AppView, lang: Lang): Record<FilterGroup, string
 }
 
 /** Every filter value with its number of apps, for the search page (saves loading Pagefind's filters). */
-export function filterCounts(m: SiteModel, lang: Lang): Record<FilterGroup, Record<string, number>> {
+export function filterCounts(m: SiteModel): Record<FilterGroup, Record<string, number>> {
   const out = Object.fromEntries(FILTER_GROUPS.map((g) => [g, {}])) as Record<
     FilterGroup,
     Record<string, number>
   >;
   for (const a of m.apps) {
-    const v = filterValues(a, lang);
+    const v = filterValues(a);
     for (const g of FILTER_GROUPS) for (const x of v[g]) out[g][x] = (out[g][x] ?? 0) + 1;
   }
   return out;
+}
+
+/** Display labels of filter values in a language (only categories have labels of their own). */
+export function filterLabels(m: SiteModel, lang: Lang): Record<string, Record<string, string>> {
+  return {
+    category: Object.fromEntries(m.categories.map((c) => [c.id, categoryLabel(c.id, lang)])),
+  };
+}
+
+export interface RecipeProblem {
+  app: string;
+  kind: ImageKind;
+  tag: string;
+  message: string;
+}
+
+/** Every recipe problem of the visible apps, for the maintainer view (never on the user pages). */
+export function recipeProblems(m: SiteModel): RecipeProblem[] {
+  return m.apps.flatMap((a) =>
+    a.tags.filter((t) => t.problem).map((t) => ({ app: a.id, kind: t.kind, tag: t.id, message: t.problem! })),
+  );
 }
