@@ -46,6 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  server?.closeAllConnections();
   await new Promise((r) => (server ? server.close(r) : r(null)));
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
@@ -574,6 +575,8 @@ describe('search filters, sort and browse-all', () => {
     expect(card).toMatch(/signed 1\/\d+/);
     expect(card).toMatch(/C 1/);
     expect(card).toContain('amd64 · arm64');
+    // The text is the app's own (excerpt or summary), never the list of search terms.
+    expect(card).not.toMatch(/redis · |database · /i);
     const home = await open('/en/');
     const redis = await home.locator('.app-card[href="/en/apps/redis/"]').first().innerText();
     expect(redis).toMatch(/signed 1\/\d+/);

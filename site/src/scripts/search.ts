@@ -251,8 +251,10 @@ function resultCard(d: PagefindResultData): HTMLElement {
   if (d.meta.id) a.dataset.id = d.meta.id;
   a.append(el('h3', '', d.meta.title ?? d.url));
   const p = el('p', 'small');
-  // Pagefind excerpts are escaped page text with <mark> around matches.
-  p.innerHTML = d.excerpt;
+  // Pagefind excerpts are escaped page text with <mark> around matches. An excerpt taken from the
+  // page's search terms (names and aliases joined by " · ") says nothing: the app's summary instead.
+  if ((d.excerpt.match(/ · /g) ?? []).length >= 2) p.textContent = d.meta.summary ?? '';
+  else p.innerHTML = d.excerpt;
   const chips = el('div', 'chips');
   for (const v of d.filters.category ?? []) chips.append(el('span', 'chip chip-soft', label('category', v)));
   a.append(p, chips, statusChips(d));
