@@ -604,7 +604,7 @@ describe('trust on the tag page', () => {
   it('links the SBOM when the scan recorded one, and says "no SBOM yet" otherwise', async () => {
     const page = await open('/apps/redis/container/8.6.4-oe2403sp4/');
     const href = await page.locator('#verify a.sbom-link').getAttribute('href');
-    expect(href).toBe('/apps/redis/container/8.6.4-oe2403sp4/sbom.json');
+    expect(href).toBe('/apps/redis/container/8.6.4-oe2403sp4/sbom.cdx.json');
     expect(await (await fetch(base + href)).text()).toBe(SBOM_JSON);
     const p2 = await open('/en/apps/mysql/container/8.6.4-oe2403sp4/');
     expect(await p2.locator('#verify .no-sbom').innerText()).toContain('No SBOM yet');
