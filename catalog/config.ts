@@ -415,3 +415,71 @@ export const zWslConfig = z
   })
   .strict();
 export type WslConfig = z.infer<typeof zWslConfig>;
+
+// ---------------------------------------------------------------- clouds: (publisher/cloud/providers)
+
+export const CLOUD_PROVIDERS = ['aws', 'huawei', 'alibaba', 'tencent'] as const;
+export type CloudProviderName = (typeof CLOUD_PROVIDERS)[number];
+
+/** Access key id / secret env var names each provider reads by default (never the values). */
+const CLOUD_CRED_DEFAULTS: Record<CloudProviderName, { id: string; secret: string }> = {
+  aws: { id: 'AWS_ACCESS_KEY_ID', secret: 'AWS_SECRET_ACCESS_KEY' },
+  huawei: { id: 'HUAWEICLOUD_SDK_AK', secret: 'HUAWEICLOUD_SDK_SK' },
+  alibaba: { id: 'ALIBABA_CLOUD_ACCESS_KEY_ID', secret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET' },
+  tencent: { id: 'TENCENTCLOUD_SECRET_ID', secret: 'TENCENTCLOUD_SECRET_KEY' },
+};
+
+/**
+ * One cloud an image is imported into (`clouds: [...]` in wharf.yml): the import stage of kind cloud
+ * makes an image in `region` from the object the publish stage uploaded to `objectStorage` (a name in
+ * `objectStorage:`). Credentials are named by environment variable, never given. `endpoint` overrides
+ * the provider's API endpoint (tests, private clouds). `imageName` is a template over {app}, {id},
+ * {version}, {arch}.
+ */
+export const zCloudTarget = z
+  .object({
+    name: z.string().regex(/^[a-z0-9-]+$/, 'target names are lowercase [a-z0-9-]'),
+    provider: z.enum(CLOUD_PROVIDERS),
+    region: z.string().regex(/^[a-z0-9-]{2,40}$/, 'a region id like us-east-1 or cn-north-4'),
+    objectStorage: z.string().regex(/^[a-z0-9-]+$/),
+    endpoint: z.string().url().optional(),
+    accessKeyIdEnv: zEnvName.optional(),
+    secretAccessKeyEnv: zEnvName.optional(),
+    sessionTokenEnv: zEnvName.optional(),
+    /** AWS: the service role ImportSnapshot uses to read the bucket (default vmimport). */
+    roleName: z
+      .string()
+      .regex(/^[\w+=,.@-]{1,64}$/)
+      .optional(),
+    /** Huawei IMS: the project id of the region (the jobs API is per project). */
+    projectIdEnv: zEnvName.optional(),
+    imageName: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9{}._ -]{1,120}$/,
+        'letters, digits, ".", "_", "-", " " and {app} {id} {version} {arch}',
+      )
+      .default('{app}-{id}-{arch}'),
+    /** OS of the image as the cloud names it (Tencent/Alibaba/Huawei ask; default by provider). */
+    osType: z.enum(['linux', 'windows']).default('linux'),
+    platform: z.string().min(1).max(64).optional(),
+  })
+  .strict()
+  .transform((t) => ({
+    ...t,
+    accessKeyIdEnv: t.accessKeyIdEnv ?? CLOUD_CRED_DEFAULTS[t.provider].id,
+    secretAccessKeyEnv: t.secretAccessKeyEnv ?? CLOUD_CRED_DEFAULTS[t.provider].secret,
+  }));
+export type CloudTarget = z.infer<typeof zCloudTarget>;
+export type CloudTargetInput = z.input<typeof zCloudTarget>;
+
+/** `clouds:` in wharf.yml: names unique. (That each names an objectStorage target is checked in schema.ts.) */
+export const zCloudsConfig = z.array(zCloudTarget).superRefine((ts, ctx) => {
+  const seen = new Set<string>();
+  ts.forEach((t, i) => {
+    if (seen.has(t.name))
+      ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate cloud target ${t.name}` });
+    seen.add(t.name);
+  });
+});
+export type CloudsConfig = z.infer<typeof zCloudsConfig>;

@@ -8,6 +8,7 @@ import { zAppId, zArch, zOsVersion, zRelPath, zRepoName, zTag, zVersion, TAG_RE 
 import {
   zAdvisoriesConfig,
   zBlobsConfig,
+  zCloudsConfig,
   zDaemonConfig,
   zEventsConfig,
   zObjectStorageConfig,
@@ -20,7 +21,8 @@ export const IMAGE_KINDS = ['container', 'cloud', 'wsl'] as const;
 export type ImageKind = (typeof IMAGE_KINDS)[number];
 export const zImageKind = z.enum(IMAGE_KINDS);
 
-export const STAGES = ['build', 'verify', 'scan', 'sign', 'publish'] as const;
+/** `import` runs for cloud images only: publisher/cloud/providers (the published disk into each cloud). */
+export const STAGES = ['build', 'verify', 'scan', 'sign', 'publish', 'import'] as const;
 export type Stage = (typeof STAGES)[number];
 export const zStage = z.enum(STAGES);
 
@@ -860,7 +862,47 @@ export const zPublishRecord = z
   })
   .strict();
 
+/** Cloud images: one entry per `clouds:` target (publisher/cloud/providers). */
+export const IMPORT_STATES = ['running', 'completed', 'failed'] as const;
+export const zImportTarget = z
+  .object({
+    target: z.string(),
+    provider: z.enum(['aws', 'huawei', 'alibaba', 'tencent']),
+    region: z.string(),
+    arch: zArch.optional(),
+    /** The published object imported (objectStorage target, format, key, sha256). */
+    format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']).optional(),
+    bucket: z.string().optional(),
+    key: z.string().optional(),
+    sha256: z.string().optional(),
+    /** The cloud's task/job id: a later run polls it instead of starting again. */
+    taskId: z.string().max(256).optional(),
+    /** AWS: the snapshot ImportSnapshot made (RegisterImage's root device). */
+    snapshotId: z.string().max(256).optional(),
+    state: z.enum(IMPORT_STATES),
+    imageId: z.string().max(256).optional(),
+    imageName: z.string().max(256).optional(),
+    /** The cloud's own progress word (e.g. active, 45%). */
+    progress: z.string().max(256).optional(),
+    error: z.string().max(4096).optional(),
+    startedAt: zIsoTime.optional(),
+    updatedAt: zIsoTime.optional(),
+  })
+  .strict();
+export type ImportTarget = z.infer<typeof zImportTarget>;
+
+export const zImportRecord = z
+  .object({
+    ...zRecordBase,
+    /** running: some imports still in progress (the next run polls); ok: all completed. */
+    status: z.enum(['ok', 'running', 'partial', 'failed', 'blocked', 'unchanged']),
+    targets: z.array(zImportTarget).default([]),
+    blockedBy: z.string().optional(),
+  })
+  .strict();
+
 export type BuildRecord = z.infer<typeof zBuildRecord>;
+export type ImportRecord = z.infer<typeof zImportRecord>;
 export type VerifyRecord = z.infer<typeof zVerifyRecord>;
 export type SignRecord = z.infer<typeof zSignRecord>;
 export type PublishRecord = z.infer<typeof zPublishRecord>;
@@ -872,6 +914,7 @@ export const zStageRecords = z
     scan: zScanRecord.optional(),
     sign: zSignRecord.optional(),
     publish: zPublishRecord.optional(),
+    import: zImportRecord.optional(),
   })
   .strict();
 export type StageRecords = z.infer<typeof zStageRecords>;
@@ -983,6 +1026,19 @@ export const zCatalogConfig = z
     signing: zSigningConfig.optional(),
     /** WSL images: the recipes the importer derives for the OS base images (catalog/import/wsl.ts). */
     wsl: zWslConfig.optional(),
+    /** Clouds cloud images are imported into, from an objectStorage target (publisher/cloud/providers). */
+    clouds: zCloudsConfig.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const stores = new Set((c.objectStorage ?? []).map((o) => o.name));
+    (c.clouds ?? []).forEach((t, i) => {
+      if (!stores.has(t.objectStorage))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clouds', i, 'objectStorage'],
+          message: `cloud target ${t.name}: no objectStorage target named ${t.objectStorage}`,
+        });
+    });
+  });
 export type CatalogConfig = z.infer<typeof zCatalogConfig>;

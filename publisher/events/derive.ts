@@ -207,6 +207,8 @@ const STAGE_EVENTS: Record<Stage, Record<string, EventKind>> = {
     failed: 'image.publish.failed',
     blocked: 'image.publish.blocked',
   },
+  /** Cloud imports are reported in their record and commits, not as events (yet). */
+  import: {},
 };
 
 function artifactDrafts(path: string, now: Artifact, before: Artifact | undefined): Draft[] {
@@ -303,6 +305,10 @@ function stageSummary(a: Artifact, stage: Stage): string {
         return `${what} was published to ${ok.join(', ')} but failed on ${bad.join(', ')}.`;
       return `${what} was published${ok.length ? ` to ${ok.join(', ')}` : ''}.`;
     }
+    case 'import': {
+      const ts = r.import?.targets ?? [];
+      return `${what} imports: ${ts.map((t) => `${t.target} ${t.state}${t.imageId ? ` ${t.imageId}` : ''}`).join(', ') || 'none'}.`;
+    }
   }
 }
 
@@ -355,6 +361,12 @@ function stageData(a: Artifact, stage: Stage): Record<string, unknown> {
         blockedBy: p.blockedBy,
       });
     }
+    case 'import':
+      return {
+        targets: (a.records.import?.targets ?? []).map((t) =>
+          pick({ target: t.target, region: t.region, state: t.state, imageId: t.imageId }),
+        ),
+      };
   }
 }
 

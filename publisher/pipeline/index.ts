@@ -218,5 +218,5 @@ async function runArtifact(
   const first = results[0]!;
   const last = results.at(-1)!;
   if (first.unchanged && last.unchanged) return done('unchanged', undefined, last.message);
-  return done(order.at(-1) === 'publish' ? 'published' : 'done');
+  return done(order.includes('publish') ? 'published' : 'done');
 }

@@ -1,5 +1,5 @@
 // Which stage functions each image kind has. Container images, WSL images (publisher/wsl) and cloud
-// disk images (publisher/cloud) have all five; a kind with no stages is reported "skipped" by the
+// disk images (publisher/cloud) have all five, and cloud images a sixth, import (publisher/cloud/providers); a kind with no stages is reported "skipped" by the
 // pipeline, never half-built.
 import type { ImageKind, Stage } from '../../catalog/schema.ts';
 import {
@@ -9,6 +9,7 @@ import {
   cloudSignStage,
   cloudVerifyStage,
 } from '../cloud/stages.ts';
+import { cloudImportStage } from '../cloud/providers/stage.ts';
 import { makeBuildStage, type BuildStageOptions } from '../build/index.ts';
 import { makePublish, type PublishOptions } from '../publish/index.ts';
 import { createScanRunner, type ScanStageOptions } from '../scan/index.ts';
@@ -33,6 +34,17 @@ export interface StageTableOptions {
   publish?: PublishOptions;
 }
 
+/**
+ * Cloud publish, then import: with `clouds:` targets in wharf.yml a published cloud image is not
+ * complete until the import stage has run, so publish's `complete` is dropped for it.
+ */
+const importAfterPublish: StageFn<'publish'> = async (ctx, t) => {
+  const r = await cloudPublishStage(ctx, t);
+  if (!r.complete || !ctx.config.clouds?.length) return r;
+  const { complete: _complete, ...rest } = r;
+  return rest;
+};
+
 /** The stage functions of one run (a build stage shares its checkouts and base digests across targets). */
 export function defaultStages(opts: StageTableOptions = {}): StageTable {
   return {
@@ -55,7 +67,8 @@ export function defaultStages(opts: StageTableOptions = {}): StageTable {
       verify: cloudVerifyStage,
       scan: cloudScanStage,
       sign: cloudSignStage,
-      publish: cloudPublishStage,
+      publish: importAfterPublish,
+      import: cloudImportStage,
     },
   };
 }

@@ -79,6 +79,7 @@ function fake(stage: Stage, verdict: Verdict, ran: Stage[], extra: Partial<Stage
       scan: { ...base, status: 'ok' },
       sign: { ...base, status: verdict === 'failed' ? 'failed' : 'skipped', signatures: [] },
       publish: { ...base, status: verdict === 'done' ? 'ok' : verdict, targets: [] },
+      import: { ...base, status: verdict === 'done' ? 'ok' : verdict, targets: [] },
     };
     return {
       stage,

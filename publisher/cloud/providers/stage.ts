@@ -1,0 +1,187 @@
+// The import stage of kind cloud: after publish, each `clouds:` target of wharf.yml gets the disk the
+// publish stage uploaded to its objectStorage target (the first format the cloud takes) imported as an
+// image, and one entry in records.import: {target, provider, region, taskId, state, imageId, error}.
+//
+// One run of the stage never waits for a cloud: it starts the tasks that have none (and commits their
+// ids), and polls the ones a previous run started. While any import is running the record says
+// `running` and the artifact stays pending, so the daemon's next pipeline run (or `wharf cloud import
+// --wait`) polls again; a restarted daemon finds the task ids in the record and never starts a second
+// import of the same object. Credentials come from the environment variables a target names; errors
+// are recorded with the secret values scrubbed.
+import type { CloudTarget } from '../../../catalog/config.ts';
+import type { ImportRecord, ImportTarget, PublishRecord } from '../../../catalog/schema.ts';
+import { targetLabel, type StageFn, type StageResult, type StageTarget } from '../../stage.ts';
+import { PROVIDERS } from './registry.ts';
+import { credentialsFor, type DiskFormat, type ImportInput } from './types.ts';
+
+type PublishedObject = NonNullable<PublishRecord['objects']>[number];
+
+function imageName(t: CloudTarget, st: StageTarget): string {
+  return t.imageName
+    .replaceAll('{app}', st.app.id)
+    .replaceAll('{id}', st.artifactId)
+    .replaceAll('{version}', st.recipe.version)
+    .replaceAll('{arch}', st.arch);
+}
+
+/** Remove every secret value of the environment a target names from a message. */
+function scrub(msg: string, t: CloudTarget, env: NodeJS.ProcessEnv): string {
+  let out = msg;
+  for (const name of [t.secretAccessKeyEnv, t.sessionTokenEnv]) {
+    const v = name ? env[name] : undefined;
+    if (v && v.length >= 4) out = out.split(v).join('***');
+  }
+  return out.slice(0, 4000);
+}
+
+const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** The published object a cloud target imports: on its objectStorage target, this arch, a format it takes. */
+export function pickObject(
+  objects: readonly PublishedObject[],
+  t: CloudTarget,
+  arch: string,
+  formats: readonly DiskFormat[],
+): PublishedObject | undefined {
+  const here = objects.filter(
+    (o) => o.target === t.objectStorage && (!o.arch || o.arch === arch) && o.bucket && o.key && o.format,
+  );
+  for (const f of formats) {
+    const o = here.find((x) => x.format === f);
+    if (o) return o;
+  }
+  return undefined;
+}
+
+export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
+  const started = Date.now();
+  const at = new Date(started).toISOString();
+  const label = targetLabel(st);
+  const skip = (message: string): StageResult<'import'> => ({
+    stage: 'import',
+    verdict: 'skipped',
+    status: 'skipped',
+    message,
+  });
+  if (st.kind !== 'cloud') return skip(`${label}: not a cloud image`);
+  const clouds = ctx.config.clouds ?? [];
+  if (clouds.length === 0) return skip(`${label}: no clouds targets in wharf.yml`);
+  const pub = st.artifact?.records.publish;
+  const record = (p: Omit<ImportRecord, 'runId' | 'at' | 'durationMs'>): ImportRecord => ({
+    runId: ctx.runId,
+    at,
+    durationMs: Date.now() - started,
+    ...p,
+  });
+  if (!pub || (pub.status !== 'ok' && pub.status !== 'unchanged')) {
+    const message = `${label}: not published (${pub?.status ?? 'no publish record'}); nothing to import`;
+    return {
+      stage: 'import',
+      verdict: 'blocked',
+      status: 'blocked',
+      message,
+      write: { record: record({ status: 'blocked', blockedBy: 'publish', targets: [], error: { message } }) },
+    };
+  }
+  const env = ctx.env ?? process.env;
+  const prev = st.artifact?.records.import;
+  const objects = pub.objects ?? [];
+  const entries: ImportTarget[] = [];
+  for (const t of clouds) {
+    const base = { target: t.name, provider: t.provider, region: t.region, arch: st.arch };
+    const provider = PROVIDERS[t.provider];
+    if (!provider) {
+      entries.push({
+        ...base,
+        state: 'failed',
+        error: `no import adapter for provider ${t.provider} yet`,
+        updatedAt: at,
+      });
+      continue;
+    }
+    const obj = pickObject(objects, t, st.arch, provider.formats);
+    if (!obj) {
+      entries.push({
+        ...base,
+        state: 'failed',
+        error: `no published ${provider.formats.join('/')} object for ${st.arch} on objectStorage target ${t.objectStorage}`,
+        updatedAt: at,
+      });
+      continue;
+    }
+    const input: ImportInput = {
+      target: t,
+      bucket: obj.bucket!,
+      key: obj.key!,
+      format: obj.format!,
+      arch: st.arch,
+      imageName: imageName(t, st),
+      size: obj.size,
+      description: `wharf ${label} (${st.arch}, sha256 ${obj.sha256})`,
+    };
+    const same = {
+      format: input.format,
+      bucket: input.bucket,
+      key: input.key,
+      sha256: obj.sha256,
+      imageName: input.imageName,
+    };
+    const old = prev?.targets.find(
+      (x) => x.target === t.name && x.sha256 === obj.sha256 && x.region === t.region && x.taskId,
+    );
+    if (old?.state === 'completed') {
+      entries.push(old);
+      continue;
+    }
+    try {
+      const creds = credentialsFor(t, env);
+      if (old?.state === 'running') {
+        const p = await provider.poll(input, old, creds, ctx.signal);
+        entries.push({ ...old, ...p, taskId: old.taskId!, updatedAt: at });
+      } else {
+        const p = await provider.start(input, creds, ctx.signal);
+        entries.push({ ...base, ...same, ...p, startedAt: at, updatedAt: at });
+      }
+    } catch (e) {
+      const error = scrub(errorMessage(e), t, env);
+      // A poll that fails (network) keeps the task: the next run polls it again.
+      if (old?.state === 'running') entries.push({ ...old, error, updatedAt: at });
+      else entries.push({ ...base, ...same, state: 'failed', error, updatedAt: at });
+    }
+  }
+  for (const e of entries)
+    ctx.log.info(
+      `${label}: import ${e.target} (${e.region}) ${e.state}${e.imageId ? ` ${e.imageId}` : ''}${e.error ? `: ${e.error}` : ''}`,
+    );
+  const failed = entries.filter((e) => e.state === 'failed');
+  const running = entries.filter((e) => e.state === 'running');
+  const unchanged =
+    !!prev &&
+    entries.every((e) => e.state === 'completed') &&
+    JSON.stringify(prev.targets) === JSON.stringify(entries);
+  if (unchanged) return { stage: 'import', verdict: 'done', status: 'unchanged', unchanged: true };
+  const status: ImportRecord['status'] = failed.length
+    ? failed.length === entries.length
+      ? 'failed'
+      : 'partial'
+    : running.length
+      ? 'running'
+      : 'ok';
+  const message = `${label}: import ${status}: ${entries.map((e) => `${e.target} ${e.state}`).join(', ')}`;
+  return {
+    stage: 'import',
+    verdict: status === 'failed' || status === 'partial' ? 'failed' : 'done',
+    status,
+    message,
+    write: {
+      record: record({
+        status,
+        targets: entries,
+        ...(failed.length
+          ? { error: { message: failed.map((e) => `${e.target}: ${e.error}`).join('; ') } }
+          : {}),
+      }),
+      pending: status === 'ok' ? 'clear' : { set: `import ${status}`, since: at },
+    },
+  };
+};
