@@ -298,6 +298,9 @@ export function appFeedEntries(m: Pick<SiteModel, 'config'>, a: AppView): FeedEn
   const title = pickText(a.app.title, 'en', a.id);
   return a.history
     .filter((h) => FEED_STAGES.has(h.trailers.Stage ?? ''))
+    // A cloud image's `import` stage (into a cloud's image service) shares the trailer with the
+    // catalog import; it carries Kind: cloud and is not a recipe import.
+    .filter((h) => !(h.trailers.Stage === 'import' && h.trailers.Kind === 'cloud'))
     .map((h) => feedEntry(m, a, title, h));
 }
 
