@@ -190,7 +190,7 @@ export type TriggersConfig = z.infer<typeof zTriggersConfig>;
 
 // ---------------------------------------------------------------- daemon: (publisher/scheduler)
 
-export const JOB_NAMES = ['watch', 'pipeline', 'rescan', 'site', 'events'] as const;
+export const JOB_NAMES = ['watch', 'bases', 'pipeline', 'rescan', 'site', 'events'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 const zSchedule = z.string().refine((s) => cron.validate(s), { message: 'not a valid cron expression' });
@@ -203,6 +203,7 @@ const zJob = (schedule: string) =>
 
 export const DEFAULT_SCHEDULES: Record<JobName, string> = {
   watch: '0 */30 * * * *',
+  bases: '0 10 * * * *',
   pipeline: '0 */5 * * * *',
   rescan: '0 15 3 * * *',
   site: '30 */2 * * * *',
@@ -229,6 +230,7 @@ export const zDaemonConfig = z
     jobs: z
       .object({
         watch: zJob(DEFAULT_SCHEDULES.watch),
+        bases: zJob(DEFAULT_SCHEDULES.bases),
         pipeline: zJob(DEFAULT_SCHEDULES.pipeline),
         rescan: zJob(DEFAULT_SCHEDULES.rescan),
         site: zJob(DEFAULT_SCHEDULES.site),
@@ -237,6 +239,7 @@ export const zDaemonConfig = z
       .strict()
       .default({
         watch: { schedule: DEFAULT_SCHEDULES.watch, enabled: true },
+        bases: { schedule: DEFAULT_SCHEDULES.bases, enabled: true },
         pipeline: { schedule: DEFAULT_SCHEDULES.pipeline, enabled: true },
         rescan: { schedule: DEFAULT_SCHEDULES.rescan, enabled: true },
         site: { schedule: DEFAULT_SCHEDULES.site, enabled: true },

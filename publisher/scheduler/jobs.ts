@@ -28,6 +28,7 @@ export type JobRun = (ctx: JobContext) => Promise<JobSummary>;
 
 export const SUBSYSTEM: Record<JobName, string> = {
   watch: 'publisher/watch',
+  bases: 'publisher/watch',
   pipeline: 'publisher/pipeline',
   rescan: 'publisher/scan',
   site: 'site',
@@ -46,6 +47,20 @@ export async function loadJob(name: JobName): Promise<JobRun> {
           new: r.new,
           errors: r.errors,
           pending: r.pending.length,
+          commit: r.commit,
+        };
+      };
+    }
+    case 'bases': {
+      const { checkBases } = await import('../watch/bases.ts');
+      return async ({ store, log }) => {
+        const r = await checkBases(store);
+        for (const p of r.problems) log.warn(`${p.app}/${p.artifact}: base ${p.base}: ${p.message}`);
+        return {
+          checked: r.checked,
+          bases: r.bases,
+          pending: r.pending.length,
+          problems: r.problems.length,
           commit: r.commit,
         };
       };
