@@ -25,6 +25,10 @@ export const zImageKind = z.enum(IMAGE_KINDS);
 export const STAGES = ['build', 'verify', 'scan', 'sign', 'publish', 'import'] as const;
 export type Stage = (typeof STAGES)[number];
 export const zStage = z.enum(STAGES);
+/** The stages an artifact of this kind goes through: only cloud images are imported into clouds. */
+export function stagesOfKind(kind: ImageKind): readonly Stage[] {
+  return kind === 'cloud' ? STAGES : STAGES.filter((s) => s !== 'import');
+}
 
 const zIsoTime = z.iso.datetime({ offset: true });
 /** sha256:<64 hex> */
