@@ -113,6 +113,7 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
       target: t,
       bucket: obj.bucket!,
       key: obj.key!,
+      url: obj.url,
       format: obj.format!,
       arch: st.arch,
       imageName: imageName(t, st),

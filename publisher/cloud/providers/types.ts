@@ -13,6 +13,8 @@ export interface ImportInput {
   target: CloudTarget;
   bucket: string;
   key: string;
+  /** The object's public URL as the publish stage recorded it (clouds that import from a URL: Tencent). */
+  url: string;
   format: DiskFormat;
   arch: Arch;
   imageName: string;
