@@ -30,6 +30,7 @@ import type { App, BuildBase, ContainerRecipe } from '../../catalog/schema.ts';
 import { changedBase, planBuild, type WharfBase } from './args.ts';
 import { directoryCheckout, recipeSourceFor, type RecipeSource } from './source.ts';
 import { localImageRef, tailLines } from '../artifact/index.ts';
+import { baseChangedReason, parentRebuiltReason } from '../artifact/reasons.ts';
 import { archLayoutDir, platformImageRef, requiredArches } from '../artifact/arches.ts';
 import {
   imageLayoutDir,
@@ -704,7 +705,7 @@ async function prepareAndBuild(
     ? 'first build'
     : requested
       ? pending!.reason
-      : (baseChangeReason(prev, bases) ?? 'recipe inputs changed');
+      : (reasonForMovedBase(prev, bases) ?? 'recipe inputs changed');
   return {
     record: {
       status: 'ok',
@@ -739,7 +740,7 @@ function finalStageBase(
 }
 
 /** Why a rebuild happened when a base moved: a Wharf-built parent rebuilt, or a base's new digest. */
-function baseChangeReason(prev: BuildRecord, bases: BuildBase[]): string | undefined {
+function reasonForMovedBase(prev: BuildRecord, bases: BuildBase[]): string | undefined {
   const before =
     prev.bases ?? (prev.base?.digest ? [{ ref: prev.base.ref, digest: prev.base.digest }] : undefined);
   const byUsed = before?.map((b) => ({ ...b, ref: b.used ?? b.ref }));
@@ -750,5 +751,5 @@ function baseChangeReason(prev: BuildRecord, bases: BuildBase[]): string | undef
       bases.map((b) => ({ ...b, ref: b.used ?? b.ref })),
     );
   if (!c) return undefined;
-  return c.app && c.tag ? `parent ${c.app}:${c.tag} rebuilt` : `base image ${c.used ?? c.ref} changed`;
+  return c.app && c.tag ? parentRebuiltReason(c.app, c.tag) : baseChangedReason(c);
 }

@@ -4,10 +4,11 @@
 // digest through the registry (no pull, as publisher/build/base.ts resolves a multi-arch base: the
 // arch's own manifest in an index, else the manifest's digest). Bases with `app`/`tag` are Wharf-built
 // parents: markChildrenPending handles those. A moved digest marks the artifact pending with the build
-// stage's reason (`base image <used ?? ref> changed`), all in one commit for the whole check. A base
+// stage's reason (publisher/artifact/reasons.ts: `base image <used ?? ref> changed`), all in one commit for the whole check. A base
 // that cannot be resolved is a problem of that artifact; the check goes on.
 import type { Artifact, BuildBase } from '../../catalog/schema.ts';
 import { newRunId } from '../../catalog/run-id.ts';
+import { baseChangedReason } from '../artifact/reasons.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { isIndexType, manifestMediaType, zImageIndex } from '../registry/media.ts';
@@ -29,10 +30,6 @@ export interface BaseCheckResult {
   problems: BaseProblem[];
   commit: string | null;
 }
-
-/** The reason the build stage records for a moved external base (publisher/build/index.ts). */
-export const baseChangedReason = (b: Pick<BuildBase, 'ref' | 'used'>) =>
-  `base image ${b.used ?? b.ref} changed`;
 
 /** A function from (ref, arch) to the digest that ref currently has for that arch. */
 export type BaseResolver = (ref: string, arch: string) => Promise<string>;

@@ -15,6 +15,7 @@ import { assertTag, isTag } from '../../catalog/names.ts';
 import type { App, Artifact, Upstream, UpstreamState } from '../../catalog/schema.ts';
 import type { Tx } from '../../catalog/store.ts';
 import { imageKey, type BuildGraph } from '../../catalog/graph.ts';
+import { parentRebuiltReason } from '../artifact/reasons.ts';
 import { sortVersions } from './policy.ts';
 import { getScheme, inLine, type VersionScheme } from './versions/index.ts';
 
@@ -211,8 +212,8 @@ export async function addPendingWork(
   return added;
 }
 
-/** The reason a child of a rebuilt Wharf image is pending. */
-export const parentRebuiltReason = (app: string, tag: string) => `parent ${app}:${tag} rebuilt`;
+/** The reason a child of a rebuilt Wharf image is pending (one wording: publisher/artifact/reasons.ts). */
+export { parentRebuiltReason };
 
 /**
  * The children of `parent` in the build graph whose artifact exists and is not already pending, marked
