@@ -5,20 +5,14 @@
 // cloud. The import stage runs through the runner on a real git catalog: the task id is committed at
 // start, the next run polls it (never a second ImportSnapshot), and no secret appears in any output.
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { zCatalogConfig, type AppInput } from '../../catalog/schema.ts';
-import { CatalogStore } from '../../catalog/store.ts';
 import { cloudImportStage } from '../../publisher/cloud/providers/index.ts';
-import { openStageContext } from '../../publisher/context.ts';
-import { runStage, selectTargets } from '../../publisher/pipeline/index.ts';
-import { parseSelection } from '../../publisher/select.ts';
-import type { StageContext, StageFn } from '../../publisher/stage.ts';
+import { runStage } from '../../publisher/pipeline/index.ts';
+import type { StageContext } from '../../publisher/stage.ts';
+import { fakePublish, openImportCatalog, TAG, type ImportCatalog } from './import-catalog.ts';
 
 const ID = 'AKIDTESTEXAMPLE';
 const SECRET = 'wJalrXUtnFEMI-test-secret-K7MDENG';
@@ -134,70 +128,12 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-const TAG = 'disk-1';
-const app: AppInput = {
-  id: 'demo',
-  name: 'demo',
-  title: { en: 'demo' },
-  category: 'tools',
-  recipes: {
-    container: [],
-    wsl: [],
-    cloud: [
-      {
-        kind: 'cloud',
-        id: TAG,
-        source: 'demo:1.0',
-        formats: ['qcow2', 'vhd'],
-        version: '1.0',
-        osVersion: '24.03-lts-sp4',
-        arches: ['amd64'],
-      },
-    ],
-  },
-};
-
-/** A fake publish stage: the record the cloud publish stage writes (one object per format). */
-const fakePublish: StageFn<'publish'> = async (c) => ({
-  stage: 'publish',
-  verdict: 'done',
-  status: 'ok',
-  write: {
-    upsert: true,
-    record: {
-      runId: c.runId,
-      at: new Date().toISOString(),
-      status: 'ok',
-      targets: [],
-      objects: (['qcow2', 'vhd'] as const).map((format) => ({
-        target: 'images',
-        format,
-        arch: 'amd64' as const,
-        bucket: 'wharf-images',
-        key: `demo/${TAG}/disk.${format}`,
-        url: `http://127.0.0.1:1/wharf-images/demo/${TAG}/disk.${format}`,
-        size: 1024,
-        sha256: 'a'.repeat(64),
-      })),
-    },
-  },
-});
-
 describe('AWS import adapter (loopback EC2 contract server)', () => {
-  let dir: string;
-  let store: CatalogStore;
+  let cat: ImportCatalog;
   let ctx: StageContext;
-  const logs: string[] = [];
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'wharf-clouds-'));
-    store = await CatalogStore.init(join(dir, 'catalog'));
-    await store.commit({ subject: 'test app' }, (tx) => {
-      tx.putApp(app);
-    });
-    const base = await openStageContext(store, { workDir: join(dir, 'work'), engine: null, env: {} });
-    const config = zCatalogConfig.parse({
-      objectStorage: [{ name: 'images', bucket: 'wharf-images', endpoint: 'http://127.0.0.1:1' }],
-      clouds: [
+    cat = await openImportCatalog(
+      [
         {
           name: 'aws-use1',
           provider: 'aws',
@@ -207,37 +143,20 @@ describe('AWS import adapter (loopback EC2 contract server)', () => {
           imageName: '{app}-{id}-{arch}',
         },
       ],
-    });
-    const say = (s: string) => logs.push(s);
-    ctx = {
-      ...base,
-      config: { ...base.config, ...config },
-      env: { AWS_ACCESS_KEY_ID: ID, AWS_SECRET_ACCESS_KEY: SECRET },
-      log: { info: say, warn: say },
-    };
+      { AWS_ACCESS_KEY_ID: ID, AWS_SECRET_ACCESS_KEY: SECRET },
+    );
+    ctx = cat.ctx;
   });
   afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await cat.close();
   });
-  const target = async () =>
-    selectTargets(await store.load(), parseSelection([`demo:${TAG}`]), {}).targets[0]!;
+  const target = () => cat.target();
 
   it('refuses a request signed with a wrong secret', async () => {
     const before = refused;
     const r = await cloudImportStage(
       { ...ctx, env: { AWS_ACCESS_KEY_ID: ID, AWS_SECRET_ACCESS_KEY: 'wrong-secret-value' } },
-      {
-        ...(await target()),
-        artifact: {
-          app: 'demo',
-          kind: 'cloud',
-          id: TAG,
-          version: '1.0',
-          osVersion: '24.03-lts-sp4',
-          arches: ['amd64'],
-          records: { publish: (await fakePublish(ctx, await target())).write!.record },
-        },
-      },
+      await cat.published(),
     );
     expect(refused).toBeGreaterThan(before);
     expect(r.verdict).toBe('failed');
@@ -305,11 +224,8 @@ describe('AWS import adapter (loopback EC2 contract server)', () => {
     expect(seen).toHaveLength(n);
 
     // the secret is in no record, commit, or log line
-    const file = await readFile(
-      join(dir, 'catalog', 'apps', 'demo', 'artifacts', 'cloud', `${TAG}.json`),
-      'utf8',
-    );
-    const history = JSON.stringify(await store.log('demo'));
-    for (const text of [file, history, logs.join('\n')]) expect(text).not.toContain(SECRET);
+    const file = await cat.artifactFile();
+    const history = await cat.history();
+    for (const text of [file, history, cat.logs.join('\n')]) expect(text).not.toContain(SECRET);
   });
 });

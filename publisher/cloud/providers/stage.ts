@@ -117,6 +117,7 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
       format: obj.format!,
       arch: st.arch,
       imageName: imageName(t, st),
+      osVersion: st.recipe.osVersion,
       size: obj.size,
       description: `wharf ${label} (${st.arch}, sha256 ${obj.sha256})`,
     };

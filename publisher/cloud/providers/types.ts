@@ -18,6 +18,8 @@ export interface ImportInput {
   format: DiskFormat;
   arch: Arch;
   imageName: string;
+  /** The recipe's OS version (e.g. 24.03-lts-sp4): clouds that ask for one (Tencent OsVersion) match it. */
+  osVersion: string;
   /** Size of the disk object in bytes. */
   size: number;
   description: string;
