@@ -29,6 +29,8 @@ export interface Credentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  /** Huawei: the project id `projectIdEnv` names (IMS's jobs API is per project); not a secret. */
+  projectId?: string;
 }
 
 /** What start/poll report: the fields of the record entry they set. */
@@ -56,5 +58,11 @@ export function credentialsFor(t: CloudTarget, env: NodeJS.ProcessEnv): Credenti
   if (!id) throw new Error(`cloud target ${t.name}: $${t.accessKeyIdEnv} is not set`);
   if (!secret) throw new Error(`cloud target ${t.name}: $${t.secretAccessKeyEnv} is not set`);
   const token = t.sessionTokenEnv ? env[t.sessionTokenEnv] : undefined;
-  return { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) };
+  const projectId = t.projectIdEnv ? env[t.projectIdEnv] : undefined;
+  return {
+    accessKeyId: id,
+    secretAccessKey: secret,
+    ...(token ? { sessionToken: token } : {}),
+    ...(projectId ? { projectId } : {}),
+  };
 }
