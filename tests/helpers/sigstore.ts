@@ -77,9 +77,9 @@ export async function startMockSigstore(): Promise<MockSigstore> {
   // The log's key is needed twice (the log signs, the trusted root names it): generate it here. The log
   // is made once its URL (port) is known; requests cannot arrive before.
   const rekorKey = ecKeyPair();
-  let log: HandlerFn | undefined;
-  const rekor = await serve('/api/v1/log/entries', (body) => log!(body), requests.rekor);
-  log = rekorHandler(await initializeTLog(rekor.url, rekorKey)).fn;
+  const log: { fn?: HandlerFn } = {};
+  const rekor = await serve('/api/v1/log/entries', (body) => log.fn!(body), requests.rekor);
+  log.fn = rekorHandler(await initializeTLog(rekor.url, rekorKey)).fn;
   const rekorDer = rekorKey.publicKey.export({ format: 'der', type: 'spki' });
   const key = (der: Buffer) => ({
     rawBytes: b64(der),

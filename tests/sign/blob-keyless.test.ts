@@ -87,7 +87,7 @@ describe('keyless blob signing (mock Fulcio + Rekor on loopback)', () => {
 
   it('rejects a tampered file, another identity and another issuer', () => {
     const tampered = Buffer.from(data);
-    tampered[tampered.length - 2] ^= 1;
+    tampered.writeUInt8(tampered.readUInt8(tampered.length - 2) ^ 1, tampered.length - 2);
     expect(() => verify(tampered, signed.bundle, { subjectAlternativeName: EMAIL })).toThrow(
       /signature|digest/i,
     );
