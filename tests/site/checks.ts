@@ -48,3 +48,51 @@ export async function seriousViolations(page: Page): Promise<string[]> {
           .join(', ')}`,
     );
 }
+
+export interface RowFit {
+  /** The row's first cell text, to name it in a failure. */
+  row: string;
+  height: number;
+  /** Height of the text the row shows inside its scroll box (text scrolled out of sight excluded). */
+  shown: number;
+}
+
+/**
+ * For each row of the tables matching `table`: its height and the height of the text it shows, plus
+ * how far each table's scroll box scrolls sideways. A row made tall by a cell scrolled out of sight
+ * (the tags table on a phone) has a large gap between the two.
+ */
+export function rowFit(page: Page, table: string): Promise<{ rows: RowFit[]; sideways: number[] }> {
+  return page.evaluate((sel) => {
+    const tables = [...document.querySelectorAll<HTMLTableElement>(sel)];
+    const rows: RowFit[] = [];
+    for (const t of tables) {
+      const box = (t.closest('.table-wrap') ?? t).getBoundingClientRect();
+      for (const tr of t.tBodies[0]?.rows ?? []) {
+        let top = Infinity;
+        let bottom = -Infinity;
+        const walk = document.createTreeWalker(tr, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+          if (!n.textContent?.trim()) continue;
+          const range = document.createRange();
+          range.selectNodeContents(n);
+          for (const r of range.getClientRects())
+            if (r.width > 0 && r.right > box.left && r.left < box.right) {
+              top = Math.min(top, r.top);
+              bottom = Math.max(bottom, r.bottom);
+            }
+        }
+        rows.push({
+          row: (tr.cells[0]?.textContent ?? '').trim().slice(0, 40),
+          height: Math.round(tr.getBoundingClientRect().height),
+          shown: bottom > top ? Math.round(bottom - top) : 0,
+        });
+      }
+    }
+    const sideways = tables.map((t) => {
+      const w = t.closest('.table-wrap') ?? t;
+      return w.scrollWidth - w.clientWidth;
+    });
+    return { rows, sideways };
+  }, table);
+}

@@ -97,7 +97,14 @@ export const BLOB_FINDINGS: Finding[] = [
 ];
 
 /** An artifact that went through every stage. */
-function fullArtifact(app: string, tag: string, version: string, osVersion: string, day: number): Artifact {
+function fullArtifact(
+  app: string,
+  tag: string,
+  version: string,
+  osVersion: string,
+  day: number,
+  keyId = TEST_KEY_ID,
+): Artifact {
   const d = digest(`${app}:${tag}`);
   return {
     app,
@@ -134,7 +141,7 @@ function fullArtifact(app: string, tag: string, version: string, osVersion: stri
         runId: runId(day),
         at: at(day, 13),
         status: 'signed',
-        keyId: 'a1b2c3d4',
+        keyId,
         signatures: REGISTRIES.map((r) => ({
           target: r.name,
           ref: `${r.repository}/${app}:${tag}`,
@@ -367,7 +374,14 @@ export interface SiteCatalogOptions {
   seed?: boolean;
   /** Generated apps to add. */
   extra?: number;
+  /** The id of the key the signed images are signed with (the site test publishes that key). */
+  keyId?: string;
 }
+
+/** Key ids as the signer records them: sha256 of the public key's DER (publisher/sign/keys.ts). */
+export const TEST_KEY_ID = `sha256:${createHash('sha256').update('wharf test key').digest('hex')}`;
+/** The key mysql's image was signed with: not the one the site publishes (a rotated key). */
+export const OTHER_KEY_ID = `sha256:${createHash('sha256').update('an older key').digest('hex')}`;
 
 /**
  * The site's test catalog: optionally the imported openEuler seed, then hand-made apps (one hidden,
@@ -411,7 +425,7 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
   });
   // redis 8.6.4's scan recorded an SBOM (a blob in the catalog's blob store).
   const sbomRef = await defaultBlobStore(store.dir).put(SBOM_JSON, 'application/vnd.cyclonedx+json');
-  const redisFull = fullArtifact('redis', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20);
+  const redisFull = fullArtifact('redis', '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 20, o.keyId);
   redisFull.records.scan = { ...redisFull.records.scan!, sbom: { ...sbomRef, uri: undefined } };
   // One commit per stage result, as the pipeline writes them.
   await store.commit(
@@ -470,7 +484,7 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
     ['mysql', listRef],
     ['kafka', lostRef],
   ] as const) {
-    const a = fullArtifact(app, '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 18);
+    const a = fullArtifact(app, '8.6.4-oe2403sp4', '8.6.4', '24.03-lts-sp4', 18, OTHER_KEY_ID);
     const { findings: _inline, ...scan } = a.records.scan!;
     if (app === 'kafka') {
       // Not signed, and published to docker.io only (quay failed): one pull command, no verify command.

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { CatalogStore } from '../../catalog/store.ts';
-import { makeSiteCatalog, SBOM_JSON } from './fixture.ts';
+import { makeSiteCatalog, OTHER_KEY_ID, SBOM_JSON } from './fixture.ts';
 import { generateSigningKeyPair } from '../../publisher/sign/keys.ts';
 import { artifactsDir, cliBuild, launchChromium, serve } from './browser.ts';
-import { geometry, seriousViolations } from './checks.ts';
+import { geometry, rowFit, seriousViolations } from './checks.ts';
 import { readdir, stat } from 'node:fs/promises';
 import type { SiteBuildResult } from '../../site/node/build.ts';
 
@@ -30,12 +30,12 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'wharf-site-'));
   catalog = join(tmp, 'catalog');
   out = join(tmp, 'out');
-  // The imported openEuler seed (40 apps) plus the hand-made hidden, hostile and recorded entries.
-  await makeSiteCatalog(catalog, { seed: true });
-  // The signing public key the site publishes at /keys/cosign.pub.
+  // The signing public key the site publishes at /keys/cosign.pub; redis's image is signed with it.
   const pair = generateSigningKeyPair();
   publicPem = pair.publicPem;
   keyId = pair.keyId;
+  // The imported openEuler seed (40 apps) plus the hand-made hidden, hostile and recorded entries.
+  await makeSiteCatalog(catalog, { seed: true, keyId });
   await writeFile(join(tmp, 'cosign.pub'), publicPem);
   built = await cliBuild(catalog, out, ['--public-key', join(tmp, 'cosign.pub')]);
   const s = await serve(out);
@@ -204,6 +204,35 @@ describe('app pages', () => {
     expect(await p2.locator('.findings-unavailable').innerText()).toContain('could not be read');
     expect(await p2.locator('.sev-card.sev-high b').innerText()).toBe('1');
     await Promise.all([page.close(), p2.close()]);
+  });
+
+  it("links the app's Atom feed (also in the head) and its badges, with Markdown to embed them", async () => {
+    for (const prefix of ['', '/en']) {
+      const page = await open(`${prefix}/apps/redis/`);
+      const alt = await page
+        .locator('head link[rel="alternate"][type="application/atom+xml"]')
+        .evaluateAll((ls) => ls.map((l) => l.getAttribute('href')));
+      expect(alt).toEqual(['/feed.xml', '/apps/redis/feed.xml']);
+      const feed = await page.locator('a.app-feed').getAttribute('href');
+      expect(feed).toBe('/apps/redis/feed.xml');
+      const res = await fetch(base + feed!);
+      expect(res.headers.get('content-type')).toContain('application/atom+xml');
+      expect(await res.text()).toContain('redis 8.6.4-oe2403sp4');
+      const imgs = page.locator('#badges img');
+      expect(await imgs.evaluateAll((is) => is.map((i) => i.getAttribute('src')))).toEqual(
+        ['version', 'scan', 'signed'].map((b) => `/apps/redis/badges/${b}.svg`),
+      );
+      // The images load (an SVG each) and their alt text is the badge's own text.
+      expect(await imgs.evaluateAll((is) => is.every((i) => (i as HTMLImageElement).naturalWidth > 0))).toBe(
+        true,
+      );
+      expect(await imgs.nth(2).getAttribute('alt')).toBe('signature: signed');
+      const md = await page.locator('#badges .cmd code').innerText();
+      expect(md).toContain(
+        '[![signature: signed](https://market.example.org/apps/redis/badges/signed.svg)](https://market.example.org/apps/redis/)',
+      );
+      await page.close();
+    }
   });
 
   it('switches language and marks text that falls back to the other language', async () => {
@@ -376,6 +405,28 @@ describe('layout (390 px phone, 1366 px desktop, both languages)', () => {
     expect(problems).toEqual([]);
     expect((await stat(join(dir, 'site-390-zh-app.png'))).size).toBeGreaterThan(5_000);
   }, 180_000);
+});
+
+describe('tags table on a phone', () => {
+  it('at 390 px each tag is a block as tall as what it shows, and nothing scrolls sideways', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    for (const path of ['/apps/redis/', '/en/apps/redis/']) {
+      await page.goto(base + path);
+      const { rows, sideways } = await rowFit(page, 'table.tags');
+      expect(rows.length).toBeGreaterThan(20); // 13 tags, each a row and a pull row
+      if ((await geometry(page)).scrollWidth > 390) problems.push(`${path}: the page scrolls sideways`);
+      sideways.forEach((d, i) => d > 1 && problems.push(`${path}: table ${i} scrolls ${d} px sideways`));
+      // Padding, badges' and command boxes' borders only (~30 px): never an empty band under the text
+      // (before the stacked layout: 91 px under the first row, its scan chips one per line off screen).
+      for (const r of rows)
+        if (r.height - r.shown > 40)
+          problems.push(`${path}: row "${r.row}" is ${r.height} px for ${r.shown} px of text`);
+    }
+    await ctx.close();
+    expect(problems).toEqual([]);
+  });
 });
 
 describe('accessibility (axe-core)', () => {
@@ -599,6 +650,30 @@ describe('trust on the tag page', () => {
     expect(verify).toContain('cosign verify --key cosign.pub docker.io/openeuler/redis@sha256:');
     expect(verify).toContain('cosign verify-attestation --key cosign.pub --type slsaprovenance');
     await page.close();
+  });
+
+  it("names one key id, the signer's, and says when the published key is not the one that signed", async () => {
+    const ids = (text: string) => [...new Set(text.match(/sha256:[0-9a-f]{64}/g) ?? [])];
+    // redis: signed with the key the site publishes: its id once, and the same id in the sign record.
+    const page = await open('/en/apps/redis/container/8.6.4-oe2403sp4/');
+    const verify = await page.locator('#verify').innerText();
+    expect(verify.split(keyId).length - 1).toBe(1);
+    const digest = await page.locator('.app-head .hash').innerText();
+    // Besides the image's digest (in the verify commands), the only sha256 id is the key's.
+    expect(ids(verify).filter((id) => id !== digest)).toEqual([keyId]);
+    expect(await page.locator('#verify .key-mismatch').count()).toBe(0);
+    expect(await page.locator('.stage', { hasText: 'sign' }).last().innerText()).toContain(keyId);
+    // mysql: signed with another (older) key: that id, a warning, and no download of the wrong key.
+    const p2 = await open('/en/apps/mysql/container/8.6.4-oe2403sp4/');
+    const v2 = await p2.locator('#verify').innerText();
+    expect(await p2.locator('#verify .key-id').allInnerTexts()).toEqual([OTHER_KEY_ID]);
+    expect(v2).not.toContain(keyId);
+    expect(await p2.locator('#verify .key-mismatch').innerText()).toContain(
+      'not signed with the key this site publishes',
+    );
+    expect(v2).not.toContain('curl -fsSLO');
+    expect(v2).toContain('cosign verify --key cosign.pub docker.io/openeuler/mysql@sha256:');
+    await Promise.all([page.close(), p2.close()]);
   });
 
   it('links the SBOM when the scan recorded one, and says "no SBOM yet" otherwise', async () => {

@@ -144,6 +144,10 @@ const UI = {
   scanner: { zh: '扫描器', en: 'Scanner' },
   fixable: { zh: '可修复', en: 'fixable' },
   feed: { zh: '订阅', en: 'Feed' },
+  appFeed: { zh: '该应用的 Atom 订阅', en: "This app's Atom feed" },
+  feedHow: { zh: '导入、构建和发布记录', en: 'imports, builds and publishes' },
+  badges: { zh: '状态徽章', en: 'Badges' },
+  badgesHow: { zh: '嵌入 README（Markdown）：', en: 'Embed in a README (Markdown):' },
   api: { zh: '接口', en: 'API' },
   keywords: { zh: '关键词', en: 'Keywords' },
   kind: { zh: '类型', en: 'Kind' },
@@ -201,6 +205,10 @@ const UI = {
     en: 'This image is not signed: there is no signature to verify.',
   },
   keyId: { zh: '密钥指纹', en: 'Key id' },
+  keyMismatch: {
+    zh: '该镜像不是用本站发布的公钥对应的密钥签名的，用 /keys/cosign.pub 验证会失败。请向发布者获取签名密钥的公钥。',
+    en: 'This image was not signed with the key this site publishes: verifying it with /keys/cosign.pub fails. Ask the publisher for the public half of the key above.',
+  },
   provenance: { zh: '构建来源（provenance）', en: 'Provenance' },
   provenanceHow: {
     zh: '签名时附加了构建来源证明（attestation），可用以下命令验证：',
@@ -217,6 +225,43 @@ const UI = {
   perArch: { zh: '各架构摘要', en: 'Per-architecture digests' },
   scanned: { zh: '已扫描', en: 'scanned' },
   catalogProblems: { zh: '目录中有文件无法读取', en: 'catalog files could not be read' },
+  tagCountOne: { zh: '个标签', en: 'tag' },
+  tagCountMany: { zh: '个标签', en: 'tags' },
+  // Scan coverage and SBOM (ScanBadge, ScanDetails).
+  osNotScanned: { zh: '未扫描操作系统软件包', en: 'OS packages not scanned' },
+  osPackages: { zh: '操作系统软件包', en: 'OS packages' },
+  languagePackages: { zh: '语言软件包', en: 'Language packages' },
+  dataAge: { zh: '数据时效', en: 'data' },
+  hoursOld: { zh: '小时前', en: 'h old' },
+  sbomAttested: { zh: '已作为签名证明附加到镜像', en: 'attached to the image as a signed attestation' },
+  packageCount: { zh: '个软件包', en: 'packages' },
+  noRpmdb: { zh: '无 RPM 数据库', en: 'no RPM database' },
+  notCleanNote: {
+    zh: '没有任何扫描器检查过操作系统软件包：零漏洞并不代表安全。',
+    en: 'No scanner checked the OS packages: zero findings does not mean clean.',
+  },
+  // Per-architecture manifests (Arches).
+  archOne: { zh: '架构', en: 'Arch' },
+  manifestDigest: { zh: '清单摘要', en: 'Manifest digest' },
+  compressedSize: { zh: '压缩大小', en: 'Compressed size' },
+  inPublishedIndex: { zh: '已发布索引', en: 'In published index' },
+  imageIndex: { zh: '镜像索引', en: 'Image index' },
+  yesWord: { zh: '是', en: 'yes' },
+  noWord: { zh: '否', en: 'no' },
+  // WSL images (Wsl).
+  wslTitle: { zh: 'WSL 镜像', en: 'WSL images' },
+  wslIntro: {
+    zh: '下载 .wsl 文件，在 Windows 上用下面的命令安装（需要 WSL 2.4.4 或更高版本）。',
+    en: 'Download the .wsl file and install it on Windows with the command below (WSL 2.4.4 or later).',
+  },
+  file: { zh: '文件', en: 'File' },
+  size: { zh: '大小', en: 'Size' },
+  checksum: { zh: '校验和', en: 'Checksum' },
+  signature: { zh: '签名', en: 'Signature' },
+  publishedAt: { zh: '发布于', en: 'Published' },
+  signedWithKey: { zh: '已用目录密钥签名', en: 'signed with the catalog key' },
+  signedKeyless: { zh: '无密钥签名（Sigstore）', en: 'keyless (Sigstore)' },
+  mirrors: { zh: '镜像站点', en: 'Mirrors' },
 } as const satisfies Record<string, Required<I18n>>;
 
 export type UiKey = keyof typeof UI;

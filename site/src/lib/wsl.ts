@@ -102,14 +102,5 @@ export function wslImages(tags: readonly TagLike[]): WslImageView[] {
   return out;
 }
 
-/** 12345678 → "11.8 MiB". */
-export function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+/** Re-exported for the WSL section's callers; the formatter lives in size.ts. */
+export { formatSize } from './size.ts';
