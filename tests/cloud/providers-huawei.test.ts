@@ -308,6 +308,14 @@ describe('Huawei IMS import adapter (loopback IMS contract server)', () => {
     });
   });
 
+  it('sends nothing once the run is aborted', async () => {
+    const before = shown.length + refused.length;
+    await expect(
+      huaweiProvider.poll(input(), entry('ff8080814dbd65d7014dbe0d84db0021'), creds, AbortSignal.abort()),
+    ).rejects.toThrow(/^IMS ShowJob: no response: /);
+    expect(shown.length + refused.length).toBe(before);
+  });
+
   it('reports an unknown job as an error from IMS (the stage keeps polling it)', async () => {
     await expect(huaweiProvider.poll(input(), entry('0123abcd'), creds)).rejects.toThrow(
       'IMS ShowJob: HTTP 404 IMG.0011: job not found',

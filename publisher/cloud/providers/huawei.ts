@@ -98,12 +98,8 @@ async function call(
     const status = x.httpStatusCode ? `HTTP ${x.httpStatusCode}` : 'no response';
     const code = x.errorCode ? ` ${x.errorCode}` : '';
     const msg = x.errorMsg ?? x.message ?? String(e);
-    throw new Error(
-      `IMS ${what}: ${status}${code}: ${msg}${x.requestId ? ` (request ${x.requestId})` : ''}`,
-      {
-        cause: e,
-      },
-    );
+    const request = x.requestId ? ` (request ${x.requestId})` : '';
+    throw new Error(`IMS ${what}: ${status}${code}: ${msg}${request}`, { cause: e });
   }
 }
 
