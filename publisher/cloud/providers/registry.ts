@@ -2,9 +2,11 @@
 import type { CloudProviderName } from '../../../catalog/config.ts';
 import { awsProvider } from './aws.ts';
 import { huaweiProvider } from './huawei.ts';
+import { tencentProvider } from './tencent.ts';
 import type { CloudProvider } from './types.ts';
 
 export const PROVIDERS: Partial<Record<CloudProviderName, CloudProvider>> = {
   aws: awsProvider,
   huawei: huaweiProvider,
+  tencent: tencentProvider,
 };

@@ -1,0 +1,482 @@
+// Contract test of the Tencent CVM import adapter against a loopback server speaking Tencent Cloud API
+// 3.0 (POST / with a JSON body and X-TC-* headers; answers {Response: {…, RequestId}}, failures as
+// {Response: {Error: {Code, Message}, RequestId}}). The server recomputes every request's
+// TC3-HMAC-SHA256 signature with node:crypto from the published algorithm (canonical request, string
+// to sign, the TC3 key chain) and the test's secret, and refuses a wrong one with
+// AuthFailure.SignatureFailure; it checks the request shapes (X-TC-Action/Version/Region, ImportImage's
+// fields against the OS list it serves) and keeps an image table DescribeImages reports from. Not a
+// real cloud. Then the import stage runs through the runner on a real git catalog: the task id is
+// committed at start, the next run polls it (never a second ImportImage), no secret in any output.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zCloudTarget, type CloudTargetInput } from '../../catalog/config.ts';
+import { cloudImportStage } from '../../publisher/cloud/providers/index.ts';
+import { tencentProvider } from '../../publisher/cloud/providers/tencent.ts';
+import type { ImportInput } from '../../publisher/cloud/providers/types.ts';
+import { runStage } from '../../publisher/pipeline/index.ts';
+import { fakePublish, openImportCatalog, TAG, type ImportCatalog } from './import-catalog.ts';
+
+const ID = 'AKIDtencentLoopbackTestId';
+const SECRET = 'tc-loopback-secret-Q9xV2mK7';
+const REGION = 'ap-guangzhou';
+
+// ---------------------------------------------------------------- the loopback CVM API
+
+interface Call {
+  action: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+interface FakeImage {
+  ImageId: string;
+  ImageName: string;
+  ImageState: string;
+  CreatedTime: string;
+  Architecture: string;
+  polls: number;
+}
+const calls: Call[] = [];
+const images: FakeImage[] = [];
+let refused: string[] = [];
+/** Whether ImportImage answers with the new image's id (older API versions did not). */
+let answerImageId = true;
+let server: Server;
+let endpoint: string;
+
+/** The OS list DescribeImportImageOs serves (test data in Tencent's shape, not Tencent's real list). */
+const OS_LIST = {
+  ImportImageOsListSupported: {
+    Linux: ['CentOS', 'Ubuntu', 'Debian', 'OpenEuler', 'Other Linux'],
+    Windows: ['Windows Server 2019'],
+  },
+  ImportImageOsVersionSet: [
+    { OsName: 'CentOS', OsVersions: ['7', '8'], Architecture: ['x86_64'] },
+    { OsName: 'OpenEuler', OsVersions: ['22.03', '24.03'], Architecture: ['x86_64', 'arm_64'] },
+    { OsName: 'Other Linux', OsVersions: ['-'], Architecture: ['x86_64', 'arm_64'] },
+  ],
+};
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const hmac = (key: string | Buffer, s: string) => createHmac('sha256', key).update(s).digest();
+
+/** Tencent's TC3-HMAC-SHA256 check, recomputed here; the error code Tencent answers, or undefined. */
+function signatureError(req: IncomingMessage, body: string): string | undefined {
+  const m =
+    /^TC3-HMAC-SHA256 Credential=([^/]+)\/(\d{4}-\d{2}-\d{2})\/([a-z0-9]+)\/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([a-f0-9]{64})$/.exec(
+      String(req.headers.authorization ?? ''),
+    );
+  if (!m) return 'AuthFailure.InvalidAuthorization';
+  const [, id, date, service, signedHeaders, signature] = m as unknown as string[];
+  if (id !== ID) return 'AuthFailure.SecretIdNotFound';
+  const ts = Number(req.headers['x-tc-timestamp']);
+  if (!Number.isInteger(ts) || Math.abs(Date.now() / 1000 - ts) > 300) return 'AuthFailure.SignatureExpire';
+  if (new Date(ts * 1000).toISOString().slice(0, 10) !== date) return 'AuthFailure.InvalidAuthorization';
+  // The signed host is the endpoint's host name (the SDK signs it without the port), and the SDK names
+  // the service by its first label (cvm.tencentcloudapi.com → cvm; this loopback endpoint's is 127).
+  const host = new URL(`http://${req.headers.host}`).hostname;
+  if (service !== host.split('.')[0]) return 'AuthFailure.InvalidAuthorization';
+  const names = signedHeaders!.split(';');
+  if (!names.includes('content-type') || !names.includes('host')) return 'AuthFailure.InvalidAuthorization';
+  const value = (n: string) => (n === 'host' ? host : String(req.headers[n] ?? ''));
+  const url = new URL(req.url!, 'http://x');
+  const canonicalRequest = [
+    req.method,
+    url.pathname,
+    url.search.slice(1),
+    names.map((n) => `${n}:${value(n).trim().toLowerCase()}\n`).join(''),
+    signedHeaders,
+    sha256(body),
+  ].join('\n');
+  const scope = `${date}/${service}/tc3_request`;
+  const stringToSign = `TC3-HMAC-SHA256\n${ts}\n${scope}\n${sha256(canonicalRequest)}`;
+  const kDate = hmac(`TC3${SECRET}`, date!);
+  const kService = hmac(kDate, service!);
+  const kSigning = hmac(kService, 'tc3_request');
+  const expected = createHmac('sha256', kSigning).update(stringToSign).digest();
+  const got = Buffer.from(signature!, 'hex');
+  return got.length === expected.length && timingSafeEqual(got, expected)
+    ? undefined
+    : 'AuthFailure.SignatureFailure';
+}
+
+const MESSAGES: Record<string, string> = {
+  'AuthFailure.SignatureFailure':
+    'The provided credentials could not be validated. Please check your signature is correct.',
+  'AuthFailure.SecretIdNotFound': 'The SecretId is not found, please ensure that your SecretId is correct.',
+  'AuthFailure.SignatureExpire':
+    'Signature expired. Timestamp and server time cannot differ by more than five minutes.',
+  'AuthFailure.InvalidAuthorization': 'Authorization in the request header is invalid.',
+};
+
+let requests = 0;
+/** What the API answers for one authenticated request: the Response's fields, or an error [code, message]. */
+function answer(action: string, b: Record<string, unknown>): Record<string, unknown> | [string, string] {
+  switch (action) {
+    case 'DescribeImportImageOs':
+      return OS_LIST;
+    case 'ImportImage': {
+      const missing = ['Architecture', 'OsType', 'OsVersion', 'ImageUrl', 'ImageName'].filter(
+        (k) => typeof b[k] !== 'string' || !b[k],
+      );
+      if (missing.length)
+        return ['MissingParameter', `The request is missing a required parameter ${missing[0]}.`];
+      if (!['x86_64', 'i386', 'arm_64'].includes(b.Architecture as string))
+        return ['InvalidParameterValue', `Architecture ${String(b.Architecture)} is not supported.`];
+      const os = OS_LIST.ImportImageOsVersionSet.find((o) => o.OsName === b.OsType);
+      if (!os || !os.OsVersions.includes(b.OsVersion as string))
+        return [
+          'InvalidParameterValue',
+          `OsType ${String(b.OsType)} ${String(b.OsVersion)} is not supported.`,
+        ];
+      if (!os.Architecture.includes(b.Architecture as string))
+        return ['InvalidParameterValue', `${os.OsName} does not support ${String(b.Architecture)}.`];
+      if ((b.ImageName as string).length > 60)
+        return ['InvalidParameterValue', 'ImageName is longer than 60 characters.'];
+      if (b.BootMode !== undefined && !['Legacy BIOS', 'UEFI'].includes(b.BootMode as string))
+        return ['InvalidParameterValue', `BootMode ${String(b.BootMode)} is not supported.`];
+      if (!/^https?:\/\//.test(b.ImageUrl as string) || (b.ImageUrl as string).includes('unreadable'))
+        return ['InvalidParameterValue', `The image file at ImageUrl ${String(b.ImageUrl)} cannot be read.`];
+      const img: FakeImage = {
+        ImageId: `img-${String(images.length + 1).padStart(8, '0')}`,
+        ImageName: b.ImageName as string,
+        ImageState: 'IMPORTING',
+        CreatedTime: new Date(Date.now() + images.length * 1000).toISOString().slice(0, 19) + 'Z',
+        Architecture: b.Architecture === 'arm_64' ? 'arm' : (b.Architecture as string),
+        polls: 0,
+      };
+      images.push(img);
+      return answerImageId ? { ImageId: img.ImageId } : {};
+    }
+    case 'DescribeImages': {
+      const ids = b.ImageIds as string[] | undefined;
+      const filters = (b.Filters as { Name: string; Values: string[] }[] | undefined) ?? [];
+      if (ids && filters.length)
+        return ['InvalidParameterValue', 'ImageIds and Filters cannot be specified at the same time.'];
+      let set: FakeImage[];
+      if (ids) {
+        const unknown = ids.filter((i) => !images.some((x) => x.ImageId === i));
+        if (unknown.length) return ['InvalidImageId.NotFound', `The image ${unknown[0]} does not exist.`];
+        set = images.filter((x) => ids.includes(x.ImageId));
+      } else {
+        set = images.filter((x) =>
+          filters.every((f) =>
+            f.Name === 'image-name'
+              ? f.Values.some((v) => x.ImageName.includes(v)) // fuzzy, as Tencent documents
+              : f.Name === 'image-type'
+                ? f.Values.includes('PRIVATE_IMAGE')
+                : false,
+          ),
+        );
+      }
+      // An import runs for one poll, then ends: failed for images named "broken", else NORMAL.
+      for (const x of set) {
+        x.polls++;
+        if (x.polls >= 2 && x.ImageState === 'IMPORTING')
+          x.ImageState = x.ImageName.includes('broken') ? 'IMPORTFAILED' : 'NORMAL';
+      }
+      return {
+        TotalCount: set.length,
+        ImageSet: set.map(({ polls: _polls, ...x }) => ({
+          ...x,
+          ImageType: 'PRIVATE_IMAGE',
+          ImageSource: 'EXTERNAL_IMPORT',
+        })),
+      };
+    }
+    default:
+      return ['InvalidAction', `The action ${action} does not exist.`];
+  }
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      const requestId = `req-${++requests}`;
+      const send = (response: Record<string, unknown>) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ Response: { ...response, RequestId: requestId } }));
+      };
+      const fail = (code: string, message: string) => send({ Error: { Code: code, Message: message } });
+      const authError = signatureError(req, body);
+      if (authError) {
+        refused.push(authError);
+        return fail(authError, MESSAGES[authError]!);
+      }
+      const action = String(req.headers['x-tc-action'] ?? '');
+      if (req.method !== 'POST' || !String(req.headers['content-type']).startsWith('application/json'))
+        return fail('InvalidParameter', 'Expected a POST with a JSON body.');
+      if (req.headers['x-tc-version'] !== '2017-03-12')
+        return fail('InvalidParameter', `Version ${String(req.headers['x-tc-version'])} is not supported.`);
+      if (req.headers['x-tc-region'] !== REGION)
+        return fail('UnsupportedRegion', `Region ${String(req.headers['x-tc-region'])} is not supported.`);
+      const parsed = JSON.parse(body || '{}') as Record<string, unknown>;
+      calls.push({ action, headers: req.headers, body: parsed });
+      const out = answer(action, parsed);
+      if (Array.isArray(out)) fail(out[0], out[1]);
+      else send(out);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+});
+
+// ---------------------------------------------------------------- the adapter
+
+const creds = { accessKeyId: ID, secretAccessKey: SECRET };
+
+function inputFor(
+  imageName: string,
+  over: Partial<ImportInput> = {},
+  target: Partial<CloudTargetInput> = {},
+): ImportInput {
+  return {
+    target: zCloudTarget.parse({
+      name: 'tencent-gz',
+      provider: 'tencent',
+      region: REGION,
+      objectStorage: 'images',
+      endpoint,
+      ...target,
+    }),
+    bucket: 'wharf-images-1250000000',
+    key: `demo/${imageName}.qcow2`,
+    url: `https://wharf-images-1250000000.cos.${REGION}.myqcloud.com/demo/${imageName}.qcow2`,
+    format: 'qcow2',
+    arch: 'amd64',
+    imageName,
+    osVersion: '24.03-lts-sp4',
+    size: 1024,
+    description: `wharf demo:${imageName}`,
+    ...over,
+  };
+}
+const calledFor = (action: string, name: string) =>
+  calls.filter((c) => c.action === action && JSON.stringify(c.body).includes(name));
+
+describe('Tencent CVM import adapter (loopback API 3.0 server)', () => {
+  it('refuses a request signed with a wrong secret; the error says so and holds no secret', async () => {
+    const before = calls.length;
+    refused = [];
+    const wrong = 'wrong-tencent-secret-value';
+    const err = await tencentProvider
+      .start(inputFor('demo-wrong'), { accessKeyId: ID, secretAccessKey: wrong })
+      .catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(
+      /^Tencent CVM DescribeImportImageOs failed: AuthFailure\.SignatureFailure: The provided credentials could not be validated/,
+    );
+    expect((err as Error).message).toMatch(/RequestId req-\d+/);
+    expect(JSON.stringify(err) + String(err) + (err as Error).stack).not.toContain(wrong);
+    expect(refused).toEqual(['AuthFailure.SignatureFailure']);
+    expect(calls).toHaveLength(before);
+  });
+
+  it('starts ImportImage from the COS URL (openEuler, UEFI), then follows the image id to completed', async () => {
+    const input = inputFor('demo-ok-amd64');
+    const started = await tencentProvider.start(input, creds);
+    const id = images.at(-1)!.ImageId;
+    expect(started).toEqual({ state: 'running', taskId: id, progress: 'IMPORTING' });
+    const imp = calledFor('ImportImage', 'demo-ok-amd64');
+    expect(imp).toHaveLength(1);
+    expect(imp[0]!.body).toEqual({
+      Architecture: 'x86_64',
+      OsType: 'OpenEuler',
+      OsVersion: '24.03',
+      ImageUrl: input.url,
+      ImageName: 'demo-ok-amd64',
+      ImageDescription: 'wharf demo:demo-ok-amd64',
+      BootMode: 'UEFI',
+    });
+    expect(imp[0]!.headers).toMatchObject({
+      'x-tc-action': 'ImportImage',
+      'x-tc-version': '2017-03-12',
+      'x-tc-region': REGION,
+      'x-tc-language': 'en-US',
+    });
+    const prev = { target: 'tencent-gz', provider: 'tencent' as const, region: REGION, ...started };
+    expect(await tencentProvider.poll(input, prev, creds)).toEqual({
+      state: 'running',
+      progress: 'IMPORTING',
+    });
+    expect(await tencentProvider.poll(input, prev, creds)).toEqual({
+      state: 'completed',
+      imageId: id,
+      progress: 'NORMAL',
+    });
+    const polls = calls.filter((c) => c.action === 'DescribeImages').slice(-2);
+    expect(polls.map((c) => c.body)).toEqual([{ ImageIds: [id] }, { ImageIds: [id] }]);
+  });
+
+  it('follows an import by its exact image name when ImportImage returns no id (arm64 → arm_64)', async () => {
+    answerImageId = false;
+    try {
+      const input = inputFor('demo-byname-arm64', { arch: 'arm64' });
+      // a decoy whose name holds the same text: image-name filters fuzzily
+      await tencentProvider.start(inputFor('demo-byname-arm64-old'), creds);
+      const started = await tencentProvider.start(input, creds);
+      expect(started).toEqual({ state: 'running', taskId: 'name:demo-byname-arm64', progress: 'IMPORTING' });
+      expect(calledFor('ImportImage', 'demo-byname-arm64"')[0]!.body).toMatchObject({
+        Architecture: 'arm_64',
+        OsType: 'OpenEuler',
+      });
+      const prev = {
+        target: 'tencent-gz',
+        provider: 'tencent' as const,
+        region: REGION,
+        startedAt: new Date().toISOString(),
+        ...started,
+      };
+      expect(await tencentProvider.poll(input, prev, creds)).toMatchObject({ state: 'running' });
+      const done = await tencentProvider.poll(input, prev, creds);
+      const own = images.find((i) => i.ImageName === 'demo-byname-arm64')!;
+      expect(done).toEqual({ state: 'completed', imageId: own.ImageId, progress: 'NORMAL' });
+      expect(calls.at(-1)!.body).toEqual({
+        Filters: [
+          { Name: 'image-name', Values: ['demo-byname-arm64'] },
+          { Name: 'image-type', Values: ['PRIVATE_IMAGE'] },
+        ],
+        Limit: 100,
+      });
+    } finally {
+      answerImageId = true;
+    }
+  });
+
+  it('reports a failed import as failed with the state Tencent gives, and a refused ImportImage with its code', async () => {
+    const input = inputFor('demo-broken-amd64');
+    const started = await tencentProvider.start(input, creds);
+    const prev = { target: 'tencent-gz', provider: 'tencent' as const, region: REGION, ...started };
+    expect(await tencentProvider.poll(input, prev, creds)).toMatchObject({ state: 'running' });
+    const failed = await tencentProvider.poll(input, prev, creds);
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatch(new RegExp(`^image ${started.taskId} IMPORTFAILED`));
+
+    // the cloud refuses the import itself: its code and message, the request id
+    await expect(
+      tencentProvider.start(
+        inputFor('demo-unreadable', { url: 'https://cos.example/unreadable.qcow2' }),
+        creds,
+      ),
+    ).rejects.toThrow(
+      /^Tencent CVM ImportImage failed: InvalidParameterValue: The image file at ImageUrl https:\/\/cos\.example\/unreadable\.qcow2 cannot be read\. \(RequestId req-\d+\)$/,
+    );
+    // an image id Tencent no longer knows ends the task
+    expect(await tencentProvider.poll(input, { ...prev, taskId: 'img-deleted1' }, creds)).toMatchObject({
+      state: 'failed',
+      error: expect.stringContaining('InvalidImageId.NotFound'),
+    });
+  });
+
+  it('refuses a platform Tencent does not list, and an image name Tencent cannot take, before any ImportImage', async () => {
+    const before = calls.filter((c) => c.action === 'ImportImage').length;
+    await expect(
+      tencentProvider.start(inputFor('demo-gentoo', {}, { platform: 'Gentoo' }), creds),
+    ).rejects.toThrow(
+      'Tencent CVM does not import Linux platform "Gentoo" (DescribeImportImageOs lists: CentOS, Ubuntu, Debian, OpenEuler, Other Linux)',
+    );
+    await expect(
+      tencentProvider.start(inputFor('demo-centos', {}, { platform: 'centos' }), creds),
+    ).rejects.toThrow('Tencent CVM lists no CentOS version matching 24.03-lts-sp4 (it lists: 7, 8)');
+    await expect(tencentProvider.start(inputFor('x'.repeat(61)), creds)).rejects.toThrow(
+      /at most 60 characters/,
+    );
+    expect(calls.filter((c) => c.action === 'ImportImage')).toHaveLength(before);
+  });
+});
+
+// ---------------------------------------------------------------- the import stage, through the runner
+
+describe('import stage with a tencent target (real git catalog)', () => {
+  let cat: ImportCatalog;
+  beforeAll(async () => {
+    cat = await openImportCatalog(
+      [{ name: 'tencent-gz', provider: 'tencent', region: REGION, objectStorage: 'images', endpoint }],
+      { TENCENTCLOUD_SECRET_ID: ID, TENCENTCLOUD_SECRET_KEY: SECRET },
+    );
+  });
+  afterAll(async () => {
+    await cat.close();
+  });
+
+  it('records a refused signature as a failed import, without the secret', async () => {
+    const wrong = 'stage-wrong-tencent-secret';
+    const r = await cloudImportStage(
+      { ...cat.ctx, env: { TENCENTCLOUD_SECRET_ID: ID, TENCENTCLOUD_SECRET_KEY: wrong } },
+      await cat.published(),
+    );
+    expect(r.verdict).toBe('failed');
+    expect(r.write?.record.targets[0]).toMatchObject({
+      target: 'tencent-gz',
+      provider: 'tencent',
+      state: 'failed',
+      error: expect.stringContaining('AuthFailure.SignatureFailure'),
+    });
+    expect(JSON.stringify(r)).not.toContain(wrong);
+  });
+
+  it('starts ImportImage once, commits the task id, polls on later runs until the image is NORMAL', async () => {
+    const name = `demo-${TAG}-amd64`;
+    await runStage(cat.ctx, 'publish', fakePublish, await cat.target());
+    const o1 = await runStage(cat.ctx, 'import', cloudImportStage, await cat.target());
+    expect(o1).toMatchObject({ verdict: 'done', status: 'running' });
+    expect(o1.commit).toMatch(/^[a-f0-9]{40}$/);
+    let a = (await cat.target()).artifact!;
+    const entry = a.records.import?.targets[0];
+    expect(entry).toMatchObject({
+      target: 'tencent-gz',
+      provider: 'tencent',
+      region: REGION,
+      state: 'running',
+      format: 'qcow2',
+      imageName: name,
+    });
+    expect(entry?.taskId).toMatch(/^img-\d{8}$/);
+    expect(a.pending?.reason).toBe('import running');
+    expect(calledFor('ImportImage', `"${name}"`).map((c) => c.body.ImageUrl)).toEqual([
+      `http://127.0.0.1:1/wharf-images/demo/${TAG}/disk.qcow2`,
+    ]);
+
+    // "restart": a new run reads the task id from the record and polls (still importing)
+    const o2 = await runStage(
+      { ...cat.ctx, runId: '20261202T040000Z-abcdef' },
+      'import',
+      cloudImportStage,
+      await cat.target(),
+    );
+    expect(o2.status).toBe('running');
+    const o3 = await runStage(cat.ctx, 'import', cloudImportStage, await cat.target());
+    expect(o3).toMatchObject({ verdict: 'done', status: 'ok' });
+    expect(calledFor('ImportImage', `"${name}"`)).toHaveLength(1);
+    expect(
+      calls
+        .filter((c) => c.action === 'DescribeImages')
+        .slice(-2)
+        .map((c) => c.body),
+    ).toEqual([{ ImageIds: [entry!.taskId] }, { ImageIds: [entry!.taskId] }]);
+    a = (await cat.target()).artifact!;
+    expect(a.records.import?.targets[0]).toMatchObject({
+      state: 'completed',
+      imageId: entry!.taskId,
+      taskId: entry!.taskId,
+    });
+    expect(a.pending).toBeUndefined();
+
+    // completed: nothing more is sent
+    const n = calls.length;
+    const o4 = await runStage(cat.ctx, 'import', cloudImportStage, await cat.target());
+    expect(o4).toMatchObject({ status: 'unchanged', commit: null });
+    expect(calls).toHaveLength(n);
+
+    // the secret is in no record, commit, or log line
+    for (const text of [await cat.artifactFile(), await cat.history(), cat.logs.join('\n')])
+      expect(text).not.toContain(SECRET);
+  });
+});
