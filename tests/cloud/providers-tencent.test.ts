@@ -392,6 +392,28 @@ describe('Tencent CVM import adapter (loopback API 3.0 server)', () => {
   });
 });
 
+describe('Tencent CVM import adapter: abort', () => {
+  it('sends nothing when the run is aborted (the signal reaches the SDK request)', async () => {
+    const before = requests;
+    const ac = new AbortController();
+    ac.abort();
+    await expect(tencentProvider.start(inputFor('demo-aborted'), creds, ac.signal)).rejects.toThrow(
+      /^Tencent CVM DescribeImportImageOs failed: .*abort/i,
+    );
+    const prev = {
+      target: 'tencent-gz',
+      provider: 'tencent' as const,
+      region: REGION,
+      state: 'running' as const,
+      taskId: 'img-00000001',
+    };
+    await expect(tencentProvider.poll(inputFor('demo-aborted'), prev, creds, ac.signal)).rejects.toThrow(
+      /^Tencent CVM DescribeImages failed: .*abort/i,
+    );
+    expect(requests).toBe(before);
+  });
+});
+
 // ---------------------------------------------------------------- the import stage, through the runner
 
 describe('import stage with a tencent target (real git catalog)', () => {
