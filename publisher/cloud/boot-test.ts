@@ -109,7 +109,7 @@ export async function kvmUsable(arch: Arch): Promise<boolean> {
 const MULTI_USER = /Reached target .*Multi-User System|Reached target multi-user\.target/;
 const CLOUD_INIT_DONE = /Cloud-init v\. \S+ finished/;
 const KVM_FAILED =
-  /KVM internal error|failed to initialize kvm|Could not access KVM kernel module|kvm run failed/i;
+  /KVM internal error|failed to initialize kvm|Could not access KVM kernel module|kvm run failed|failed to set MSR/i;
 
 interface Attempt {
   outcome: 'passed' | 'timeout' | 'exited' | 'kvm-failed';
