@@ -11,6 +11,7 @@ import type { CatalogConfig } from '../catalog/schema.ts';
 import type { CatalogStore } from '../catalog/store.ts';
 import { connectEngine } from './engine/index.ts';
 import { RegistryClient } from './registry/client.ts';
+import { credentialsFor } from './registry/credentials.ts';
 import { splitTargetRepository } from './registry/ref.ts';
 import { trivyOptionsFromEnv, type TrivyOptions } from './scan/trivy.ts';
 import { KEY_ENV, KEY_FILE_ENV, loadSigningKey, type SigningKey } from './sign/keys.ts';
@@ -41,23 +42,8 @@ export interface StageContextOptions {
 
 const silent: StageLogger = { info() {}, warn() {} };
 
-/** Registry credentials from the environment variables a target names (never stored anywhere). */
-export function credentialsFor(
-  target: RegistryTarget,
-  env: NodeJS.ProcessEnv,
-): { username: string; password: string } | undefined {
-  if (!target.usernameEnv && !target.passwordEnv) return undefined;
-  const username = target.usernameEnv ? env[target.usernameEnv] : undefined;
-  const password = target.passwordEnv ? env[target.passwordEnv] : undefined;
-  if (!username || !password)
-    throw new Error(
-      `credentials for ${target.name} are not set: ${[target.usernameEnv, target.passwordEnv]
-        .filter(Boolean)
-        .map((v) => `$${v}`)
-        .join(' and ')} must both be set`,
-    );
-  return { username, password };
-}
+/** Registry credentials from the environment variables a target names (one definition: registry/credentials.ts). */
+export { credentialsFor };
 
 /**
  * The environment the signer reads: `env` itself, or, when it names no key ($WHARF_SIGNING_KEY,

@@ -3,6 +3,7 @@
 // local copy's digest is used; when there is neither, the build cannot be described and fails.
 import type Docker from 'dockerode';
 import { followStream } from '../engine/index.ts';
+import type { Credentials } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { isIndexType, manifestMediaType, zImageIndex } from '../registry/media.ts';
 import { parseImageRef } from '../registry/ref.ts';
@@ -22,15 +23,26 @@ export function repositoryOf(ref: string): string {
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-/** `platform` (linux/<arch>) pulls that platform's image of a multi-arch base. */
+/**
+ * `platform` (linux/<arch>) pulls that platform's image of a multi-arch base. `credentials` (found by
+ * publisher/registry/credentials.ts) go to the engine as the pull's registry auth (X-Registry-Auth, over
+ * its socket) and to the registry client that reads the index.
+ */
 export async function resolveBaseDigest(
   engine: Docker,
   ref: string,
   platform?: string,
+  credentials?: Credentials,
 ): Promise<ResolvedBase> {
   let pullError: string | undefined;
   try {
-    const s = (await engine.pull(ref, platform ? { platform } : {})) as NodeJS.ReadableStream;
+    const authconfig = credentials
+      ? { ...credentials, serveraddress: parseImageRef(ref).registry }
+      : undefined;
+    const s = (await engine.pull(ref, {
+      ...(platform ? { platform } : {}),
+      ...(authconfig ? { authconfig } : {}),
+    })) as NodeJS.ReadableStream;
     const events = await followStream<{ error?: string }>(engine, s);
     const failed = events.find((e) => e.error);
     if (failed) pullError = failed.error;
@@ -51,7 +63,7 @@ export async function resolveBaseDigest(
   // A multi-arch base: the engine lists the index digest and the arch's own manifest digest in
   // RepoDigests, in no fixed order; the arch's own digest (from the index) is what changes with it alone.
   if (platform && pullError === undefined) {
-    const own = await platformManifestDigest(ref, platform);
+    const own = await platformManifestDigest(ref, platform, credentials);
     if (own) return { ref, digest: own, local: false };
   }
   const repo = repositoryOf(ref);
@@ -65,9 +77,13 @@ export async function resolveBaseDigest(
 
 /**
  * The digest of `platform`'s manifest (linux/<arch>[/<variant>]) when the registry serves `ref` as an
- * image index; undefined when it is a single image or the registry cannot be asked without credentials.
+ * image index; undefined when it is a single image or the registry cannot be asked.
  */
-async function platformManifestDigest(ref: string, platform: string): Promise<string | undefined> {
+async function platformManifestDigest(
+  ref: string,
+  platform: string,
+  credentials: Credentials | undefined,
+): Promise<string | undefined> {
   try {
     const r = parseImageRef(ref);
     const host = r.registry.replace(/:[0-9]+$/, '');
@@ -76,6 +92,7 @@ async function platformManifestDigest(ref: string, platform: string): Promise<st
       insecure: host === 'localhost' || /^127\./.test(host),
       retry: { retries: 1 },
       timeoutMs: 15_000,
+      ...(credentials ? { credentials } : {}),
     });
     const m = await client.getManifest(r.repository, r.digest ?? r.tag ?? 'latest');
     if (!m) return undefined;

@@ -39,6 +39,7 @@ import {
   type StageResult,
   type StageTarget,
 } from '../stage.ts';
+import { credentialsForRef } from '../registry/credentials.ts';
 import { resolveBaseDigest, type ResolvedBase } from './base.ts';
 import { contextTar, hashContext, listContext, OUTSIDE_DOCKERFILE } from './context.ts';
 import { exportOciLayout, layoutCompressedSize, layoutManifestDigest } from './export.ts';
@@ -98,9 +99,13 @@ export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
           ? directoryCheckout(src.path, app, recipe)
           : memo(checkouts, `${src.ref}\0${src.url}`, () => checkoutRecipes(src.url, src.ref, ctx.workDir)),
       // Within a run a base is resolved once per platform, except the Wharf-built parents built
-      // earlier in the same run (their references carry their new digest).
+      // earlier in the same run (their references carry their new digest). Pulls authenticate with
+      // the credentials wharf.yml `registries:` or the containers auth file give for the base.
       base: (engine, ref, platform) =>
-        memo(bases, `${platform ?? ''}\0${ref}`, () => resolveBaseDigest(engine, ref, platform)),
+        memo(bases, `${platform ?? ''}\0${ref}`, async () => {
+          const found = await credentialsForRef(ref, { config: ctx.config, env: ctx.env ?? process.env });
+          return resolveBaseDigest(engine, ref, platform, found?.credentials);
+        }),
       wharfBase: async (ref, arch) => {
         index ??= ctx.store.load().then(
           (snap) =>

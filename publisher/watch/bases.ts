@@ -5,12 +5,15 @@
 // arch's own manifest in an index, else the manifest's digest). Bases with `app`/`tag` are Wharf-built
 // parents: markChildrenPending handles those. A moved digest marks the artifact pending with the build
 // stage's reason (publisher/artifact/reasons.ts: `base image <used ?? ref> changed`), all in one commit for the whole check. A base
-// that cannot be resolved is a problem of that artifact; the check goes on.
+// that cannot be resolved is a problem of that artifact; the check goes on. Lookups authenticate with the
+// credentials wharf.yml `registries:` or the containers auth file give (publisher/registry/credentials.ts).
 import type { Artifact, BuildBase } from '../../catalog/schema.ts';
 import { newRunId } from '../../catalog/run-id.ts';
 import { baseChangedReason } from '../artifact/reasons.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
+import { AuthError } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
+import { CREDENTIALS_HINT, findCredentials, type CredentialSource } from '../registry/credentials.ts';
 import { isIndexType, manifestMediaType, zImageIndex } from '../registry/media.ts';
 import { parseImageRef } from '../registry/ref.ts';
 
@@ -34,12 +37,23 @@ export interface BaseCheckResult {
 /** A function from (ref, arch) to the digest that ref currently has for that arch. */
 export type BaseResolver = (ref: string, arch: string) => Promise<string>;
 
-/** Resolve through the registry client: the arch's manifest of an index, else the manifest digest. */
-export function registryResolver(opts: { timeoutMs?: number } = {}): BaseResolver {
+/**
+ * Resolve through the registry client: the arch's manifest of an index, else the manifest digest. With
+ * `credentials` (wharf.yml `registries:` and the containers auth file, publisher/registry/credentials.ts)
+ * each lookup authenticates with what they find for its repository; without, anonymously.
+ */
+export function registryResolver(
+  opts: { timeoutMs?: number; credentials?: CredentialSource } = {},
+): BaseResolver {
   const clients = new Map<string, RegistryClient>();
   return async (ref, arch) => {
     const r = parseImageRef(ref);
-    let client = clients.get(r.registry);
+    const found = opts.credentials
+      ? await findCredentials(r.registry, r.repository, opts.credentials)
+      : undefined;
+    // One client per registry and credentials source (its token cache is per client).
+    const key = `${r.registry}\0${found?.from ?? ''}`;
+    let client = clients.get(key);
     if (!client) {
       const host = r.registry.replace(/:[0-9]+$/, '');
       client = new RegistryClient({
@@ -47,10 +61,18 @@ export function registryResolver(opts: { timeoutMs?: number } = {}): BaseResolve
         insecure: host === 'localhost' || /^127\./.test(host),
         retry: { retries: 1 },
         timeoutMs: opts.timeoutMs ?? 15_000,
+        ...(found ? { credentials: found.credentials } : {}),
       });
-      clients.set(r.registry, client);
+      clients.set(key, client);
     }
-    const m = await client.getManifest(r.repository, r.digest ?? r.tag ?? 'latest');
+    const m = await client.getManifest(r.repository, r.digest ?? r.tag ?? 'latest').catch((e: unknown) => {
+      if (!(e instanceof AuthError)) throw e;
+      throw new AuthError(
+        found
+          ? `${e.message}; the credentials from ${found.from} were refused`
+          : `${e.message} (${CREDENTIALS_HINT})`,
+      );
+    });
     if (!m) throw new Error(`${ref}: no such manifest in ${r.registry}`);
     const doc = JSON.parse(m.bytes.toString('utf8')) as unknown;
     if (!isIndexType(manifestMediaType(doc))) return m.digest;
@@ -81,13 +103,14 @@ function basesOf(a: Artifact): { base: BuildBase; arch: string }[] {
 /** Check every built, not-yet-pending container artifact's external bases; mark moved ones pending. */
 export async function checkBases(
   store: CatalogStore,
-  opts: { resolve?: BaseResolver; runId?: string; now?: () => Date } = {},
+  opts: { resolve?: BaseResolver; runId?: string; now?: () => Date; env?: NodeJS.ProcessEnv } = {},
 ): Promise<BaseCheckResult> {
-  const resolve = opts.resolve ?? registryResolver();
   const at = opts.now?.() ?? new Date();
   const since = at.toISOString();
   const runId = opts.runId ?? newRunId(at);
   const snap = await store.load();
+  const resolve =
+    opts.resolve ?? registryResolver({ credentials: { config: snap.config, env: opts.env ?? process.env } });
   const cache = new Map<string, Promise<string>>();
   const res: BaseCheckResult = { checked: 0, bases: 0, pending: [], problems: [], commit: null };
   const marked: Artifact[] = [];

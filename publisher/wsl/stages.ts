@@ -102,10 +102,14 @@ function insecureHost(ctx: StageContext, ref: string): boolean {
   return ctx.config.registries.some((r) => r.insecure && r.repository.split('/')[0] === host);
 }
 
-/** Fetch one arch of an image reference into an OCI layout (skopeo, argv only); returns the layout. */
+/**
+ * Fetch one arch of an image reference into an OCI layout (publisher/registry/skopeo.ts: argv only, with
+ * the registry credentials wharf.yml or the containers auth file give); returns the layout.
+ */
 async function fetchImage(ctx: StageContext, ref: string, arch: Arch): Promise<string> {
-  const { execa } = await import('execa');
   const { mkdir, rm } = await import('node:fs/promises');
+  const { credentialsForRef } = await import('../registry/credentials.ts');
+  const { skopeoFetch } = await import('../registry/skopeo.ts');
   const dir = join(
     ctx.workDir,
     'wsl-sources',
@@ -115,25 +119,14 @@ async function fetchImage(ctx: StageContext, ref: string, arch: Arch): Promise<s
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   ctx.log.progress?.(`skopeo copy ${ref} (${arch})`);
-  const r = await execa(
-    process.env.WHARF_SKOPEO ?? 'skopeo',
-    [
-      'copy',
-      '--quiet',
-      '--override-os',
-      'linux',
-      '--override-arch',
-      arch,
-      ...(insecureHost(ctx, ref) ? ['--src-tls-verify=false'] : []),
-      `docker://${ref}`,
-      `oci:${dir}`,
-    ],
-    { reject: false, timeout: 30 * 60_000, ...(ctx.signal ? { cancelSignal: ctx.signal } : {}) },
-  );
-  if (r.exitCode !== 0)
-    throw new Error(
-      `skopeo copy ${ref} (${arch}): ${String(r.stderr).trim().split('\n').slice(-3).join(' ')}`,
-    );
+  const credentials = await credentialsForRef(ref, { config: ctx.config, env: ctx.env ?? process.env });
+  await skopeoFetch(ref, {
+    dir,
+    arch,
+    insecure: insecureHost(ctx, ref),
+    ...(credentials ? { credentials } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
   return dir;
 }
 

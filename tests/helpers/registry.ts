@@ -12,9 +12,19 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(opts: { port?: number } = {}): Promise<TestRegistry> {
+/**
+ * `auth`: the registry asks for these credentials (distribution's htpasswd auth, HTTP Basic; the bcrypt
+ * entry is made by `htpasswd -B` from apache2-utils, the password given on its stdin).
+ */
+export async function startRegistry(
+  opts: { port?: number; auth?: { username: string; password: string } } = {},
+): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-registry-'));
   const port = opts.port ?? (await freePort());
+  if (opts.auth) {
+    const h = await execa('htpasswd', ['-niB', '-C', '4', opts.auth.username], { input: opts.auth.password });
+    await writeFile(join(dir, 'htpasswd'), `${h.stdout.trim()}\n`);
+  }
   const cfg = [
     'version: 0.1',
     'log:',
@@ -26,6 +36,9 @@ export async function startRegistry(opts: { port?: number } = {}): Promise<TestR
     '    enabled: true',
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    ...(opts.auth
+      ? ['auth:', '  htpasswd:', '    realm: wharf-test', `    path: ${join(dir, 'htpasswd')}`]
+      : []),
     '',
   ].join('\n');
   await writeFile(join(dir, 'config.yml'), cfg);
@@ -36,7 +49,9 @@ export async function startRegistry(opts: { port?: number } = {}): Promise<TestR
   });
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
-  await waitFor(`docker-registry on ${host}`, async () => (await fetch(`${url}/v2/`)).status === 200);
+  // With auth, an anonymous /v2/ is answered 401: the registry is up.
+  const up = opts.auth ? 401 : 200;
+  await waitFor(`docker-registry on ${host}`, async () => (await fetch(`${url}/v2/`)).status === up);
   return {
     host,
     url,
