@@ -3,12 +3,15 @@
 //                     [--formats qcow2,raw,vhd,vmdk] [--json]
 //   wharf cloud boot-test <image-file> [--arch amd64|arm64] [--timeout S] [--accel auto|kvm|tcg]
 //                     [--console-log FILE] [--json]        exit 1 when it did not boot
+//   wharf cloud import <app>:<id> [--target NAME[,NAME]] [--wait] [--poll-interval S] [--timeout S]
+//                     [--catalog DIR] [--json]              exit 1 when an import failed (cloud-import.ts)
 import { Option, type Command } from 'commander';
 import { zArch, type Arch } from '../../catalog/names.ts';
 import { bootTest } from '../../publisher/cloud/boot-test.ts';
 import { buildCloudImage } from '../../publisher/cloud/build.ts';
 import { CLOUD_FORMATS, type CloudFormat } from '../../publisher/cloud/convert.ts';
-import { EXIT_FAIL, UsageError, jsonOption, printJson } from './common.ts';
+import { cloudImportCommand, type CloudImportCliOptions } from './cloud-import.ts';
+import { EXIT_FAIL, UsageError, catalogOption, jsonOption, printJson } from './common.ts';
 
 const BOOT_ARCHES = ['amd64', 'arm64'] as const;
 
@@ -35,7 +38,7 @@ function parseFormats(v: string): CloudFormat[] {
 }
 
 export default function register(program: Command): void {
-  const cloud = program.command('cloud').description('cloud disk images: build, boot-test');
+  const cloud = program.command('cloud').description('cloud disk images: build, boot-test, import');
 
   cloud
     .command('build')
@@ -123,4 +126,23 @@ export default function register(program: Command): void {
         if (!r.booted) process.exitCode = EXIT_FAIL;
       },
     );
+
+  cloud
+    .command('import')
+    .description(
+      "import a published cloud image into wharf.yml's clouds: targets (the import stage, committed); exit 1 if one failed",
+    )
+    .argument('<app:id>', 'the cloud image, e.g. openeuler:24.03-lts-sp1-cloud')
+    .option('--target <names>', 'only these clouds: targets (comma-separated; default: every one)')
+    .option('--wait', 'poll until every selected import is completed or failed (one committed run per poll)')
+    .option('--poll-interval <seconds>', 'with --wait: seconds between polls', '30')
+    .option(
+      '--timeout <seconds>',
+      'with --wait: give up (exit 1) after this long; run again to go on',
+      '3600',
+    )
+    .option('-v, --verbose', "print the stage's own line per target and run")
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action((ref: string, o: CloudImportCliOptions) => cloudImportCommand(ref, o));
 }

@@ -40,11 +40,13 @@ export function printJson(v: unknown): void {
 export interface Progress {
   start(total: number, label?: string): void;
   tick(label?: string): void;
+  /** Set the value (e.g. imports finished so far) and the label. */
+  update(value: number, label?: string): void;
   stop(): void;
 }
 
 export function progress(enabled: boolean): Progress {
-  if (!enabled || !process.stderr.isTTY) return { start() {}, tick() {}, stop() {} };
+  if (!enabled || !process.stderr.isTTY) return { start() {}, tick() {}, update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -57,6 +59,7 @@ export function progress(enabled: boolean): Progress {
   return {
     start: (total, label = '') => bar.start(total, 0, { label }),
     tick: (label = '') => bar.increment(1, { label }),
+    update: (value, label = '') => bar.update(value, { label }),
     stop: () => bar.stop(),
   };
 }

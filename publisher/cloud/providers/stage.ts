@@ -10,7 +10,13 @@
 // are recorded with the secret values scrubbed.
 import type { CloudTarget } from '../../../catalog/config.ts';
 import type { ImportRecord, ImportTarget, PublishRecord } from '../../../catalog/schema.ts';
-import { targetLabel, type StageFn, type StageResult, type StageTarget } from '../../stage.ts';
+import {
+  targetLabel,
+  type StageContext,
+  type StageFn,
+  type StageResult,
+  type StageTarget,
+} from '../../stage.ts';
 import { PROVIDERS } from './registry.ts';
 import { credentialsFor, type DiskFormat, type ImportInput } from './types.ts';
 
@@ -53,7 +59,28 @@ export function pickObject(
   return undefined;
 }
 
-export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
+export interface CloudImportOptions {
+  /**
+   * Only these `clouds:` target names (`wharf cloud import --target`). The entries of the other targets
+   * in records.import are kept as they are, never dropped, and never polled.
+   */
+  targets?: readonly string[];
+}
+
+/** The import stage, optionally for some cloud targets only. */
+export function makeCloudImportStage(opts: CloudImportOptions = {}): StageFn<'import'> {
+  const only = opts.targets?.length ? new Set(opts.targets) : undefined;
+  return (ctx, st) => importStage(ctx, st, only);
+}
+
+/** Every `clouds:` target: what the pipeline runs. */
+export const cloudImportStage: StageFn<'import'> = makeCloudImportStage();
+
+const importStage = async (
+  ctx: StageContext,
+  st: StageTarget,
+  only: ReadonlySet<string> | undefined,
+): Promise<StageResult<'import'>> => {
   const started = Date.now();
   const at = new Date(started).toISOString();
   const label = targetLabel(st);
@@ -67,6 +94,7 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
   const clouds = ctx.config.clouds ?? [];
   if (clouds.length === 0) return skip(`${label}: no clouds targets in wharf.yml`);
   const pub = st.artifact?.records.publish;
+  const prev = st.artifact?.records.import;
   const record = (p: Omit<ImportRecord, 'runId' | 'at' | 'durationMs'>): ImportRecord => ({
     runId: ctx.runId,
     at,
@@ -75,40 +103,38 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
   });
   if (!pub || (pub.status !== 'ok' && pub.status !== 'unchanged')) {
     const message = `${label}: not published (${pub?.status ?? 'no publish record'}); nothing to import`;
+    // A run for some targets keeps the others' entries (a full run records that nothing is imported).
+    const targets = only ? (prev?.targets ?? []) : [];
     return {
       stage: 'import',
       verdict: 'blocked',
       status: 'blocked',
       message,
-      write: { record: record({ status: 'blocked', blockedBy: 'publish', targets: [], error: { message } }) },
+      write: { record: record({ status: 'blocked', blockedBy: 'publish', targets, error: { message } }) },
     };
   }
   const env = ctx.env ?? process.env;
-  const prev = st.artifact?.records.import;
   const objects = pub.objects ?? [];
-  const entries: ImportTarget[] = [];
-  for (const t of clouds) {
+
+  /** Start, poll or keep the import of one cloud target. */
+  const importInto = async (t: CloudTarget): Promise<ImportTarget> => {
     const base = { target: t.name, provider: t.provider, region: t.region, arch: st.arch };
     const provider = PROVIDERS[t.provider];
-    if (!provider) {
-      entries.push({
+    if (!provider)
+      return {
         ...base,
         state: 'failed',
         error: `no import adapter for provider ${t.provider} yet`,
         updatedAt: at,
-      });
-      continue;
-    }
+      };
     const obj = pickObject(objects, t, st.arch, provider.formats);
-    if (!obj) {
-      entries.push({
+    if (!obj)
+      return {
         ...base,
         state: 'failed',
         error: `no published ${provider.formats.join('/')} object for ${st.arch} on objectStorage target ${t.objectStorage}`,
         updatedAt: at,
-      });
-      continue;
-    }
+      };
     const input: ImportInput = {
       target: t,
       bucket: obj.bucket!,
@@ -131,27 +157,37 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
     const old = prev?.targets.find(
       (x) => x.target === t.name && x.sha256 === obj.sha256 && x.region === t.region && x.taskId,
     );
-    if (old?.state === 'completed') {
-      entries.push(old);
-      continue;
-    }
+    if (old?.state === 'completed') return old;
     try {
       const creds = credentialsFor(t, env);
       if (old?.state === 'running') {
         const p = await provider.poll(input, old, creds, ctx.signal);
-        entries.push({ ...old, ...p, taskId: old.taskId!, updatedAt: at });
-      } else {
-        const p = await provider.start(input, creds, ctx.signal);
-        entries.push({ ...base, ...same, ...p, startedAt: at, updatedAt: at });
+        return { ...old, ...p, taskId: old.taskId!, updatedAt: at };
       }
+      const p = await provider.start(input, creds, ctx.signal);
+      return { ...base, ...same, ...p, startedAt: at, updatedAt: at };
     } catch (e) {
       const error = scrub(errorMessage(e), t, env);
       // A poll that fails (network) keeps the task: the next run polls it again.
-      if (old?.state === 'running') entries.push({ ...old, error, updatedAt: at });
-      else entries.push({ ...base, ...same, state: 'failed', error, updatedAt: at });
+      if (old?.state === 'running') return { ...old, error, updatedAt: at };
+      return { ...base, ...same, state: 'failed', error, updatedAt: at };
+    }
+  };
+
+  // In wharf.yml order; with a target filter, the other targets' entries stay as they were, and an
+  // entry of a target no longer in wharf.yml is kept too (a full run drops it).
+  const entries: ImportTarget[] = [];
+  const selected: ImportTarget[] = [];
+  for (const t of clouds) {
+    if (only && !only.has(t.name)) entries.push(...(prev?.targets ?? []).filter((x) => x.target === t.name));
+    else {
+      const e = await importInto(t);
+      entries.push(e);
+      selected.push(e);
     }
   }
-  for (const e of entries)
+  if (only) entries.push(...(prev?.targets ?? []).filter((x) => !clouds.some((t) => t.name === x.target)));
+  for (const e of selected)
     ctx.log.info(
       `${label}: import ${e.target} (${e.region}) ${e.state}${e.imageId ? ` ${e.imageId}` : ''}${e.error ? `: ${e.error}` : ''}`,
     );
@@ -159,7 +195,7 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
   const running = entries.filter((e) => e.state === 'running');
   const unchanged =
     !!prev &&
-    entries.every((e) => e.state === 'completed') &&
+    selected.every((e) => e.state === 'completed') &&
     JSON.stringify(prev.targets) === JSON.stringify(entries);
   if (unchanged) return { stage: 'import', verdict: 'done', status: 'unchanged', unchanged: true };
   const status: ImportRecord['status'] = failed.length
@@ -169,7 +205,9 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
     : running.length
       ? 'running'
       : 'ok';
-  const message = `${label}: import ${status}: ${entries.map((e) => `${e.target} ${e.state}`).join(', ')}`;
+  // A configured target with no entry yet (a run for other targets only): the artifact stays pending.
+  const notStarted = clouds.filter((t) => !entries.some((e) => e.target === t.name)).map((t) => t.name);
+  const message = `${label}: import ${status}: ${selected.map((e) => `${e.target} ${e.state}`).join(', ')}`;
   return {
     stage: 'import',
     verdict: status === 'failed' || status === 'partial' ? 'failed' : 'done',
@@ -183,7 +221,13 @@ export const cloudImportStage: StageFn<'import'> = async (ctx, st) => {
           ? { error: { message: failed.map((e) => `${e.target}: ${e.error}`).join('; ') } }
           : {}),
       }),
-      pending: status === 'ok' ? 'clear' : { set: `import ${status}`, since: at },
+      pending:
+        status === 'ok' && !notStarted.length
+          ? 'clear'
+          : {
+              set: status === 'ok' ? `import not started: ${notStarted.join(', ')}` : `import ${status}`,
+              since: at,
+            },
     },
   };
 };
