@@ -4,6 +4,7 @@
 import type Docker from 'dockerode';
 import { followStream } from '../engine/index.ts';
 import type { Credentials } from '../registry/auth.ts';
+import { CREDENTIALS_HINT, type FoundCredentials } from '../registry/credentials.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { isIndexType, manifestMediaType, zImageIndex } from '../registry/media.ts';
 import { parseImageRef } from '../registry/ref.ts';
@@ -32,8 +33,9 @@ export async function resolveBaseDigest(
   engine: Docker,
   ref: string,
   platform?: string,
-  credentials?: Credentials,
+  found?: FoundCredentials,
 ): Promise<ResolvedBase> {
+  const credentials = found?.credentials;
   let pullError: string | undefined;
   try {
     const authconfig = credentials
@@ -56,9 +58,14 @@ export async function resolveBaseDigest(
   try {
     info = await engine.getImage(ref).inspect();
   } catch (e) {
-    throw new Error(
-      `base image ${ref} cannot be pulled (${pullError ?? (e as Error).message}) and is not present locally`,
-    );
+    const why = pullError ?? (e as Error).message;
+    const refused = /unauthorized|authentication required|denied|\b401\b|\b403\b/i.test(why);
+    const hint = !refused
+      ? ''
+      : found
+        ? `; the credentials from ${found.from} were refused`
+        : `; no registry credentials are configured for it (${CREDENTIALS_HINT})`;
+    throw new Error(`base image ${ref} cannot be pulled (${why}) and is not present locally${hint}`);
   }
   // A multi-arch base: the engine lists the index digest and the arch's own manifest digest in
   // RepoDigests, in no fixed order; the arch's own digest (from the index) is what changes with it alone.

@@ -104,7 +104,7 @@ export function makeBuildStage(opts: BuildStageOptions = {}): StageFn<'build'> {
       base: (engine, ref, platform) =>
         memo(bases, `${platform ?? ''}\0${ref}`, async () => {
           const found = await credentialsForRef(ref, { config: ctx.config, env: ctx.env ?? process.env });
-          return resolveBaseDigest(engine, ref, platform, found?.credentials);
+          return resolveBaseDigest(engine, ref, platform, found);
         }),
       wharfBase: async (ref, arch) => {
         index ??= ctx.store.load().then(

@@ -1,7 +1,7 @@
 // Registry credentials for reads, against a real docker-registry with htpasswd auth on loopback:
-// base-image lookups (the base check's registry resolver, checkBases) and skopeo fetches succeed with the
-// credentials wharf.yml `registries:` (env var names) or a containers auth file give, and fail without them
-// with an error saying how to configure them; skopeo gets a 0600 temp auth file (never the password on its
+// base-image lookups (the base check's registry resolver, checkBases), the build's base pulls through the
+// engine (podman) and skopeo fetches succeed with the credentials wharf.yml `registries:` (env var names) or
+// a containers auth file give, and fail without them with an error saying how to configure them; skopeo gets a 0600 temp auth file (never the password on its
 // command line) that is gone afterwards; the password is in no message, record or commit.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -19,8 +19,10 @@ import {
   findCredentials,
   type CredentialSource,
 } from '../../publisher/registry/credentials.ts';
+import { resolveBaseDigest } from '../../publisher/build/base.ts';
 import { skopeoFetch } from '../../publisher/registry/skopeo.ts';
 import { checkBases, registryResolver } from '../../publisher/watch/bases.ts';
+import { startPodman, type TestPodman } from '../helpers/podman.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 const USER = 'wharf-ci';
@@ -343,5 +345,33 @@ describe('skopeo fetches', () => {
     }).catch((e: unknown) => e)) as Error;
     expect(wrong.message).toMatch(/refused the credentials from \/some\/auth\.json/);
     expect(wrong.message).not.toContain('wrong-password');
+  }, 60_000);
+});
+
+describe('base-image pulls through the engine (podman)', () => {
+  let podman: TestPodman;
+  beforeAll(async () => {
+    podman = await startPodman({ insecureRegistries: [reg.host] });
+  }, 60_000);
+  afterAll(async () => podman?.stop());
+
+  it('pull with the credentials as the registry auth; anonymously the base cannot be resolved', async () => {
+    const anon = (await resolveBaseDigest(podman.engine, ref).catch((e: unknown) => e)) as Error;
+    expect(anon.message).toMatch(/base image .* cannot be pulled .* and is not present locally/);
+    expect(anon.message).toMatch(/no registry credentials are configured for it \(wharf\.yml registries/);
+    const from = 'wharf.yml registries private';
+    const wrong = (await resolveBaseDigest(podman.engine, ref, undefined, {
+      credentials: { username: USER, password: 'wrong-password' },
+      from,
+    }).catch((e: unknown) => e)) as Error;
+    expect(wrong.message).toMatch(
+      /cannot be pulled.*the credentials from wharf\.yml registries private were refused/,
+    );
+    expect(wrong.message).not.toContain('wrong-password');
+    const ok = await resolveBaseDigest(podman.engine, ref, undefined, {
+      credentials: { username: USER, password: PASSWORD },
+      from,
+    });
+    expect(ok).toEqual({ ref, digest, local: false });
   }, 60_000);
 });
