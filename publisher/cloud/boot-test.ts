@@ -6,6 +6,8 @@
 // - systemd reaching multi-user.target and cloud-init's "finished" line.
 // KVM is used when /dev/kvm opens and the guest arch is the host's, and the boot is retried under TCG
 // when KVM fails (nested virtualisation often does); TCG otherwise. The whole console is kept.
+// amd64: qemu-system-x86_64 -machine q35 with OVMF, serial ttyS0. arm64: qemu-system-aarch64
+// -machine virt (-cpu host under KVM, max under TCG) with AAVMF, serial on the PL011 (ttyAMA0).
 import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { access, copyFile, mkdtemp, open, rm } from 'node:fs/promises';
@@ -52,14 +54,25 @@ export type BootTestResult = z.infer<typeof zBootTestResult>;
 interface Firmware {
   qemu: string;
   machine: string[];
+  /** The CPU arguments for each accelerator. */
+  cpu: Record<Accel, string[]>;
   code: string;
   vars: string;
 }
 
-const FIRMWARE: Partial<Record<Arch, { qemu: string; machine: string[]; pairs: [string, string][] }>> = {
+interface ArchQemu {
+  qemu: string;
+  machine: string[];
+  cpu: Record<Accel, string[]>;
+  /** UEFI firmware: [code, vars template] pairs, first found wins. */
+  pairs: [string, string][];
+}
+
+const FIRMWARE: Partial<Record<Arch, ArchQemu>> = {
   amd64: {
     qemu: 'qemu-system-x86_64',
     machine: ['-machine', 'q35'],
+    cpu: { kvm: ['-cpu', 'host'], tcg: [] },
     pairs: [
       ['/usr/share/OVMF/OVMF_CODE_4M.fd', '/usr/share/OVMF/OVMF_VARS_4M.fd'],
       ['/usr/share/OVMF/OVMF_CODE.fd', '/usr/share/OVMF/OVMF_VARS.fd'],
@@ -68,7 +81,11 @@ const FIRMWARE: Partial<Record<Arch, { qemu: string; machine: string[]; pairs: [
   },
   arm64: {
     qemu: 'qemu-system-aarch64',
-    machine: ['-machine', 'virt', '-cpu', 'max'],
+    // virt: PL011 serial (ttyAMA0), virtio over PCIe, AAVMF in the two pflash banks (64 MiB each).
+    machine: ['-machine', 'virt'],
+    // Under TCG, max with pauth-impdef: QEMU's own pointer-authentication hash instead of emulating
+    // QARMA. The test image boots in about half the time (21 s against 47 s here).
+    cpu: { kvm: ['-cpu', 'host'], tcg: ['-cpu', 'max,pauth-impdef=on'] },
     pairs: [
       ['/usr/share/AAVMF/AAVMF_CODE.fd', '/usr/share/AAVMF/AAVMF_VARS.fd'],
       ['/usr/share/edk2/aarch64/QEMU_EFI-pflash.raw', '/usr/share/edk2/aarch64/vars-template-pflash.raw'],
@@ -86,7 +103,8 @@ export async function findFirmware(arch: Arch): Promise<Firmware> {
   const f = FIRMWARE[arch];
   if (!f) throw new CloudToolError(`no UEFI boot test for ${arch} (amd64 and arm64 are supported)`);
   for (const [code, vars] of f.pairs)
-    if ((await exists(code)) && (await exists(vars))) return { qemu: f.qemu, machine: f.machine, code, vars };
+    if ((await exists(code)) && (await exists(vars)))
+      return { qemu: f.qemu, machine: f.machine, cpu: f.cpu, code, vars };
   throw new CloudToolError(
     `no UEFI firmware for ${arch}: install ${arch === 'amd64' ? 'ovmf' : 'qemu-efi-aarch64'} (looked for ${f.pairs.map((p) => p[0]).join(', ')})`,
   );
@@ -108,8 +126,10 @@ export async function kvmUsable(arch: Arch): Promise<boolean> {
 
 const MULTI_USER = /Reached target .*Multi-User System|Reached target multi-user\.target/;
 const CLOUD_INIT_DONE = /Cloud-init v\. \S+ finished/;
+// How KVM fails under nested virtualisation: an internal error, or QEMU aborting when the host
+// refuses an MSR ("failed to set MSR 0x10a …", then an assertion in kvm_buf_set_msrs).
 const KVM_FAILED =
-  /KVM internal error|failed to initialize kvm|Could not access KVM kernel module|kvm run failed|failed to set MSR/i;
+  /KVM internal error|failed to initialize kvm|Could not access KVM kernel module|kvm run failed|failed to set MSR|kvm_buf_set_msrs/i;
 
 interface Attempt {
   outcome: 'passed' | 'timeout' | 'exited' | 'kvm-failed';
@@ -133,7 +153,7 @@ async function attempt(
     ...fw.machine,
     '-accel',
     accel,
-    ...(accel === 'kvm' && !fw.machine.includes('-cpu') ? ['-cpu', 'host'] : []),
+    ...fw.cpu[accel],
     '-m',
     String(o.memoryMiB ?? 1024),
     '-smp',

@@ -1,13 +1,16 @@
 // The cloud-image test fixture: a small bootable rootfs, as a bootable container image carries it —
 // Debian's generic kernel (scripts/setup/cloud-kernel.sh fetches it with `apt-get download` into
-// .cache/cloud-kernel; run here when CI has not), a tiny initramfs that loads virtio/ext4 and
-// switch_roots, a static busybox userland whose /sbin/init prints the NoCloud seed's marker (a
-// "marker unit"), and systemd-boot from the host's systemd-boot-efi. Plus files the customisation
+// .cache/cloud-kernel, the arm64 one into .cache/cloud-kernel/arm64; run here when CI has not), a
+// tiny initramfs that loads virtio/ext4 and switch_roots, a static busybox userland whose /sbin/init
+// prints the NoCloud seed's marker (a "marker unit"), and systemd-boot (amd64: the host's
+// systemd-boot-efi; arm64: systemd-boot-efi:arm64 from the same script). Plus files the customisation
 // must change (sshd_config allowing root passwords, a host key, a machine-id, root's password).
+// A missing arm64 part is an error naming the setup script, never a skip.
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
+import type { Arch } from '../../catalog/names.ts';
 import { dirNode, fileNode, Rootfs } from '../../publisher/rootfs/index.ts';
 import { minimalInitramfs, VIRTIO_EXT4_MODULES } from '../../publisher/cloud/initramfs.ts';
 
@@ -15,12 +18,18 @@ export const EPOCH = 1767225600;
 const REPO = resolve(import.meta.dirname, '../..');
 const CACHE = join(REPO, '.cache/cloud-kernel');
 
-/** Debian's kernel: vmlinuz and the modules directory (fetched on first use). */
-export async function debianKernel(): Promise<{ version: string; vmlinuz: string; modulesDir: string }> {
-  if (!existsSync(join(CACHE, 'current')))
+export type TestArch = Extract<Arch, 'amd64' | 'arm64'>;
+const kernelCache = (arch: TestArch) => (arch === 'amd64' ? CACHE : join(CACHE, arch));
+
+/** Debian's kernel for `arch`: vmlinuz and the modules directory (fetched on first use). */
+export async function debianKernel(
+  arch: TestArch = 'amd64',
+): Promise<{ version: string; vmlinuz: string; modulesDir: string }> {
+  const cache = kernelCache(arch);
+  if (!existsSync(join(cache, 'current')))
     await execa('bash', [join(REPO, 'scripts/setup/cloud-kernel.sh'), CACHE], { stdio: 'inherit' });
-  const pkg = (await readFile(join(CACHE, 'current'), 'utf8')).trim();
-  const root = join(CACHE, pkg);
+  const pkg = (await readFile(join(cache, 'current'), 'utf8')).trim();
+  const root = join(cache, pkg);
   const version = (await readdir(join(root, 'lib/modules')))[0]!;
   return {
     version,
@@ -31,6 +40,34 @@ export async function debianKernel(): Promise<{ version: string; vmlinuz: string
 
 export const busyboxPath = () => ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))!;
 export const SYSTEMD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
+/** arm64's systemd-boot, from systemd-boot-efi:arm64 (scripts/setup/cloud-kernel.sh). */
+export const SYSTEMD_BOOT_AA64 = join(CACHE, 'arm64/systemd-bootaa64.efi');
+/** arm64's static busybox (scripts/setup/multiarch.sh). */
+export const BUSYBOX_ARM64 = join(REPO, '.cache/arches/arm64/busybox');
+
+const mustRead = async (path: string, what: string, setup: string) => {
+  if (!existsSync(path)) throw new Error(`${what} is missing: ${path} (run ${setup})`);
+  return readFile(path);
+};
+
+/** The busybox and systemd-boot binaries for `arch`, with their file names in the rootfs. */
+async function archBinaries(
+  arch: TestArch,
+): Promise<{ busybox: Buffer; sdboot: Buffer; sdbootName: string }> {
+  if (arch === 'amd64')
+    return {
+      busybox: await readFile(busyboxPath()),
+      sdboot: await readFile(SYSTEMD_BOOT),
+      sdbootName: 'systemd-bootx64.efi',
+    };
+  if (!existsSync(SYSTEMD_BOOT_AA64))
+    await execa('bash', [join(REPO, 'scripts/setup/cloud-kernel.sh'), CACHE], { stdio: 'inherit' });
+  return {
+    busybox: await mustRead(BUSYBOX_ARM64, 'the arm64 busybox', 'scripts/setup/multiarch.sh'),
+    sdboot: await mustRead(SYSTEMD_BOOT_AA64, 'the arm64 systemd-boot', 'scripts/setup/cloud-kernel.sh'),
+    sdbootName: 'systemd-bootaa64.efi',
+  };
+}
 
 export const INIT = `#!/bin/sh
 export PATH=/bin
@@ -47,14 +84,14 @@ busybox sync
 busybox poweroff -f
 `;
 
-/** The bootable test rootfs (kernel, initramfs, systemd-boot, busybox, the marker init). */
-export async function bootableRootfs(): Promise<{
+/** The bootable test rootfs for `arch` (kernel, initramfs, systemd-boot, busybox, the marker init). */
+export async function bootableRootfs(arch: TestArch = 'amd64'): Promise<{
   rootfs: Rootfs;
   kernelVersion: string;
   modules: string[];
 }> {
-  const k = await debianKernel();
-  const busybox = await readFile(busyboxPath());
+  const k = await debianKernel(arch);
+  const { busybox, sdboot, sdbootName } = await archBinaries(arch);
   const initrd = await minimalInitramfs({
     modulesDir: k.modulesDir,
     modules: VIRTIO_EXT4_MODULES,
@@ -124,6 +161,6 @@ export async function bootableRootfs(): Promise<{
   });
   fs.set(`boot/vmlinuz-${k.version}`, fileNode(await readFile(k.vmlinuz), { ...at, mode: 0o644 }));
   fs.set(`boot/initrd.img-${k.version}`, fileNode(initrd.data, { ...at, mode: 0o644 }));
-  fs.set('usr/lib/systemd/boot/efi/systemd-bootx64.efi', fileNode(await readFile(SYSTEMD_BOOT), at));
+  fs.set(`usr/lib/systemd/boot/efi/${sdbootName}`, fileNode(sdboot, at));
   return { rootfs: fs, kernelVersion: k.version, modules: initrd.modules };
 }
