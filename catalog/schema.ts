@@ -883,6 +883,8 @@ export const zImportTarget = z
     taskId: z.string().max(256).optional(),
     /** AWS: the snapshot ImportSnapshot made (RegisterImage's root device). */
     snapshotId: z.string().max(256).optional(),
+    /** Alibaba: the image id ImportImage reserves at start, polled until Available (then `imageId`). */
+    pendingImageId: z.string().max(256).optional(),
     state: z.enum(IMPORT_STATES),
     imageId: z.string().max(256).optional(),
     imageName: z.string().max(256).optional(),

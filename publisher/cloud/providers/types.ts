@@ -36,7 +36,7 @@ export interface Credentials {
 /** What start/poll report: the fields of the record entry they set. */
 export type ImportProgress = Pick<
   ImportTarget,
-  'state' | 'taskId' | 'snapshotId' | 'imageId' | 'progress' | 'error'
+  'state' | 'taskId' | 'snapshotId' | 'pendingImageId' | 'imageId' | 'progress' | 'error'
 >;
 
 export interface CloudProvider {
