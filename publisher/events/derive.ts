@@ -207,9 +207,47 @@ const STAGE_EVENTS: Record<Stage, Record<string, EventKind>> = {
     failed: 'image.publish.failed',
     blocked: 'image.publish.blocked',
   },
-  /** Cloud imports are reported in their record and commits, not as events (yet). */
-  import: {},
+  /** Cloud imports: only when a record brings news (importNews), never once per poll. */
+  import: { ok: 'image.imported', partial: 'image.import.partial', failed: 'image.import.failed' },
 };
+
+type ImportEntry = NonNullable<Artifact['records']['import']>['targets'][number];
+
+/**
+ * What a cloud import record newly says compared with the one before: the targets whose task started
+ * (a task id that was not there), that completed (an image id that was not there) or that failed (a
+ * target that was not failed). A poll that only moves a task's progress says nothing new.
+ */
+function importNews(now: Artifact, before: Artifact | undefined) {
+  const prev = before?.records.import?.targets ?? [];
+  const cur = now.records.import?.targets ?? [];
+  const had = (e: ImportEntry, f: (p: ImportEntry) => boolean) =>
+    prev.some((p) => p.target === e.target && p.region === e.region && f(p));
+  return {
+    started: cur.filter((e) => e.taskId && !had(e, (p) => p.taskId === e.taskId)),
+    completed: cur.filter(
+      (e) => e.state === 'completed' && !had(e, (p) => p.state === 'completed' && p.imageId === e.imageId),
+    ),
+    failed: cur.filter((e) => e.state === 'failed' && !had(e, (p) => p.state === 'failed')),
+  };
+}
+
+/** The import event kinds a changed import record gives (started, then the status event, each at most once). */
+function importKinds(now: Artifact, before: Artifact | undefined): EventKind[] {
+  const rec = now.records.import!;
+  const n = importNews(now, before);
+  const out: EventKind[] = [];
+  if (n.started.length) out.push('image.import.started');
+  const status = STAGE_EVENTS.import[rec.status];
+  const news =
+    rec.status === 'ok'
+      ? n.completed.length > 0 || before?.records.import?.status !== 'ok'
+      : rec.status === 'failed'
+        ? n.failed.length > 0
+        : n.failed.length > 0 || n.completed.length > 0;
+  if (status && news) out.push(status);
+  return out;
+}
 
 function artifactDrafts(path: string, now: Artifact, before: Artifact | undefined): Draft[] {
   const out: Draft[] = [];
@@ -224,27 +262,30 @@ function artifactDrafts(path: string, now: Artifact, before: Artifact | undefine
   for (const stage of STAGES) {
     const rec = now.records[stage];
     if (!rec || JSON.stringify(rec) === JSON.stringify(before?.records[stage])) continue;
-    const kind = STAGE_EVENTS[stage][rec.status];
-    if (!kind) continue;
-    const words = kind.replace(/^image\./, '').replace(/\./g, ' ');
-    out.push({
-      kind,
-      path,
-      app: now.app,
-      subject: name,
-      title: `${name} ${words}`,
-      summary: stageSummary(now, stage),
-      data: {
-        ...base,
-        stage,
-        status: rec.status,
-        runId: rec.runId,
-        at: rec.at,
-        ...(rec.durationMs !== undefined ? { durationMs: rec.durationMs } : {}),
-        ...(rec.error ? { error: rec.error.message } : {}),
-        ...stageData(now, stage),
-      },
-    });
+    const kinds =
+      stage === 'import' ? importKinds(now, before) : [STAGE_EVENTS[stage][rec.status]].filter((k) => !!k);
+    for (const kind of kinds) {
+      const words = kind.replace(/^image\./, '').replace(/\./g, ' ');
+      out.push({
+        kind,
+        path,
+        app: now.app,
+        subject: name,
+        title: `${name} ${words}`,
+        summary:
+          kind === 'image.import.started' ? importStartedSummary(now, before) : stageSummary(now, stage),
+        data: {
+          ...base,
+          stage,
+          status: rec.status,
+          runId: rec.runId,
+          at: rec.at,
+          ...(rec.durationMs !== undefined ? { durationMs: rec.durationMs } : {}),
+          ...(rec.error ? { error: rec.error.message } : {}),
+          ...stageData(now, stage, before),
+        },
+      });
+    }
   }
   const p = now.pending;
   if (p && (p.since !== before?.pending?.since || p.reason !== before?.pending?.reason)) {
@@ -307,13 +348,34 @@ function stageSummary(a: Artifact, stage: Stage): string {
     }
     case 'import': {
       const ts = r.import?.targets ?? [];
-      return `${what} imports: ${ts.map((t) => `${t.target} ${t.state}${t.imageId ? ` ${t.imageId}` : ''}`).join(', ') || 'none'}.`;
+      const list = (f: (t: ImportEntry) => boolean) =>
+        ts
+          .filter(f)
+          .map((t) => `${t.target} (${t.region})${t.imageId ? ` ${t.imageId}` : ''}`)
+          .join(', ');
+      const done = list((t) => t.state === 'completed');
+      const bad = list((t) => t.state === 'failed');
+      const running = list((t) => t.state === 'running');
+      if (r.import?.status === 'ok') return `${what} was imported into ${done || 'no cloud'}.`;
+      if (r.import?.status === 'failed') return `Importing ${what} failed on ${bad || 'every cloud'}.`;
+      return `${what} imports: ${[
+        done && `imported into ${done}`,
+        bad && `failed on ${bad}`,
+        running && `still running on ${running}`,
+      ]
+        .filter(Boolean)
+        .join('; ')}.`;
     }
   }
 }
 
+function importStartedSummary(a: Artifact, before: Artifact | undefined): string {
+  const started = importNews(a, before).started.map((t) => `${t.target} (${t.region})`);
+  return `Importing ${a.app}:${a.id} (${a.kind}, openEuler ${a.osVersion}) started on ${started.join(', ')}.`;
+}
+
 /** The record summary an event carries: what consumers need, never logs, findings lists or secrets. */
-function stageData(a: Artifact, stage: Stage): Record<string, unknown> {
+function stageData(a: Artifact, stage: Stage, before?: Artifact): Record<string, unknown> {
   const r = a.records;
   switch (stage) {
     case 'build':
@@ -361,12 +423,31 @@ function stageData(a: Artifact, stage: Stage): Record<string, unknown> {
         blockedBy: p.blockedBy,
       });
     }
-    case 'import':
+    case 'import': {
+      // Every target's image id and region (the record holds no credentials), and what is new.
+      const n = importNews(a, before);
+      const names = (l: ImportEntry[]) => l.map((t) => t.target);
       return {
         targets: (a.records.import?.targets ?? []).map((t) =>
-          pick({ target: t.target, region: t.region, state: t.state, imageId: t.imageId }),
+          pick({
+            target: t.target,
+            provider: t.provider,
+            region: t.region,
+            arch: t.arch,
+            format: t.format,
+            state: t.state,
+            taskId: t.taskId,
+            imageId: t.imageId,
+            imageName: t.imageName,
+            error: t.error,
+          }),
         ),
+        started: names(n.started),
+        completed: names(n.completed),
+        failed: names(n.failed),
+        ...(a.records.import?.blockedBy ? { blockedBy: a.records.import.blockedBy } : {}),
       };
+    }
   }
 }
 
