@@ -271,6 +271,36 @@ describe('Alibaba ECS import adapter (loopback ECS contract server, signature V3
     );
   });
 
+  it('an aborted run sends no request; an abort while waiting stops the wait', async () => {
+    const n = seen.length;
+    const r = refused;
+    const ac = new AbortController();
+    ac.abort();
+    await expect(alibabaProvider.start(input('direct-arm64'), creds, ac.signal)).rejects.toThrow(/abort/i);
+    expect(seen).toHaveLength(n);
+    expect(refused).toBe(r);
+    // a server that accepts and never answers: the abort ends the call, not the SDK's read timeout
+    const silent = createServer(() => {});
+    await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
+    const i = input('direct-arm64');
+    const late = new AbortController();
+    setTimeout(() => late.abort(), 200);
+    const t0 = Date.now();
+    await expect(
+      alibabaProvider.start(
+        {
+          ...i,
+          target: { ...i.target, endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` },
+        },
+        creds,
+        late.signal,
+      ),
+    ).rejects.toThrow('Alibaba ECS ImportImage: aborted');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    silent.closeAllConnections();
+    await new Promise((res) => silent.close(res));
+  });
+
   it('start sends ImportImage (UEFI, arm64, Others Linux, QCOW2 from OSS, GiB rounded up) → running with the task id; polls until Available', async () => {
     const i = input('direct-arm64', { arch: 'arm64', size: 3.5 * GiB });
     const started = await alibabaProvider.start(i, creds);
