@@ -177,12 +177,44 @@ interface Resolvers {
   host(): Promise<HostArches>;
 }
 
-/** One arch of a multi-arch build: where its layout and local image go, and its last record. */
+/**
+ * One build of one arch: where its layout and local image go, its last record, and the platform asked of
+ * the engine. A single-arch build (singleArchPlan) is the engine's own arch under the artifact's names and
+ * record, with no platform (pulls and builds as the engine defaults, bases by RepoDigests); each arch of a
+ * multi-arch build (buildArches) is `linux/<arch>` with its own local image, layout and platforms[] entry.
+ */
 interface ArchPlan {
   arch: Arch;
+  /** `linux/<arch>` for a multi-arch build; undefined for a single-arch one. */
+  platform: string | undefined;
   layoutDir: string;
   localRef: string;
   prev: BuildRecord | undefined;
+}
+
+function singleArchPlan(ctx: StageContext, t: StageTarget, arch: Arch): ArchPlan {
+  return {
+    arch,
+    platform: undefined,
+    layoutDir: imageLayoutDir(ctx, t.app.id, t.artifactId),
+    localRef: localImageRef(t.app.id, t.artifactId),
+    prev: t.artifact?.records.build,
+  };
+}
+
+/** The engine and its arch, or the failure to record (no engine configured, engine unreachable). */
+async function engineAndArch(
+  ctx: StageContext,
+  r: Resolvers,
+  fail: (message: string) => StageResult<'build'>,
+): Promise<{ engine: Docker; arch: Arch } | { failed: StageResult<'build'> }> {
+  const engine = ctx.engine;
+  if (!engine) return { failed: fail('no container engine configured (DOCKER_HOST, --engine)') };
+  try {
+    return { engine, arch: await r.arch(engine) };
+  } catch (e) {
+    return { failed: fail(explainEngineError(engine, e).message) };
+  }
 }
 
 type PlatformRecord = NonNullable<BuildRecord['platforms']>[number];
@@ -276,9 +308,20 @@ async function buildOne(
   const planned = plannedArches(ctx.config, t.recipe.arches, opts.arches);
   if (planned) return buildArches(ctx, t, opts, r, planned, started);
 
+  const ea = await engineAndArch(ctx, r, (cause) =>
+    failedBuild(ctx, `build ${name} failed: ${cause}`, started),
+  );
+  if ('failed' in ea) return ea.failed;
   let partial: Partial<BuildRecord> = {};
   try {
-    const res = await prepareAndBuild(ctx, t, opts, r, (p) => (partial = { ...partial, ...p }));
+    const res = await prepareAndBuild(
+      ctx,
+      t,
+      opts,
+      r,
+      (p) => (partial = { ...partial, ...p }),
+      singleArchPlan(ctx, t, ea.arch),
+    );
     const record: BuildRecord = { ...res.record, runId: ctx.runId, at, durationMs: Date.now() - started };
     const unchanged = record.status === 'unchanged';
     return {
@@ -360,14 +403,9 @@ async function buildArches(
     return fail(
       `build ${name} failed: none of the requested arches is in the recipe's arches (${t.recipe.arches.join(', ')})`,
     );
-  const engine = ctx.engine;
-  if (!engine) return fail(`build ${name} failed: no container engine configured (DOCKER_HOST, --engine)`);
-  let engineArch: Arch;
-  try {
-    engineArch = await r.arch(engine);
-  } catch (e) {
-    return fail(`build ${name} failed: ${explainEngineError(engine, e).message}`);
-  }
+  const ea = await engineAndArch(ctx, r, (cause) => fail(`build ${name} failed: ${cause}`));
+  if ('failed' in ea) return ea.failed;
+  const { engine, arch: engineArch } = ea;
   const host = await r.host();
   const primary = planned.includes(engineArch) ? engineArch : planned[0]!;
   const order = [primary, ...planned.filter((a) => a !== primary)];
@@ -392,6 +430,7 @@ async function buildArches(
     const prevPlat = prevBuild?.platforms?.find((p) => p.arch === arch);
     const plan: ArchPlan = {
       arch,
+      platform: `linux/${arch}`,
       layoutDir:
         arch === primary
           ? imageLayoutDir(ctx, t.app.id, t.artifactId)
@@ -515,7 +554,7 @@ async function prepareAndBuild(
   opts: BuildStageOptions,
   r: Resolvers,
   note: (p: Partial<BuildRecord>) => void,
-  plan?: ArchPlan,
+  plan: ArchPlan,
 ): Promise<BuildResult> {
   const recipe = t.recipe;
   if (t.kind !== 'container' || recipe.kind !== 'container')
@@ -538,15 +577,10 @@ async function prepareAndBuild(
   const resolved = await resolveRecipe(checkout, t.app, recipe).catch((e: Error) => {
     throw new BuildFailure(e instanceof RecipeError ? `${e.message}${at}` : e.message);
   });
-  const arch =
-    plan?.arch ??
-    (await r.arch(engine).catch((e: unknown) => {
-      throw new BuildFailure(explainEngineError(engine, e).message);
-    }));
+  const { arch, platform } = plan;
   const dockerfileBytes = await readFile(resolved.dockerfile);
 
   // ---- what the Dockerfile says: build args and every stage's base, resolved
-  const platform = plan ? `linux/${arch}` : undefined;
   let buildPlan;
   try {
     buildPlan = await planBuild({
@@ -596,8 +630,7 @@ async function prepareAndBuild(
   note({ inputsDigest, arches: [arch] });
 
   // ---- unchanged?
-  const prev = plan ? plan.prev : t.artifact?.records.build;
-  const layoutDir = plan?.layoutDir ?? imageLayoutDir(ctx, t.app.id, t.artifactId);
+  const { prev, layoutDir } = plan;
   // A rebuild requested after the last build (watch, trigger, a rescan that found a fixable CVE) is
   // honoured even with identical inputs: package updates inside RUN steps are not part of the digest.
   const pending = t.artifact?.pending;
@@ -645,7 +678,7 @@ async function prepareAndBuild(
   const log = new LogBuffer(opts.maxLogBytes ?? 1024 * 1024);
   const storeLog = async () =>
     log.size ? ctx.blobs.put(log.text(), LOG_MEDIA_TYPE, { maxBytes: log.cap }) : undefined;
-  const localRef = plan?.localRef ?? localImageRef(t.app.id, t.artifactId);
+  const localRef = plan.localRef;
   const extra = resolved.dockerfileInContext ? [] : [{ name: OUTSIDE_DOCKERFILE, data: dockerfileBytes }];
   ctx.log.progress?.(
     `${name}: building (${entries.length} context entries, ${bases.length ? `bases ${bases.map((b) => b.used ?? b.ref).join(', ')}` : 'no base image'})`,
@@ -666,7 +699,7 @@ async function prepareAndBuild(
       labels,
       rm: true,
       forcerm: true,
-      ...(plan ? { platform: `linux/${arch}` } : {}),
+      ...(platform ? { platform } : {}),
       ...(signal ? { abortSignal: signal } : {}),
     });
     const events = followStream<{ stream?: string; error?: string; errorDetail?: { message?: string } }>(
