@@ -7,10 +7,10 @@
 // - Ext4Editor: reads files (`debugfs -R cat`, `ls -p`) and writes them (`debugfs -w -f <script>`)
 //   in an ext4 image or in a partition of a raw disk (`image?offset=<bytes>`): how a base disk
 //   image is customised in place, with no loop device and no root.
-import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import type { Rootfs, RootfsNode } from '../rootfs/index.ts';
+import { writeRootfsDir, type Rootfs, type RootfsNode } from '../rootfs/index.ts';
 import { reproducibleEnv, tool, toolBytes } from './run.ts';
 
 const TYPE_BITS: Record<RootfsNode['type'], number> = {
@@ -67,34 +67,19 @@ export async function mkfsExt4(fs: Rootfs, out: string, o: Ext4Options): Promise
   const script: string[] = [];
   try {
     await mkdir(stage);
-    const first = new Map<RootfsNode, string>();
     const xattrFiles: string[] = [];
     const paths = fs.sortedPaths();
-    for (const p of paths) {
-      const n = fs.nodes.get(p)!;
-      const dst = join(stage, p);
-      if (n.type === 'dir') await mkdir(dst, { mode: 0o755 });
-      else if (n.type === 'file') {
-        const seen = first.get(n);
-        if (seen !== undefined) await link(join(stage, seen), dst);
-        else {
-          if (n.data.length !== n.size) throw new Error(`${p}: content was truncated when read`);
-          await writeFile(dst, n.data, { mode: 0o644 });
-          first.set(n, p);
-        }
-      } else if (n.type === 'symlink') await symlink(n.linkname, dst);
-      else {
-        // Device nodes and fifos cannot be made without privileges: debugfs makes them.
-        const kind = n.type === 'fifo' ? 'p' : `${n.type === 'char' ? 'c' : 'b'} ${n.devmajor} ${n.devminor}`;
-        // debugfs's mknod links the node only by a plain name in the current directory.
-        const slash = p.lastIndexOf('/');
-        script.push(
-          `cd ${debugfsPath(slash === -1 ? '' : p.slice(0, slash))}`,
-          `mknod ${debugfsPath(p.slice(slash + 1)).replace('"/', '"')} ${kind}`,
-          'cd /',
-        );
-      }
-    }
+    await writeRootfsDir(fs, stage, (p, n) => {
+      // Device nodes and fifos cannot be made without privileges: debugfs makes them.
+      const kind = n.type === 'fifo' ? 'p' : `${n.type === 'char' ? 'c' : 'b'} ${n.devmajor} ${n.devminor}`;
+      // debugfs's mknod links the node only by a plain name in the current directory.
+      const slash = p.lastIndexOf('/');
+      script.push(
+        `cd ${debugfsPath(slash === -1 ? '' : p.slice(0, slash))}`,
+        `mknod ${debugfsPath(p.slice(slash + 1)).replace('"/', '"')} ${kind}`,
+        'cd /',
+      );
+    });
     script.push(...inodeFixup('', { ...rootDirNode(), mtime: o.epoch }, o.epoch));
     for (const p of paths) {
       const n = fs.nodes.get(p)!;
@@ -229,6 +214,19 @@ export class Ext4Editor {
     if (this.removed.has(p)) return null;
     if ((await this.type(p)) !== 'file') return null;
     return (await toolBytes('debugfs', ['-R', `cat ${debugfsPath(p)}`, this.spec])).stdout;
+  }
+
+  /**
+   * The whole filesystem copied into the (empty) host directory `dest` (debugfs `rdump /`): files,
+   * directories and symlinks; device nodes are left out. Owners are kept only when run as root.
+   */
+  async dump(dest: string): Promise<void> {
+    const r = await tool('debugfs', ['-R', `rdump / ${debugfsPath(dest)}`, this.spec], { env: this.env });
+    // Not being allowed to chown (unprivileged) is expected; any other complaint is an error.
+    const errs = debugfsErrors(r.stderr).filter(
+      (l) => !/while changing ownership|Operation not permitted/.test(l),
+    );
+    if (errs.length) throw new Error(`debugfs rdump of ${this.image}: ${errs.slice(0, 5).join('; ')}`);
   }
 
   /** Names in a directory (without . and ..); [] when it is not there. */

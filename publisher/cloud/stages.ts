@@ -10,20 +10,21 @@
 // verify: boot it (boot-test.ts): the qcow2 (else the raw, vmdk, vhd) booted under QEMU with a NoCloud
 //   seed; every other file must read as its format with the same virtual size. The console log goes to
 //   the blob store. A failed boot fails the artifact: nothing after it runs, nothing is published.
-// scan: the RPM database read out of the disk's root ext4 with debugfs (the bytes that are published)
-//   through the same advisory matcher as containers and WSL images; no database or no index: not-run.
+// scan: the root filesystem copied out of the disk's root ext4 with debugfs (the bytes that are
+//   published) and scanned as a container's is (publisher/artifact/file-scan.ts): its RPMs against
+//   openEuler's advisories, Trivy, coverage, package lists and SBOM; OS packages nobody matched: "OS
+//   packages not scanned", never clean.
 // sign: a Sigstore bundle per file (publisher/sign/blob.ts), kept in the blob store and beside the file.
 // publish: every file (+ .sha256 + bundle) to every objectStorage target taking kind cloud
 //   (publisher/objects/publish.ts): one record object per target and format {target, format, bucket,
 //   key, url, size, sha256}, which the cloud import stage (publisher/cloud/providers) reads.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
+import { readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { assertAppId, assertTag, type Arch } from '../../catalog/names.ts';
+import { join } from 'node:path';
+import { assertAppId, assertTag } from '../../catalog/names.ts';
 import type { BuildRecord, CloudRecipe, VerifyRecord } from '../../catalog/schema.ts';
-import { readRootfsPackages, type PackageSet } from '../advisories/packages.ts';
-import { fileScanStage, type FileScanOptions, type ReadFilePackages } from '../artifact/file-scan.ts';
+import { fileScanStage, rootDir, type FileScanOptions, type UnpackFiles } from '../artifact/file-scan.ts';
 import { filePublishStage } from '../artifact/file-publish.ts';
 import { fileVerifyStage } from '../artifact/file-verify.ts';
 import { fileSignStage } from '../artifact/file-sign.ts';
@@ -299,55 +300,47 @@ export const cloudVerifyStage = makeCloudVerifyStage();
 
 // ---------------------------------------------------------------- scan
 
-const DB_DIRS = ['var/lib/rpm', 'usr/lib/sysimage/rpm'];
-const DB_FILES = ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'rpmdb.sqlite-shm', 'Packages'];
-
-/** The installed packages in a disk image's RPM database, read from its root ext4 with debugfs. */
-export async function diskPackages(image: string, arch: Arch): Promise<PackageSet> {
-  const work = await mkdtemp(join(tmpdir(), 'wharf-cloud-rpmdb-'));
+/**
+ * The root filesystem of a disk image, copied out of its root ext4 with debugfs into `dest` (the raw
+ * disk is read in place; another format is converted to raw under `work` first).
+ */
+export async function unpackDisk(image: string, dest: string, work: string): Promise<void> {
+  let raw = image;
+  if ((await imageInfo(image)).format !== 'raw') {
+    raw = join(work, 'disk.raw');
+    await toRaw(image, raw);
+  }
   try {
-    let raw = image;
-    if ((await imageInfo(image)).format !== 'raw') {
-      raw = join(work, 'disk.raw');
-      await toRaw(image, raw);
-    }
     const { offset } = await findRootPartition(raw);
-    const ed = new Ext4Editor(raw, offset);
-    const root = join(work, 'root');
-    let found = false;
-    for (const d of DB_DIRS)
-      for (const f of DB_FILES) {
-        const data = await ed.read(`${d}/${f}`);
-        if (!data) continue;
-        const out = join(root, d, f);
-        await mkdir(dirname(out), { recursive: true });
-        await writeFile(out, data);
-        found = true;
-      }
-    if (!found) return { arch, packages: [], noRpmdb: 'no RPM database in the disk image' };
-    return await readRootfsPackages(root, { arch });
+    await new Ext4Editor(raw, offset).dump(dest);
   } finally {
-    await rm(work, { recursive: true, force: true });
+    if (raw !== image) await rm(raw, { force: true });
   }
 }
 
-/** The disk file the scan reads: the one verify booted (qcow2, else raw, vmdk, vhd). */
+/** The disk file the scan reads: the raw one when there is one (nothing to convert), else the one verify booted. */
 const scannedFile = (files: readonly BuiltFile[]) =>
-  BOOT_ORDER.map((fmt) => files.find((f) => f.format === fmt)).find(Boolean) ?? files[0]!;
+  files.find((f) => f.format === 'raw') ??
+  BOOT_ORDER.map((fmt) => files.find((f) => f.format === fmt)).find(Boolean) ??
+  files[0]!;
 
-const diskFilePackages: ReadFilePackages = async (ctx, t, files) => {
+/** The root filesystem of one of the artifact's disks (all formats hold the same one). */
+const unpackDiskFiles: UnpackFiles = async (ctx, t, files, work) => {
   const file = scannedFile(files);
+  ctx.log.progress?.(`${label(t)}: unpacking the root filesystem of ${file.name}`);
+  const dir = await rootDir(work, 'root');
   try {
-    return { sets: [await diskPackages(join(cloudDir(ctx, t), file.name), t.arch)], from: [file.name] };
+    await unpackDisk(join(cloudDir(ctx, t), file.name), dir, work);
   } catch (e) {
-    return { reason: `cannot read the RPM database of ${file.name}: ${errorMessage(e)}` };
+    throw new Error(`${file.name}: ${errorMessage(e)}`);
   }
+  return [{ arch: file.arch, file: file.name, dir }];
 };
 
 // ---------------------------------------------------------------- scan, sign, publish
 
 export const makeCloudScanStage = (opts: FileScanOptions = {}): StageFn<'scan'> =>
-  fileScanStage(CLOUD, diskFilePackages, opts);
+  fileScanStage(CLOUD, unpackDiskFiles, opts);
 export const cloudScanStage: StageFn<'scan'> = makeCloudScanStage();
 export const cloudSignStage: StageFn<'sign'> = fileSignStage(CLOUD);
 export const cloudPublishStage: StageFn<'publish'> = filePublishStage(CLOUD);

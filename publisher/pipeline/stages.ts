@@ -5,7 +5,7 @@ import type { ImageKind, Stage } from '../../catalog/schema.ts';
 import {
   cloudBuildStage,
   cloudPublishStage,
-  cloudScanStage,
+  makeCloudScanStage,
   cloudSignStage,
   cloudVerifyStage,
 } from '../cloud/stages.ts';
@@ -58,14 +58,14 @@ export function defaultStages(opts: StageTableOptions = {}): StageTable {
     wsl: {
       build: wslBuildStage,
       verify: wslVerifyStage,
-      scan: createWslScanStage(opts.scan?.force ? { force: true } : {}),
+      scan: createWslScanStage(opts.scan),
       sign: wslSignStage,
       publish: wslPublishStage,
     },
     cloud: {
       build: cloudBuildStage,
       verify: cloudVerifyStage,
-      scan: cloudScanStage,
+      scan: makeCloudScanStage(opts.scan),
       sign: cloudSignStage,
       publish: importAfterPublish,
       import: cloudImportStage,

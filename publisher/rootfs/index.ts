@@ -14,6 +14,7 @@ import { readTar } from './tar.ts';
 import { Rootfs, type ApplyOptions } from './tree.ts';
 
 export { Rootfs, RootfsError, rootfsTar, dirNode, fileNode, byteOrder } from './tree.ts';
+export { writeRootfsDir } from './stage.ts';
 export type { RootfsNode, NodeType, TarOutputOptions } from './tree.ts';
 export { readTar, encodeHeader, padding, END_OF_ARCHIVE, TarError } from './tar.ts';
 export type { TarEntry, TarHeader, EntryType } from './tar.ts';

@@ -7,9 +7,8 @@ import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadArtifact } from '../artifact/index.ts';
 import { imageLayoutDir, type StageFn } from '../stage.ts';
-import { readFindings } from './findings.ts';
-import { evaluatePolicy, samePolicy } from './policy.ts';
 import { builtLayouts, readBuiltPackages } from './packages.ts';
+import { reapplyRecentScan } from './recent.ts';
 import { recordNotRun, scanAndRecord, type ScanRunOptions } from './record.ts';
 
 export { planRescans, rescanStage, type RescanPlanItem } from './rescan.ts';
@@ -69,43 +68,13 @@ export function createScanRunner(opts: ScanStageOptions = {}): StageFn<'scan'> {
 
     // Fresh scan of the same digest: re-apply the (possibly edited) policy to the stored findings
     // instead of rescanning; commit only if the decision changed.
-    // A stored list that cannot be read (blob store unreachable) means scanning again.
-    const prev = artifact?.records.scan;
-    const ageH = prev ? (now.getTime() - Date.parse(prev.at)) / 3_600_000 : Infinity;
-    const stored =
-      !opts.force &&
-      prev?.status === 'ok' &&
-      prev.target === digest &&
-      ageH < ctx.config.scanPolicy.rescanHours
-        ? await readFindings(ctx.blobs, prev)
-        : undefined;
-    if (stored && !stored.ok) ctx.log.warn(`${t.app.id}:${t.artifactId}: ${stored.reason}; scanning again`);
-    if (prev && stored?.ok) {
-      const policy = {
-        ...evaluatePolicy(ctx.config.scanPolicy, t.app.id, stored.findings, now, prev.coverage),
-        ...(prev.policy?.rebuildQueued ? { rebuildQueued: true } : {}),
-      };
-      const blocked = policy.blocked;
-      const message = blocked ? `blocked: ${policy.reasons.join('; ')}` : 'scan of this digest is recent';
-      if (samePolicy(prev.policy, policy))
-        return {
-          stage: 'scan',
-          verdict: blocked ? 'blocked' : 'done',
-          status: 'unchanged',
-          unchanged: true,
-          message,
-        };
-      return {
-        stage: 'scan',
-        verdict: blocked ? 'blocked' : 'done',
-        status: blocked ? 'blocked' : 'ok',
-        message,
-        write: {
-          record: { ...prev, runId: ctx.runId, policy },
-          subject: `scan: ${t.app.id}:${t.artifactId} policy re-applied`,
-        },
-      };
-    }
+    const recent = await reapplyRecentScan(ctx, t, artifact?.records.scan, {
+      target: digest,
+      now,
+      ...(opts.force ? { force: true } : {}),
+      recent: 'scan of this digest is recent',
+    });
+    if (recent) return recent;
 
     const dir = resolve(imageLayoutDir(ctx, t.app.id, t.artifactId));
     if (!(await layoutHolds(dir, digest)))

@@ -40,6 +40,13 @@ export interface ScanJob {
    * (rescans); a reason when they cannot be had. Absent: OS packages are left to Trivy.
    */
   packages?: () => Promise<{ sets: PackageSet[] } | { reason: string }>;
+  /** The OS the record names when Trivy's report names none (file kinds: the recipe's openEuler release). */
+  os?: ScanRecord['os'];
+  /**
+   * A scan that did not run says first what kept the OS packages unscanned ("OS packages not scanned:
+   * no advisory index …; trivy did not run: …"), not Trivy's failure alone (file kinds).
+   */
+  osReasonFirst?: boolean;
 }
 
 export interface ScanRunOptions {
@@ -182,7 +189,9 @@ export async function scanAndRecord(
         ? { dbUpdatedAt: version.value.VulnerabilityDB.UpdatedAt }
         : {}),
     };
-    ctx.log.progress?.(`${label(t)}: trivy ${job.source.kind === 'ref' ? job.rescanRef : 'image layout'}`);
+    const what =
+      job.source.kind === 'ref' ? job.rescanRef : job.source.kind === 'rootfs' ? 'rootfs' : 'image layout';
+    ctx.log.progress?.(`${label(t)}: trivy ${what}`);
     const r = await trivyScan(trivy, job.source);
     if (r.ok) scan = r.value;
     else trivyNotRun = { reason: r.reason, ...(r.tail ? { tail: r.tail } : {}) };
@@ -205,13 +214,18 @@ export async function scanAndRecord(
   const coverage = recordCoverage(cov, os?.arches);
   // Neither scanner produced anything: not run, whatever wharf-cvrf managed to say about the packages.
   if (!scan && coverage.os.by === 'none')
-    return recordNotRun(ctx, job, trivyNotRun!.reason, {
-      ...(trivyNotRun?.tail ? { tail: trivyNotRun.tail } : {}),
-      ...(scanner ? { scanner } : {}),
-      startedAt: started,
-      now,
-      coverage,
-    });
+    return recordNotRun(
+      ctx,
+      job,
+      job.osReasonFirst ? `${OS_NOT_SCANNED}: ${coverage.os.reason}` : trivyNotRun!.reason,
+      {
+        ...(trivyNotRun?.tail ? { tail: trivyNotRun.tail } : {}),
+        ...(scanner ? { scanner } : {}),
+        startedAt: started,
+        now,
+        coverage,
+      },
+    );
   if (trivyNotRun)
     ctx.log.warn(`${label(t)}: trivy did not run (${trivyNotRun.reason}); language packages not scanned`);
   if (!scanner)
@@ -261,7 +275,7 @@ export async function scanAndRecord(
     scanner,
     target: job.digest,
     ...(job.rescanRef ? { rescan: true, ref: job.rescanRef } : {}),
-    ...(trivySummary?.os ? { os: trivySummary.os } : {}),
+    ...(trivySummary?.os ? { os: trivySummary.os } : job.os ? { os: job.os } : {}),
     summary,
     findingsRef,
     ...(report ? { report } : {}),

@@ -26,9 +26,13 @@ export interface TrivyOptions {
   signal?: AbortSignal;
 }
 
-/** What to scan: an OCI image layout directory or image archive, or a registry reference. */
+/**
+ * What to scan: an OCI image layout directory or image archive, a registry reference, or an unpacked
+ * root filesystem (the file kinds: a `.wsl`'s tar, a disk's root ext4; `trivy rootfs`).
+ */
 export type TrivySource =
   | { kind: 'input'; path: string }
+  | { kind: 'rootfs'; path: string }
   | { kind: 'ref'; ref: string; insecure?: boolean; username?: string; password?: string };
 
 export type TrivyFailure = { ok: false; reason: string; tail?: string[] };
@@ -61,9 +65,9 @@ function commonArgs(opts: TrivyOptions): string[] {
   return ['--quiet', ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : [])];
 }
 
-/** argv for `trivy image` in the given output format (exported for tests and docs). */
+/** argv for `trivy image` (or `trivy rootfs`) in the given output format (exported for tests and docs). */
 export function trivyImageArgs(format: 'json' | 'cyclonedx', opts: TrivyOptions, src: TrivySource): string[] {
-  const args = ['image', '--format', format, ...commonArgs(opts)];
+  const args = [src.kind === 'rootfs' ? 'rootfs' : 'image', '--format', format, ...commonArgs(opts)];
   args.push('--timeout', `${Math.max(1, Math.ceil(opts.timeoutMs / 1000))}s`);
   // The JSON report is for vulnerabilities only (no secret or misconfiguration scanning: slow, and not
   // what the policy decides on); the SBOM run lists packages and needs no scanner at all.
@@ -72,6 +76,9 @@ export function trivyImageArgs(format: 'json' | 'cyclonedx', opts: TrivyOptions,
   if (src.kind === 'input') {
     if (!isAbsolute(src.path)) throw new Error(`trivy --input needs an absolute path, got ${src.path}`);
     args.push('--input', src.path);
+  } else if (src.kind === 'rootfs') {
+    if (!isAbsolute(src.path)) throw new Error(`trivy rootfs needs an absolute path, got ${src.path}`);
+    args.push(src.path);
   } else {
     if (!IMAGE_REF_RE.test(src.ref)) throw new Error(`not an image reference: ${JSON.stringify(src.ref)}`);
     if (src.insecure) args.push('--insecure');

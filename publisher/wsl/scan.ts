@@ -1,17 +1,24 @@
-// The OS packages of a `.wsl` file: its RPM database (var/lib/rpm or usr/lib/sysimage/rpm, through
-// symlinks inside the archive) is taken from the file itself — the bytes that are published, not the
-// container image it came from — copied into a private directory and read by the system's `rpm`
-// (publisher/advisories/packages.ts), then matched against openEuler's advisories like a container's
-// OS packages (the same matcher, publisher/advisories). Nothing from the file is run.
+// What is read from a `.wsl` file to scan it: the bytes that are published, not the container image it
+// came from. unpackWsl writes its whole root filesystem out as a directory (the scan stage's package
+// list and Trivy pass read that). wslPackages reads only its RPM database (var/lib/rpm or
+// usr/lib/sysimage/rpm, through symlinks inside the archive; only those files' bytes kept), copied into
+// a private directory and read by the system's `rpm` (publisher/advisories/packages.ts; `npm run
+// bench:wsl`). Nothing from the file is run.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Arch } from '../../catalog/names.ts';
 import { readRootfsPackages, type PackageSet } from '../advisories/packages.ts';
-import { rootfsFromTarball } from '../rootfs/index.ts';
+import { rootfsFromTarball, writeRootfsDir } from '../rootfs/index.ts';
 
 const DB_DIRS = ['var/lib/rpm', 'usr/lib/sysimage/rpm'];
 const DB_FILES = ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'rpmdb.sqlite-shm', 'Packages'];
+
+/** The `.wsl`'s root filesystem written into the empty directory `dir` (device nodes left out). */
+export async function unpackWsl(file: string, dir: string): Promise<void> {
+  const { rootfs } = await rootfsFromTarball(file);
+  await writeRootfsDir(rootfs, dir);
+}
 
 /** Keep the bytes of files that can be (part of) an RPM database; drop everything else's. */
 const keepRpmdb = (path: string, size: number): number =>

@@ -11,9 +11,9 @@
 //   profile bytes, SOURCE_DATE_EPOCH) unchanged and the files still there with the recorded sha256:
 //   "unchanged". No arch's layout there: failed, asking for the container build.
 // verify: Microsoft's checks on every file (validate.ts); any error fails the artifact.
-// scan: each file's RPM database (scan.ts) matched against the catalog's openEuler advisory index; the
-//   findings, summary and scan policy as for containers. No index, no RPM database, or an OS release
-//   the feed has no advisories for: `not-run` with the reason, never clean.
+// scan: each file's root filesystem unpacked (scan.ts) and scanned as a container's is
+//   (publisher/artifact/file-scan.ts): its RPMs against the catalog's openEuler advisory index, Trivy,
+//   coverage, package lists and SBOM. OS packages nobody matched: "OS packages not scanned", never clean.
 // sign: each file signed as a blob (publisher/sign/blob.ts): a Sigstore bundle with the configured key,
 //   or keyless (Fulcio + Rekor) when an OIDC token is configured; the bundle goes to the blob store and
 //   next to the file. No key and no token: skipped, published unsigned (as containers).
@@ -24,7 +24,7 @@ import { realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { assertAppId, assertTag, type Arch } from '../../catalog/names.ts';
 import type { BuildRecord, VerifyRecord, WslRecipe } from '../../catalog/schema.ts';
-import { fileScanStage, type FileScanOptions, type ReadFilePackages } from '../artifact/file-scan.ts';
+import { fileScanStage, rootDir, type FileScanOptions, type UnpackFiles } from '../artifact/file-scan.ts';
 import { filePublishStage } from '../artifact/file-publish.ts';
 import { fileVerifyStage } from '../artifact/file-verify.ts';
 import { fileSignStage } from '../artifact/file-sign.ts';
@@ -339,23 +339,25 @@ export const wslVerifyStage: StageFn<'verify'> = fileVerifyStage(WSL, async (ctx
 
 // ---------------------------------------------------------------- scan, sign, publish
 
-/** Each file's own RPM database (scan.ts), read from the .wsl itself. */
-const wslFilePackages: ReadFilePackages = async (ctx, t, files) => {
-  const { wslPackages } = await import('./scan.ts');
-  const sets = [];
+/** Each `.wsl`'s own root filesystem (scan.ts), one per arch. */
+const unpackWslFiles: UnpackFiles = async (ctx, t, files, work) => {
+  const { unpackWsl } = await import('./scan.ts');
+  const roots = [];
   for (const f of files) {
-    ctx.log.progress?.(`${label(t)}: packages of ${f.name}`);
+    ctx.log.progress?.(`${label(t)}: unpacking ${f.name}`);
+    const dir = await rootDir(work, f.arch);
     try {
-      sets.push(await wslPackages(join(wslDir(ctx, t), f.name), f.arch));
+      await unpackWsl(join(wslDir(ctx, t), f.name), dir);
     } catch (e) {
-      return { reason: `cannot read the RPM database of ${f.name}: ${errorMessage(e)}` };
+      throw new Error(`${f.name}: ${errorMessage(e)}`);
     }
+    roots.push({ arch: f.arch, file: f.name, dir });
   }
-  return { sets, from: files.map((f) => f.name) };
+  return roots;
 };
 
 export const createWslScanStage = (opts: FileScanOptions = {}): StageFn<'scan'> =>
-  fileScanStage(WSL, wslFilePackages, opts);
+  fileScanStage(WSL, unpackWslFiles, opts);
 export const wslScanStage: StageFn<'scan'> = createWslScanStage();
 export const wslSignStage: StageFn<'sign'> = fileSignStage(WSL);
 export const wslPublishStage: StageFn<'publish'> = filePublishStage(WSL);

@@ -15,6 +15,7 @@ import { openStageContext } from '../../publisher/context.ts';
 import { runPipeline } from '../../publisher/pipeline/index.ts';
 import { fileNode, rootfsTar } from '../../publisher/rootfs/index.ts';
 import { readFindings } from '../../publisher/scan/findings.ts';
+import { readPackagesRef } from '../../publisher/scan/packages.ts';
 import { selectTargets } from '../../publisher/select.ts';
 import { verifyBlob } from '../../publisher/sign/blob.ts';
 import { parsePrivateKey } from '../../publisher/sign/keys.ts';
@@ -160,6 +161,20 @@ describe('pipeline: kind cloud', () => {
     const findings = await readFindings(s.ctx.blobs, scan);
     expect(findings.ok && findings.findings.map((f) => `${f.id} ${f.pkg}`)).toEqual([
       'openEuler-SA-2024-1488 golang',
+    ]);
+    // As for containers: the coverage, the package list (packagesRef) and Wharf's SBOM of the RPMs,
+    // all read from the root filesystem copied out of the disk itself.
+    expect(scan.coverage?.os).toMatchObject({ by: 'wharf-cvrf', release: '22.03-LTS-SP2' });
+    expect(scan.coverage?.arches?.map((a) => `${a.arch} ${a.packages} ${a.rpmdb} ${a.findings}`)).toEqual([
+      'amd64 1 var/lib/rpm/rpmdb.sqlite 1',
+    ]);
+    const pk = await readPackagesRef(s.ctx.blobs, scan.packagesRef!);
+    expect(pk.ok && pk.sets.map((x) => `${x.arch} ${x.packages.map((p) => `${p.name}.${p.arch}`)}`)).toEqual([
+      'amd64 golang.x86_64',
+    ]);
+    const bom = JSON.parse((await s.ctx.blobs.get(scan.sbom!))!.toString('utf8'));
+    expect(bom.components.map((c: { purl: string }) => c.purl)).toEqual([
+      'pkg:rpm/openeuler/golang@1.17.3-31.oe2203sp2?arch=x86_64&distro=openeuler-22.03-lts-sp2',
     ]);
 
     const sign = art.records.sign!;

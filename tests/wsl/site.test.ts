@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { StageRecords } from '../../catalog/schema.ts';
+import { openBlobStore } from '../../catalog/blobs-s3.ts';
 import { CatalogStore } from '../../catalog/store.ts';
 import { formatSize, installCommand, wslImages } from '../../site/src/lib/wsl.ts';
 import { ROOT } from '../helpers/wharf.ts';
@@ -81,6 +82,34 @@ describe('the WSL section', () => {
   it('renders on the app page of a built site', async () => {
     const dir = await tempDir('wharf-wsl-site-');
     const store = await CatalogStore.init(join(dir, 'catalog'));
+    // The scan as the file-kind scan stage records it: coverage per arch and an SBOM in the blob store.
+    const sbomText = JSON.stringify({
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      components: [{ type: 'library', name: 'golang', purl: 'pkg:rpm/openeuler/golang@1.17.3-31.oe2403sp4' }],
+    });
+    const { uri: _uri, ...sbom } = await openBlobStore(store.dir, (await store.load()).config).put(
+      sbomText,
+      'application/vnd.cyclonedx+json',
+    );
+    const scanned: StageRecords = {
+      ...records,
+      scan: {
+        ...records.scan!,
+        coverage: {
+          os: { by: 'wharf-cvrf', release: '24.03-LTS-SP4' },
+          language: { by: 'none', reason: 'trivy did not run' },
+          summary: 'OS packages: wharf-cvrf (openEuler 24.03-LTS-SP4); language packages not scanned',
+          arches: (['amd64', 'arm64'] as const).map((arch) => ({
+            arch,
+            packages: 1,
+            rpmdb: 'var/lib/rpm/rpmdb.sqlite',
+            findings: 1,
+          })),
+        },
+        sbom,
+      },
+    };
     await store.commit({ subject: 'test: a published wsl image' }, async (tx) => {
       tx.putApp({
         id: 'myos',
@@ -98,7 +127,7 @@ describe('the WSL section', () => {
         version: '1.0',
         osVersion: '24.03-lts-sp4',
         arches: ['amd64', 'arm64'],
-        records,
+        records: scanned,
       });
     });
     const out = join(dir, 'site');
@@ -119,6 +148,13 @@ describe('the WSL section', () => {
     expect(en).toContain('wsl --install --from-file myos-1.0-arm64.wsl');
     expect(en).toContain('signed with the catalog key');
     expect(en).toContain('href="https://wsl.cos.example.org/myos/1.0-wsl/myos-1.0-amd64.wsl"');
+    // The tag page shows the coverage and links the SBOM, which the site serves beside it.
+    const tag = await readFile(join(out, 'en/apps/myos/wsl/1.0-wsl/index.html'), 'utf8');
+    const security = tag.slice(tag.indexOf('id="security"'));
+    expect(security).toContain('data-os-coverage="wharf-cvrf"');
+    expect(security).toContain('wharf-cvrf (openEuler 24.03-LTS-SP4)');
+    expect(security).toContain('href="/apps/myos/wsl/1.0-wsl/sbom.cdx.json"');
+    expect(await readFile(join(out, 'apps/myos/wsl/1.0-wsl/sbom.cdx.json'), 'utf8')).toBe(sbomText);
     const zh = await readFile(join(out, 'apps/myos/index.html'), 'utf8');
     expect(zh).toContain('WSL 镜像');
     expect(zh).toContain('wsl --install --from-file myos-1.0-amd64.wsl');

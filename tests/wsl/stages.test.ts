@@ -8,12 +8,13 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogStore } from '../../catalog/store.ts';
 import { zCatalogConfig, type CatalogConfig } from '../../catalog/schema.ts';
 import { syncFeed } from '../../publisher/advisories/feed.ts';
 import { readFindings } from '../../publisher/scan/findings.ts';
+import { readPackagesRef } from '../../publisher/scan/packages.ts';
 import { openStageContext } from '../../publisher/context.ts';
 import { runPipeline } from '../../publisher/pipeline/index.ts';
 import { selectTargets } from '../../publisher/select.ts';
@@ -88,6 +89,7 @@ async function setup(
     config?: (c: CatalogConfig) => CatalogConfig;
     advisories?: boolean;
     source?: string;
+    env?: Record<string, string>;
   } = {},
 ): Promise<Setup> {
   const passwd = o.passwd ?? 'root:x:0:0:root:/root:/bin/sh\n';
@@ -130,6 +132,7 @@ async function setup(
       WHARF_SIGNING_KEY: pem,
       WHARF_S3_ACCESS_KEY_ID: s3.accessKeyId,
       WHARF_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...o.env,
     },
   });
   // The container build's layouts: the primary arch at images/<app>/<tag>, the other at <tag>@<arch>.
@@ -164,18 +167,37 @@ describe('pipeline: kind wsl', () => {
     expect(files.map((f) => f.name)).toEqual(['myos-1.0-amd64.wsl', 'myos-1.0-arm64.wsl']);
     expect(art.records.verify?.status).toBe('passed');
 
-    // scan: the golang package of each file's own RPM database, matched by the advisory feed.
+    // scan: the golang package of each file's own RPM database, matched by the advisory feed as a
+    // container's packages are (matchOsPackages): the same advisory for the same installed version on
+    // both arches is one finding naming both; the coverage counts it per arch.
     const scan = art.records.scan!;
     expect(scan).toMatchObject({
       status: 'ok',
       scanner: { name: 'wharf-cvrf' },
       os: { name: '22.03-LTS-SP2' },
     });
-    expect(scan.summary?.total.HIGH).toBe(2);
+    expect(scan.summary?.total.HIGH).toBe(1);
     const findings = await readFindings(s.ctx.blobs, scan);
     expect(findings.ok && findings.findings.map((f) => `${f.id} ${f.pkg} ${f.target}`).sort()).toEqual([
-      'openEuler-SA-2024-1488 golang myos:1.0-wsl (amd64)',
-      'openEuler-SA-2024-1488 golang myos:1.0-wsl (arm64)',
+      'openEuler-SA-2024-1488 golang myos:1.0-wsl (amd64), arm64',
+    ]);
+    expect(scan.coverage?.os).toMatchObject({ by: 'wharf-cvrf', release: '22.03-LTS-SP2' });
+    // No Trivy here (none on PATH): language packages are said not to be scanned.
+    expect(scan.coverage?.language.by).toBe('none');
+    expect(scan.coverage?.arches?.map((a) => `${a.arch} ${a.packages} ${a.rpmdb} ${a.findings}`)).toEqual([
+      'amd64 1 var/lib/rpm/rpmdb.sqlite 1',
+      'arm64 1 var/lib/rpm/rpmdb.sqlite 1',
+    ]);
+    // The package lists (what `wharf scan report` and rescans read) and the SBOM, in the blob store.
+    const pk = await readPackagesRef(s.ctx.blobs, scan.packagesRef!);
+    expect(pk.ok && pk.sets.map((x) => `${x.arch} ${x.packages.map((p) => `${p.name}.${p.arch}`)}`)).toEqual([
+      'amd64 golang.x86_64',
+      'arm64 golang.aarch64',
+    ]);
+    const bom = JSON.parse((await s.ctx.blobs.get(scan.sbom!))!.toString('utf8'));
+    expect(bom).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.6' });
+    expect(bom.components.map((c: { purl: string }) => c.purl)).toEqual([
+      'pkg:rpm/openeuler/golang@1.17.3-31.oe2203sp2?arch=x86_64&distro=openeuler-22.03-lts-sp2',
     ]);
 
     // sign: one bundle per file, in the blob store, verifying against the key.
@@ -244,6 +266,45 @@ describe('pipeline: kind wsl', () => {
     expect(scan.status).toBe('not-run');
     expect(scan.error?.message).toMatch(/OS packages not scanned: no advisory index/);
     expect(scan.summary).toBeUndefined();
+  });
+
+  it('runs Trivy over the unpacked rootfs (trivy rootfs) and merges its findings with the advisories', async () => {
+    const log = join(await tmp('trivy-log'), 'args.jsonl');
+    process.env.FAKE_TRIVY_REPORT = 'almalinux-8';
+    process.env.FAKE_TRIVY_ARGS_LOG = log;
+    try {
+      const s = await setup({ env: { WHARF_TRIVY: resolve('tests/fixtures/bin/trivy') } });
+      expect(stages(await run(s))).toEqual([
+        'build:ok',
+        'verify:passed',
+        'scan:ok',
+        'sign:signed',
+        'publish:ok',
+      ]);
+      const scan = (await artifact(s)).records.scan!;
+      expect(scan.scanner).toMatchObject({ name: 'trivy', version: '0.58.1' });
+      expect(scan.coverage?.os.by).toBe('wharf-cvrf');
+      expect(scan.coverage?.language.by).toBe('trivy');
+      const findings = await readFindings(s.ctx.blobs, scan);
+      expect(findings.ok && findings.findings.map((f) => `${f.source ?? 'trivy'} ${f.id} ${f.pkg}`)).toEqual([
+        'wharf-cvrf openEuler-SA-2024-1488 golang',
+        'trivy CVE-2021-3712 openssl-libs',
+      ]);
+      // Trivy's own report is kept; the SBOM is still Wharf's of the RPMs.
+      expect(JSON.parse((await s.ctx.blobs.get(scan.report!))!.toString('utf8')).SchemaVersion).toBe(2);
+      expect(JSON.parse((await s.ctx.blobs.get(scan.sbom!))!.toString('utf8')).components).toHaveLength(1);
+      // One `trivy rootfs` call, on the first file's unpacked root (an absolute directory), no --input.
+      const calls = (await readFile(log, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+      const scans = calls.filter((a) => a[0] !== '--version');
+      expect(scans.map((a) => `${a[0]} ${a[2]} ${a.includes('--input')}`)).toEqual(['rootfs json false']);
+      expect(scans[0]!.at(-1)).toMatch(/^\/.*wharf-wsl-scan-[^/]+\/amd64$/);
+    } finally {
+      delete process.env.FAKE_TRIVY_REPORT;
+      delete process.env.FAKE_TRIVY_ARGS_LOG;
+    }
   });
 
   it('records a partial publish when one target fails, naming it; the others have the files', async () => {
