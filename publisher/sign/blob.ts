@@ -1,10 +1,11 @@
-// Signing files (a `.wsl`, next cloud images) as blobs: a Sigstore bundle (message signature over the
-// file's bytes, media type application/vnd.dev.sigstore.bundle.v0.3+json) made by @sigstore/sign with
+// Signing files (a `.wsl`, a cloud image) as blobs: a Sigstore bundle (message signature over the file's
+// bytes; @sigstore/sign 5 writes it as application/vnd.dev.sigstore.bundle+json;version=0.2) made with
 // the configured key (publisher/sign/keys.ts: $WHARF_SIGNING_KEY / $WHARF_SIGNING_KEY_FILE), with no
 // transparency log or timestamp witnesses, and verified by @sigstore/verify against that public key.
 // Keyless: with an OIDC identity token, an ephemeral key certified by Fulcio ($WHARF_FULCIO_URL, default
 // Sigstore's public instance) and the signature logged in Rekor ($WHARF_REKOR_URL); the bundle then
-// carries the certificate and the log entry (verify it with `cosign verify-blob --bundle` or sigstore-js).
+// carries the certificate and the log entry (verify it with `cosign verify-blob --bundle` or sigstore-js;
+// tests/sign/blob-keyless.test.ts does, against @sigstore/mock's Fulcio and Rekor on loopback).
 import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { bundleFromJSON, bundleToJSON, type Bundle } from '@sigstore/bundle';
