@@ -166,6 +166,94 @@ function fullArtifact(
   };
 }
 
+/** openeuler-wsl's published WSL image: a .wsl file per arch on two object stores, signed and scanned. */
+function wslArtifact(keyId: string): Artifact {
+  const id = '24.03-lts-sp4-wsl';
+  const file = (arch: 'amd64' | 'arm64') => `openeuler-24.03-lts-sp4-${arch}.wsl`;
+  const sha = (arch: string) =>
+    createHash('sha256')
+      .update(file(arch as 'amd64'))
+      .digest('hex');
+  const obj = (target: string, host: string, arch: 'amd64' | 'arm64') => ({
+    url: `https://${host}/openeuler-wsl/${id}/${file(arch)}`,
+    sha256: sha(arch),
+    size: arch === 'amd64' ? 312_456_789 : 298_765_432,
+    target,
+    arch,
+    bucket: 'wsl',
+    key: `openeuler-wsl/${id}/${file(arch)}`,
+    checksumUrl: `https://${host}/openeuler-wsl/${id}/${file(arch)}.sha256`,
+    signatureUrl: `https://${host}/openeuler-wsl/${id}/${file(arch)}.sigstore.json`,
+  });
+  const arches = ['amd64', 'arm64'] as const;
+  return {
+    app: 'openeuler-wsl',
+    kind: 'wsl',
+    id,
+    version: '24.03',
+    osVersion: '24.03-lts-sp4',
+    arches: [...arches],
+    records: {
+      build: {
+        runId: runId(7),
+        at: at(20, 10),
+        status: 'ok',
+        durationMs: 184_000,
+        arches: [...arches],
+        files: arches.map((arch) => ({
+          arch,
+          name: file(arch),
+          sha256: sha(arch),
+          size: arch === 'amd64' ? 312_456_789 : 298_765_432,
+        })),
+      },
+      verify: {
+        runId: runId(7),
+        at: at(20, 11),
+        status: 'passed',
+        checks: [{ name: 'rootfs has /etc/os-release', status: 'passed', durationMs: 40 }],
+      },
+      scan: {
+        runId: runId(7),
+        at: at(20, 12),
+        status: 'ok',
+        summary: {
+          total: { CRITICAL: 0, HIGH: 2, MEDIUM: 3, LOW: 0, UNKNOWN: 0 },
+          fixable: { CRITICAL: 0, HIGH: 2, MEDIUM: 1, LOW: 0, UNKNOWN: 0 },
+        },
+      },
+      sign: {
+        runId: runId(7),
+        at: at(20, 13),
+        status: 'signed',
+        keyId,
+        signatures: [],
+        bundles: arches.map((arch) => ({
+          arch,
+          file: file(arch),
+          sha256: sha(arch),
+          bundle: {
+            sha256: sha(`${arch}.bundle`),
+            size: 4_000,
+            mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+          },
+          mode: 'key' as const,
+        })),
+      },
+      publish: {
+        runId: runId(7),
+        at: at(20, 14),
+        status: 'ok',
+        targets: [],
+        objects: [
+          ...arches.map((a) => obj('obs', 'wsl.obs.example.org', a)),
+          obj('cos', 'wsl.cos.example.org', 'amd64'),
+        ],
+      },
+    },
+  };
+}
+
 interface Spec {
   id: string;
   category: string;
@@ -520,6 +608,44 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
       },
     );
   }
+  // A published WSL image (two arches, signed with the catalog key, scanned): the app page's WSL section.
+  await store.commit(
+    {
+      subject: 'openeuler-wsl 24.03-lts-sp4-wsl: published',
+      trailers: { App: 'openeuler-wsl', Artifact: '24.03-lts-sp4-wsl', Kind: 'wsl', Stage: 'publish' },
+    },
+    (tx) => {
+      tx.putApp({
+        id: 'openeuler-wsl',
+        name: 'openeuler-wsl',
+        title: { zh: 'openEuler WSL', en: 'openEuler WSL' },
+        summary: {
+          zh: '在 Windows 上运行的 openEuler 发行版',
+          en: 'openEuler as a WSL distribution on Windows',
+        },
+        description: {},
+        category: 'base',
+        homepage: 'https://www.openeuler.org/',
+        license: { spdx: 'MulanPSL-2.0' },
+        visibility: 'public',
+        recipes: {
+          container: [],
+          cloud: [],
+          wsl: [
+            {
+              kind: 'wsl',
+              id: '24.03-lts-sp4-wsl',
+              source: '24.03-lts-sp4',
+              version: '24.03',
+              osVersion: '24.03-lts-sp4',
+            },
+          ],
+        },
+        docs: {},
+      });
+      tx.putArtifact(wslArtifact(o.keyId ?? TEST_KEY_ID));
+    },
+  );
   await store.commit(
     { subject: 'postgres 8.6.4-oe2403sp4: build failed', trailers: { App: 'postgres', Stage: 'build' } },
     (tx) => {

@@ -227,12 +227,32 @@ describe('app pages', () => {
         true,
       );
       expect(await imgs.nth(2).getAttribute('alt')).toBe('signature: signed');
-      const md = await page.locator('#badges .cmd code').innerText();
+      const md = await page.locator('#badges .cmd code').textContent();
       expect(md).toContain(
         '[![signature: signed](https://market.example.org/apps/redis/badges/signed.svg)](https://market.example.org/apps/redis/)',
       );
       await page.close();
     }
+  });
+
+  it('a WSL app: the security overview lists its scanned image, its badges and status say it is published', async () => {
+    const page = await open('/en/apps/openeuler-wsl/');
+    const sec = await page.locator('#security').innerText();
+    expect(sec).toContain('24.03-lts-sp4-wsl');
+    expect(sec).not.toContain('not scanned');
+    expect(await page.locator('.app-head .status-chips').innerText()).toContain('signed 1/1');
+    // Its files are in the WSL section; the tags table links there instead of listing URLs.
+    expect(await page.locator('#tags a[href="#wsl"]').count()).toBe(1);
+    expect(await page.locator('#tags').innerText()).not.toContain('https://');
+    const version = await (await fetch(`${base}/apps/openeuler-wsl/badges/version.svg`)).text();
+    expect(version).toContain('24.03-lts-sp4-wsl');
+    // redis: the tags never scanned are counted in one line, not listed as rows.
+    const redis = await open('/en/apps/redis/');
+    expect(await redis.locator('#security tbody tr').count()).toBe(2);
+    expect(await redis.locator('#security .unscanned').innerText()).toMatch(
+      /^\d+ more tags not scanned yet$/,
+    );
+    await Promise.all([page.close(), redis.close()]);
   });
 
   it('switches language and marks text that falls back to the other language', async () => {
@@ -346,6 +366,7 @@ const PAGES = [
   { name: 'app', path: '/apps/redis/' },
   { name: 'tag', path: '/apps/redis/container/8.6.4-oe2403sp4/' },
   { name: 'search', path: '/search/?q=%E6%95%B0%E6%8D%AE%E5%BA%93' },
+  { name: 'wsl', path: '/apps/openeuler-wsl/' },
   { name: 'maintainers', path: '/maintainers/' },
 ] as const;
 
@@ -369,6 +390,11 @@ describe('layout (390 px phone, 1366 px desktop, both languages)', () => {
           const where = `${vp.width}px ${lang} ${p.name}`;
           if (g.scrollWidth > g.viewport) problems.push(`${where}: page is ${g.scrollWidth} px wide`);
           if (g.overflowing.length) problems.push(`${where}: sticks out: ${g.overflowing.join(', ')}`);
+          // Every command is shown whole (it wraps in its box; its end was hidden when it scrolled).
+          const cut = await page
+            .locator('.cmd code')
+            .evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+          if (cut) problems.push(`${where}: ${cut} commands cut off`);
           // The main column: the viewport less the page margins on a phone, the 1200 px frame on a desktop.
           const minMain = vp.width === 390 ? 360 : 1150;
           if (g.main < minMain) problems.push(`${where}: main is ${g.main} px`);
@@ -412,10 +438,15 @@ describe('tags table on a phone', () => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await ctx.newPage();
     const problems: string[] = [];
-    for (const path of ['/apps/redis/', '/en/apps/redis/']) {
+    for (const [path, table, min] of [
+      ['/apps/redis/', 'table.tags', 20], // 13 tags, each a row and a pull row
+      ['/en/apps/redis/', 'table.tags', 20],
+      ['/en/apps/openeuler-wsl/', 'table.tags', 4], // the tags table and the WSL downloads
+      ['/en/apps/redis/container/8.6.4-oe2403sp4/', 'table.cves', 4],
+    ] as const) {
       await page.goto(base + path);
-      const { rows, sideways } = await rowFit(page, 'table.tags');
-      expect(rows.length).toBeGreaterThan(20); // 13 tags, each a row and a pull row
+      const { rows, sideways } = await rowFit(page, table);
+      expect(rows.length).toBeGreaterThanOrEqual(min);
       if ((await geometry(page)).scrollWidth > 390) problems.push(`${path}: the page scrolls sideways`);
       sideways.forEach((d, i) => d > 1 && problems.push(`${path}: table ${i} scrolls ${d} px sideways`));
       // Padding, badges' and command boxes' borders only (~30 px): never an empty band under the text
@@ -426,6 +457,20 @@ describe('tags table on a phone', () => {
     }
     await ctx.close();
     expect(problems).toEqual([]);
+  });
+
+  it('at 1366 px the tags table fits the app column: no cell hidden to the right', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    const page = await ctx.newPage();
+    for (const path of ['/apps/redis/', '/en/apps/redis/']) {
+      await page.goto(base + path);
+      const { rows, sideways } = await rowFit(page, 'table.tags');
+      expect(rows.length).toBeGreaterThan(20);
+      expect(sideways).toEqual([0]);
+      // Still a table there: the header row is shown.
+      expect(await page.locator('table.tags thead th').first().isVisible()).toBe(true);
+    }
+    await ctx.close();
   });
 });
 

@@ -262,6 +262,9 @@ const UI = {
   signedWithKey: { zh: '已用目录密钥签名', en: 'signed with the catalog key' },
   signedKeyless: { zh: '无密钥签名（Sigstore）', en: 'keyless (Sigstore)' },
   mirrors: { zh: '镜像站点', en: 'Mirrors' },
+  downloads: { zh: '下载', en: 'Downloads' },
+  cloudImages: { zh: '云镜像', en: 'Cloud images' },
+  unscannedTags: { zh: '个标签尚未扫描', en: 'more tags not scanned yet' },
 } as const satisfies Record<string, Required<I18n>>;
 
 export type UiKey = keyof typeof UI;

@@ -9,7 +9,7 @@
 // paths and credential variable names stay in the catalog.
 import { pickText } from './i18n.ts';
 import { safeUrl } from './markdown.ts';
-import { severityTotal, type AppView, type ScanState, type SiteModel, type TagView } from './model.ts';
+import { severityTotal, tagPublished, type AppView, type ScanState, type SiteModel, type TagView } from './model.ts';
 import type { BlobRef } from '../../../catalog/schema.ts';
 import type { LogEntry } from '../../../catalog/store.ts';
 
@@ -43,7 +43,8 @@ const texts = (t: { zh?: string | undefined; en?: string | undefined } | undefin
   ...(t?.en ? { en: t.en } : {}),
 });
 
-const isPublished = (t: TagView) => t.pulls.some((p) => p.published);
+// Pullable from a registry, or (WSL, cloud) downloadable from the publish record's objects.
+const isPublished = tagPublished;
 
 /**
  * The tag an app is summarised by (badges, index): the newest published one, else the newest that

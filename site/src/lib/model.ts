@@ -388,14 +388,24 @@ export function licenseOf(app: App): string {
   return app.license.spdx ?? app.license.text?.trim() ?? '';
 }
 
+/** Published: pullable from a registry, or (WSL, cloud files) downloadable from the publish record's objects. */
+export function tagPublished(t: TagView): boolean {
+  return (
+    t.pulls.some((p) => p.published) ||
+    (['ok', 'partial', 'unchanged'].includes(t.records.publish?.status ?? '') &&
+      (t.records.publish?.objects?.length ?? 0) > 0)
+  );
+}
+
+/** Over every image of the app, whatever its kind (container, WSL, cloud). */
 function appStatus(tags: TagView[]): AppStatus {
-  const images = tags.filter((t) => t.kind === 'container');
+  const images = tags;
   const scanned = images.filter((t) => t.scan.state === 'ok');
   const at = (t: TagView) => (t.scan.state === 'ok' ? t.scan.at : '');
   const newestScan = [...scanned].sort((a, b) => at(b).localeCompare(at(a)))[0];
   return {
     images: images.length,
-    published: images.filter((t) => t.pulls.some((p) => p.published)).length,
+    published: images.filter(tagPublished).length,
     signed: images.filter((t) => t.sign === 'signed').length,
     scanned: scanned.length,
     vulns: newestScan?.scan.state === 'ok' ? newestScan.scan.total : undefined,

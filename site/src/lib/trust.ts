@@ -18,3 +18,12 @@ export function keyView(signerKeyId: string | undefined, siteKeyId: string | und
   if (!signerKeyId) return { keyId: siteKeyId, published: 'unknown' };
   return { keyId: signerKeyId, published: signerKeyId === siteKeyId ? 'same' : 'other' };
 }
+
+/** The scan's SBOM was attested with the signature (the sign record carries the same blob). */
+export function sbomAttested(records: {
+  scan?: { sbom?: { sha256: string } | undefined } | undefined;
+  sign?: { sbom?: { sha256: string } | undefined } | undefined;
+}): boolean {
+  const sbom = records.scan?.sbom?.sha256;
+  return sbom !== undefined && records.sign?.sbom?.sha256 === sbom;
+}
