@@ -564,6 +564,11 @@ export const zBuildRecord = z
             size: z.number().int(),
             /** Cloud images: the disk format of this file. */
             format: z.enum(['qcow2', 'raw', 'vhd', 'vmdk']).optional(),
+            /**
+             * Cloud images: the disk's virtual size in bytes (what a VM sees; a qcow2 or streamOptimized
+             * VMDK file is smaller). Absent in records written before Wharf recorded it.
+             */
+            virtualSize: z.number().int().min(0).optional(),
           })
           .strict(),
       )

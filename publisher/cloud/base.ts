@@ -159,12 +159,14 @@ export async function buildFromBase(
     ...(o.cloudInit !== undefined ? { cloudInit: o.cloudInit } : {}),
   });
   await ed.commit();
+  // The raw disk's size is the virtual size of every format made from it (the disk is not grown).
+  const virtualSize = (await stat(raw)).size;
   const files: CloudImageFile[] = [];
   for (const format of o.formats) {
     const name = imageFileName(o.name, o.arch, format);
     const path = join(o.outDir, name);
     if (format !== 'raw') await convertDisk(raw, format, path);
-    files.push({ format, path, name, ...(await sha256File(path)) });
+    files.push({ format, path, name, ...(await sha256File(path)), virtualSize });
   }
   if (!o.formats.includes('raw')) await rm(raw, { force: true });
   return { files, root, customized };

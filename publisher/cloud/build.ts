@@ -16,6 +16,8 @@ export interface CloudImageFile {
   name: string;
   size: number;
   sha256: string;
+  /** The disk's virtual size in bytes: the raw disk's size, the same in every format. */
+  virtualSize: number;
 }
 
 export interface CloudBuildOptions {
@@ -75,7 +77,7 @@ export async function buildCloudImage(o: CloudBuildOptions): Promise<CloudBuildR
     const name = imageFileName(o.name, o.arch, format);
     const path = join(o.outDir, name);
     if (format !== 'raw') await convertDisk(raw, format, path);
-    files.push({ format, path, name, ...(await sha256File(path)) });
+    files.push({ format, path, name, ...(await sha256File(path)), virtualSize: size });
   }
   if (!o.formats.includes('raw')) await rm(raw, { force: true });
   return {

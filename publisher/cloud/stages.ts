@@ -186,6 +186,7 @@ export const cloudBuildStage: StageFn<'build'> = async (ctx, t) => {
       sha256: f.sha256,
       size: f.size,
       format: f.format,
+      virtualSize: f.virtualSize,
     }));
     ctx.log.info(`${label(t)}: ${files.map((f) => `${f.name} (${f.size} bytes)`).join(', ')}`);
     const record = builtRecord(

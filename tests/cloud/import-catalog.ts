@@ -1,6 +1,7 @@
 // The catalog the cloud import adapters' contract tests share (tests/cloud/providers-*.test.ts): one
-// app with one cloud recipe, a fake publish stage writing the record the cloud publish stage writes (one
-// object per format on objectStorage target `images`), and a stage context on a real git catalog whose
+// app with one cloud recipe, fake build and publish stages writing the records the cloud build and
+// publish stages write (one file per format with its virtual size; one object per format on
+// objectStorage target `images`), and a stage context on a real git catalog whose
 // wharf.yml has the given `clouds:` targets. Each test keeps its own loopback cloud server.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,33 @@ export const importApp: AppInput = {
   },
 };
 
+/** The disks' virtual size in the fake build record: 4.5 GiB, where each object is 1 KiB. */
+export const VIRTUAL_SIZE = 4.5 * 1024 ** 3;
+
+/** A fake build stage: the record the cloud build stage writes (one file per format, with its virtual size). */
+export const fakeBuild: StageFn<'build'> = async (c) => ({
+  stage: 'build',
+  verdict: 'done',
+  status: 'ok',
+  write: {
+    upsert: true,
+    record: {
+      runId: c.runId,
+      at: new Date().toISOString(),
+      status: 'ok',
+      arches: ['amd64'],
+      files: FORMATS.map((format) => ({
+        arch: 'amd64' as const,
+        name: `disk.${format}`,
+        sha256: 'a'.repeat(64),
+        size: 1024,
+        format,
+        virtualSize: VIRTUAL_SIZE,
+      })),
+    },
+  },
+});
+
 /** A fake publish stage: the record the cloud publish stage writes (one object per format). */
 export const fakePublish: StageFn<'publish'> = async (c) => ({
   stage: 'publish',
@@ -72,7 +100,7 @@ export interface ImportCatalog {
   ctx: StageContext;
   /** The app's cloud target as the runner selects it now (with the artifact as last committed). */
   target(): Promise<StageTarget>;
-  /** The target with a publish record but nothing committed (for a stage call outside the runner). */
+  /** The target with build and publish records but nothing committed (for a stage call outside the runner). */
   published(): Promise<StageTarget>;
   /** The committed artifact file, as text. */
   artifactFile(): Promise<string>;
@@ -123,7 +151,10 @@ export async function openImportCatalog(
           version: '1.0',
           osVersion: '24.03-lts-sp4',
           arches: ['amd64'],
-          records: { publish: (await fakePublish(ctx, t)).write!.record },
+          records: {
+            build: (await fakeBuild(ctx, t)).write!.record,
+            publish: (await fakePublish(ctx, t)).write!.record,
+          },
         },
       };
     },

@@ -8,168 +8,32 @@
 // script (INIT, RUNNING, SUCCESS with entities.image_id, FAIL with fail_reason). Not a real cloud. The
 // import stage runs through the runner on a real git catalog: the job id is committed at start, the next
 // runs poll it (never a second CreateImage), and no secret appears in any output.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { zCloudTarget, type CloudTargetInput } from '../../catalog/config.ts';
 import { HUAWEI_DEFAULT_OS_VERSION, huaweiProvider } from '../../publisher/cloud/providers/huawei.ts';
 import { cloudImportStage } from '../../publisher/cloud/providers/index.ts';
 import type { Credentials, ImportInput } from '../../publisher/cloud/providers/types.ts';
 import { runStage } from '../../publisher/pipeline/index.ts';
-import { fakePublish, openImportCatalog, TAG, type ImportCatalog } from './import-catalog.ts';
+import { IMS_AK, IMS_PROJECT, IMS_SK, startImsServer } from './ims-server.ts';
+import {
+  fakeBuild,
+  fakePublish,
+  openImportCatalog,
+  TAG,
+  VIRTUAL_SIZE,
+  type ImportCatalog,
+} from './import-catalog.ts';
 
-const AK = 'HPUATESTEXAMPLEAK01';
-const SK = 'hw-Test-Secret-7fQ2mZx91LkR0pDe';
-const PROJECT = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+const AK = IMS_AK;
+const SK = IMS_SK;
+const PROJECT = IMS_PROJECT;
 const PROJECT_ENV = 'WHARF_TEST_HUAWEI_PROJECT_ID';
 
-// ---------------------------------------------------------------- the loopback IMS
+// ---------------------------------------------------------------- the loopback IMS (ims-server.ts)
 
-/** RFC 3986 percent-encoding, as API Gateway's canonical request uses it (unreserved: A-Z a-z 0-9 - _ . ~). */
-const uriEncode = (s: string) =>
-  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-const sha256Hex = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
-
-/** Why API Gateway would refuse the request's signature, or null when it verifies with AK/SK. */
-function signatureProblem(req: IncomingMessage, body: Buffer): string | null {
-  const m = /^SDK-HMAC-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=([a-f0-9]{64})$/.exec(
-    req.headers.authorization ?? '',
-  );
-  if (!m) return 'no SDK-HMAC-SHA256 Authorization header';
-  if (m[1] !== AK) return 'unknown access key';
-  const signed = m[2]!.split(';');
-  if (signed.join(';') !== [...signed].sort().join(';') || signed.some((h) => h !== h.toLowerCase()))
-    return 'signed headers not sorted lower-case';
-  if (!signed.includes('host') || !signed.includes('x-sdk-date')) return 'host and x-sdk-date must be signed';
-  const date = String(req.headers['x-sdk-date'] ?? '');
-  const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
-  if (!d) return 'bad x-sdk-date';
-  const at = Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!);
-  if (Math.abs(Date.now() - at) > 15 * 60_000) return 'x-sdk-date too far from now';
-  const url = new URL(req.url!, 'http://ims.local');
-  const path = url.pathname
-    .split('/')
-    .map((seg) => uriEncode(decodeURIComponent(seg)))
-    .join('/');
-  const query = [...url.searchParams.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`)
-    .join('&');
-  const headers = signed.map((h) => `${h}:${String(req.headers[h] ?? '').trim()}\n`).join('');
-  const canonical = [
-    req.method,
-    path.endsWith('/') ? path : `${path}/`,
-    query,
-    headers,
-    signed.join(';'),
-    sha256Hex(body),
-  ].join('\n');
-  const toSign = `SDK-HMAC-SHA256\n${date}\n${sha256Hex(canonical)}`;
-  const want = Buffer.from(createHmac('sha256', SK).update(toSign).digest('hex'));
-  const got = Buffer.from(m[3]!);
-  return timingSafeEqual(want, got) ? null : 'signature does not match';
-}
-
-/** CreateImage's body for a system disk image from an external file in OBS, as IMS documents it. */
-const zCreateFromFile = z
-  .object({
-    name: z.string().min(1).max(128),
-    description: z
-      .string()
-      .max(1024)
-      .regex(/^[^\r\n<>]*$/)
-      .optional(),
-    image_url: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]:.+$/, '<bucket>:<object key>'),
-    os_version: z.string().min(1),
-    min_disk: z.number().int().min(1).max(1024),
-    architecture: z.enum(['x86', 'arm']),
-    type: z.enum(['ECS', 'BMS', 'FusionCompute', 'Ironic']),
-    is_config: z.boolean(),
-  })
-  .strict();
-type CreateBody = z.infer<typeof zCreateFromFile>;
-
-interface JobAnswer {
-  status: 'INIT' | 'RUNNING' | 'SUCCESS' | 'FAIL';
-  imageId?: string;
-  errorCode?: string;
-  failReason?: string;
-}
-
-const created: { body: CreateBody; projectHeader: string }[] = [];
-const shown: string[] = [];
-/** Job ids CreateImage hands out, in order, each with the ShowJob answers it gives (the last one repeats). */
-const plannedJobs: { id: string; answers: JobAnswer[] }[] = [];
-const jobs = new Map<string, JobAnswer[]>();
-const refused: string[] = [];
-let server: Server;
-let endpoint: string;
-
-function send(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req-0001' });
-  res.end(JSON.stringify(body));
-}
-const apigRefuse = (res: ServerResponse, why: string) => {
-  refused.push(why);
-  send(res, 401, {
-    error_code: 'APIGW.0301',
-    error_msg: `Incorrect IAM authentication information: ${why}`,
-    request_id: 'req-0001',
-  });
-};
-
-function ims(req: IncomingMessage, res: ServerResponse, body: Buffer) {
-  const problem = signatureProblem(req, body);
-  if (problem) return apigRefuse(res, problem);
-  const project = String(req.headers['x-project-id'] ?? '');
-  if (project !== PROJECT) return apigRefuse(res, 'project id does not match the token');
-  const path = new URL(req.url!, 'http://ims.local').pathname;
-  if (req.method === 'POST' && path === '/v2/cloudimages/action') {
-    const parsed = zCreateFromFile.safeParse(JSON.parse(body.toString() || '{}'));
-    if (!parsed.success)
-      return send(res, 400, { error: { code: 'IMG.0001', message: parsed.error.issues[0]!.message } });
-    created.push({ body: parsed.data, projectHeader: project });
-    const job = plannedJobs.shift();
-    if (!job) return send(res, 500, { error: { code: 'IMG.0500', message: 'no job planned by the test' } });
-    jobs.set(job.id, job.answers);
-    return send(res, 200, { job_id: job.id });
-  }
-  const jm = /^\/v1\/([^/]+)\/jobs\/([^/]+)$/.exec(path);
-  if (req.method === 'GET' && jm) {
-    if (jm[1] !== PROJECT) return apigRefuse(res, 'project id in the path does not match');
-    if (body.length) return send(res, 400, { error: { code: 'IMG.0001', message: 'GET has no body' } });
-    const answers = jobs.get(jm[2]!);
-    if (!answers) return send(res, 404, { error: { code: 'IMG.0011', message: 'job not found' } });
-    shown.push(jm[2]!);
-    const a = answers.length > 1 ? answers.shift()! : answers[0]!;
-    return send(res, 200, {
-      status: a.status,
-      entities: a.imageId ? { image_id: a.imageId } : {},
-      job_id: jm[2],
-      job_type: 'imsImportImageJob',
-      begin_time: '02-Dec-2026 05:40:00:000',
-      end_time: a.status === 'SUCCESS' || a.status === 'FAIL' ? '02-Dec-2026 05:52:00:000' : '',
-      error_code: a.errorCode ?? null,
-      fail_reason: a.failReason ?? null,
-    });
-  }
-  send(res, 404, { error: { code: 'IMG.0404', message: `no route ${req.method} ${path}` } });
-}
-
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => ims(req, res, Buffer.concat(chunks)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise((r) => server.close(r));
-});
+const ims = await startImsServer();
+const { created, shown, plannedJobs, refused, endpoint } = ims;
+afterAll(() => ims.close());
 
 // ---------------------------------------------------------------- the adapter, called directly
 
@@ -192,6 +56,7 @@ const input = (over: Partial<ImportInput> = {}, target: Partial<CloudTargetInput
   imageName: `demo-${TAG}-amd64`,
   osVersion: '24.03-lts-sp4',
   size: 2 * 1024 ** 3 + 512,
+  virtualSize: 3 * 1024 ** 3,
   description: 'wharf demo:disk-1 (amd64, sha256 aaaa)',
   ...over,
 });
@@ -254,7 +119,10 @@ describe('Huawei IMS import adapter (loopback IMS contract server)', () => {
     // arm64, a small object, a platform override, a description IMS would refuse as it is
     plannedJobs.push({ id: 'ff8080814dbd65d7014dbe0d84db0014', answers: [{ status: 'RUNNING' }] });
     await huaweiProvider.start(
-      input({ arch: 'arm64', size: 1024, description: 'a <b>\nc' }, { platform: 'openEuler 24.03 64bit' }),
+      input(
+        { arch: 'arm64', size: 1024, virtualSize: 1024, description: 'a <b>\nc' },
+        { platform: 'openEuler 24.03 64bit' },
+      ),
       creds,
     );
     expect(created.at(-1)!.body).toMatchObject({
@@ -263,6 +131,25 @@ describe('Huawei IMS import adapter (loopback IMS contract server)', () => {
       os_version: 'openEuler 24.03 64bit',
       description: 'a  b c',
     });
+  });
+
+  it("takes min_disk from the disk's virtual size, not the object's size, within IMS's 1-1024 GB", async () => {
+    // a qcow2 object of 300 MiB holding a 4.5 GiB disk: min_disk 5, where its size would give 1
+    plannedJobs.push({ id: 'ff8080814dbd65d7014dbe0d84db0015', answers: [{ status: 'INIT' }] });
+    await huaweiProvider.start(
+      input({ format: 'qcow2', key: 'demo/d.qcow2', size: 300 * 1024 ** 2, virtualSize: 4.5 * 1024 ** 3 }),
+      creds,
+    );
+    expect(created.at(-1)!.body).toMatchObject({ image_url: 'wharf-images:demo/d.qcow2', min_disk: 5 });
+    const before = created.length + refused.length;
+    await expect(huaweiProvider.start(input({ virtualSize: 1025 * 1024 ** 3 }), creds)).rejects.toThrow(
+      'IMS imports system disks of at most 1024 GiB; demo/disk-1/disk.vhd is a 1025 GiB disk',
+    );
+    // a qcow2 whose build record predates virtual sizes: refused before any request, saying why
+    await expect(
+      huaweiProvider.start(input({ format: 'qcow2', virtualSize: undefined }), creds),
+    ).rejects.toThrow(/IMS needs the disk's virtual size, which the build record of .* does not hold/);
+    expect(created.length + refused.length).toBe(before);
   });
 
   it('polls ShowJob: INIT and RUNNING are running, SUCCESS completes with the image id', async () => {
@@ -377,6 +264,7 @@ describe('Huawei IMS import through the runner on a real git catalog', () => {
       ],
     });
     const creates = created.length;
+    await runStage(cat.ctx, 'build', fakeBuild, await cat.target());
     await runStage(cat.ctx, 'publish', fakePublish, await cat.target());
     const o1 = await runStage(cat.ctx, 'import', cloudImportStage, await cat.target());
     expect(o1).toMatchObject({ verdict: 'done', status: 'running' });
@@ -393,10 +281,12 @@ describe('Huawei IMS import through the runner on a real git catalog', () => {
       key: `demo/${TAG}/disk.vhd`,
     });
     expect(a.pending?.reason).toBe('import running');
+    // min_disk from the build record's virtual size (4.5 GiB), not the 1 KiB object
     expect(created.at(-1)!.body).toMatchObject({
       image_url: `wharf-images:demo/${TAG}/disk.vhd`,
-      min_disk: 1,
+      min_disk: Math.ceil(VIRTUAL_SIZE / 1024 ** 3),
     });
+    expect(Math.ceil(VIRTUAL_SIZE / 1024 ** 3)).toBe(5);
 
     // "restart": a new run reads the job id from the record and polls it (RUNNING)
     const o2 = await runStage(

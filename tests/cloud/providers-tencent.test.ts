@@ -7,226 +7,23 @@
 // fields against the OS list it serves) and keeps an image table DescribeImages reports from. Not a
 // real cloud. Then the import stage runs through the runner on a real git catalog: the task id is
 // committed at start, the next run polls it (never a second ImportImage), no secret in any output.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zCloudTarget, type CloudTargetInput } from '../../catalog/config.ts';
 import { cloudImportStage } from '../../publisher/cloud/providers/index.ts';
 import { tencentProvider } from '../../publisher/cloud/providers/tencent.ts';
 import type { ImportInput } from '../../publisher/cloud/providers/types.ts';
 import { runStage } from '../../publisher/pipeline/index.ts';
+import { CVM_ID, CVM_REGION, CVM_SECRET, startCvmServer } from './cvm-server.ts';
 import { fakePublish, openImportCatalog, TAG, type ImportCatalog } from './import-catalog.ts';
 
-const ID = 'AKIDtencentLoopbackTestId';
-const SECRET = 'tc-loopback-secret-Q9xV2mK7';
-const REGION = 'ap-guangzhou';
+// ---------------------------------------------------------------- the loopback CVM API (cvm-server.ts)
 
-// ---------------------------------------------------------------- the loopback CVM API
-
-interface Call {
-  action: string;
-  headers: IncomingMessage['headers'];
-  body: Record<string, unknown>;
-}
-interface FakeImage {
-  ImageId: string;
-  ImageName: string;
-  ImageState: string;
-  CreatedTime: string;
-  Architecture: string;
-  polls: number;
-}
-const calls: Call[] = [];
-const images: FakeImage[] = [];
-let refused: string[] = [];
-/** Whether ImportImage answers with the new image's id (older API versions did not). */
-let answerImageId = true;
-let server: Server;
-let endpoint: string;
-
-/** The OS list DescribeImportImageOs serves (test data in Tencent's shape, not Tencent's real list). */
-const OS_LIST = {
-  ImportImageOsListSupported: {
-    Linux: ['CentOS', 'Ubuntu', 'Debian', 'OpenEuler', 'Other Linux'],
-    Windows: ['Windows Server 2019'],
-  },
-  ImportImageOsVersionSet: [
-    { OsName: 'CentOS', OsVersions: ['7', '8'], Architecture: ['x86_64'] },
-    { OsName: 'OpenEuler', OsVersions: ['22.03', '24.03'], Architecture: ['x86_64', 'arm_64'] },
-    { OsName: 'Other Linux', OsVersions: ['-'], Architecture: ['x86_64', 'arm_64'] },
-  ],
-};
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const hmac = (key: string | Buffer, s: string) => createHmac('sha256', key).update(s).digest();
-
-/** Tencent's TC3-HMAC-SHA256 check, recomputed here; the error code Tencent answers, or undefined. */
-function signatureError(req: IncomingMessage, body: string): string | undefined {
-  const m =
-    /^TC3-HMAC-SHA256 Credential=([^/]+)\/(\d{4}-\d{2}-\d{2})\/([a-z0-9]+)\/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([a-f0-9]{64})$/.exec(
-      String(req.headers.authorization ?? ''),
-    );
-  if (!m) return 'AuthFailure.InvalidAuthorization';
-  const [, id, date, service, signedHeaders, signature] = m as unknown as string[];
-  if (id !== ID) return 'AuthFailure.SecretIdNotFound';
-  const ts = Number(req.headers['x-tc-timestamp']);
-  if (!Number.isInteger(ts) || Math.abs(Date.now() / 1000 - ts) > 300) return 'AuthFailure.SignatureExpire';
-  if (new Date(ts * 1000).toISOString().slice(0, 10) !== date) return 'AuthFailure.InvalidAuthorization';
-  // The signed host is the endpoint's host name (the SDK signs it without the port), and the SDK names
-  // the service by its first label (cvm.tencentcloudapi.com → cvm; this loopback endpoint's is 127).
-  const host = new URL(`http://${req.headers.host}`).hostname;
-  if (service !== host.split('.')[0]) return 'AuthFailure.InvalidAuthorization';
-  const names = signedHeaders!.split(';');
-  if (!names.includes('content-type') || !names.includes('host')) return 'AuthFailure.InvalidAuthorization';
-  const value = (n: string) => (n === 'host' ? host : String(req.headers[n] ?? ''));
-  const url = new URL(req.url!, 'http://x');
-  const canonicalRequest = [
-    req.method,
-    url.pathname,
-    url.search.slice(1),
-    names.map((n) => `${n}:${value(n).trim().toLowerCase()}\n`).join(''),
-    signedHeaders,
-    sha256(body),
-  ].join('\n');
-  const scope = `${date}/${service}/tc3_request`;
-  const stringToSign = `TC3-HMAC-SHA256\n${ts}\n${scope}\n${sha256(canonicalRequest)}`;
-  const kDate = hmac(`TC3${SECRET}`, date!);
-  const kService = hmac(kDate, service!);
-  const kSigning = hmac(kService, 'tc3_request');
-  const expected = createHmac('sha256', kSigning).update(stringToSign).digest();
-  const got = Buffer.from(signature!, 'hex');
-  return got.length === expected.length && timingSafeEqual(got, expected)
-    ? undefined
-    : 'AuthFailure.SignatureFailure';
-}
-
-const MESSAGES: Record<string, string> = {
-  'AuthFailure.SignatureFailure':
-    'The provided credentials could not be validated. Please check your signature is correct.',
-  'AuthFailure.SecretIdNotFound': 'The SecretId is not found, please ensure that your SecretId is correct.',
-  'AuthFailure.SignatureExpire':
-    'Signature expired. Timestamp and server time cannot differ by more than five minutes.',
-  'AuthFailure.InvalidAuthorization': 'Authorization in the request header is invalid.',
-};
-
-let requests = 0;
-/** What the API answers for one authenticated request: the Response's fields, or an error [code, message]. */
-function answer(action: string, b: Record<string, unknown>): Record<string, unknown> | [string, string] {
-  switch (action) {
-    case 'DescribeImportImageOs':
-      return OS_LIST;
-    case 'ImportImage': {
-      const missing = ['Architecture', 'OsType', 'OsVersion', 'ImageUrl', 'ImageName'].filter(
-        (k) => typeof b[k] !== 'string' || !b[k],
-      );
-      if (missing.length)
-        return ['MissingParameter', `The request is missing a required parameter ${missing[0]}.`];
-      if (!['x86_64', 'i386', 'arm_64'].includes(b.Architecture as string))
-        return ['InvalidParameterValue', `Architecture ${String(b.Architecture)} is not supported.`];
-      const os = OS_LIST.ImportImageOsVersionSet.find((o) => o.OsName === b.OsType);
-      if (!os || !os.OsVersions.includes(b.OsVersion as string))
-        return [
-          'InvalidParameterValue',
-          `OsType ${String(b.OsType)} ${String(b.OsVersion)} is not supported.`,
-        ];
-      if (!os.Architecture.includes(b.Architecture as string))
-        return ['InvalidParameterValue', `${os.OsName} does not support ${String(b.Architecture)}.`];
-      if ((b.ImageName as string).length > 60)
-        return ['InvalidParameterValue', 'ImageName is longer than 60 characters.'];
-      if (b.BootMode !== undefined && !['Legacy BIOS', 'UEFI'].includes(b.BootMode as string))
-        return ['InvalidParameterValue', `BootMode ${String(b.BootMode)} is not supported.`];
-      if (!/^https?:\/\//.test(b.ImageUrl as string) || (b.ImageUrl as string).includes('unreadable'))
-        return ['InvalidParameterValue', `The image file at ImageUrl ${String(b.ImageUrl)} cannot be read.`];
-      const img: FakeImage = {
-        ImageId: `img-${String(images.length + 1).padStart(8, '0')}`,
-        ImageName: b.ImageName as string,
-        ImageState: 'IMPORTING',
-        CreatedTime: new Date(Date.now() + images.length * 1000).toISOString().slice(0, 19) + 'Z',
-        Architecture: b.Architecture === 'arm_64' ? 'arm' : (b.Architecture as string),
-        polls: 0,
-      };
-      images.push(img);
-      return answerImageId ? { ImageId: img.ImageId } : {};
-    }
-    case 'DescribeImages': {
-      const ids = b.ImageIds as string[] | undefined;
-      const filters = (b.Filters as { Name: string; Values: string[] }[] | undefined) ?? [];
-      if (ids && filters.length)
-        return ['InvalidParameterValue', 'ImageIds and Filters cannot be specified at the same time.'];
-      let set: FakeImage[];
-      if (ids) {
-        const unknown = ids.filter((i) => !images.some((x) => x.ImageId === i));
-        if (unknown.length) return ['InvalidImageId.NotFound', `The image ${unknown[0]} does not exist.`];
-        set = images.filter((x) => ids.includes(x.ImageId));
-      } else {
-        set = images.filter((x) =>
-          filters.every((f) =>
-            f.Name === 'image-name'
-              ? f.Values.some((v) => x.ImageName.includes(v)) // fuzzy, as Tencent documents
-              : f.Name === 'image-type'
-                ? f.Values.includes('PRIVATE_IMAGE')
-                : false,
-          ),
-        );
-      }
-      // An import runs for one poll, then ends: failed for images named "broken", else NORMAL.
-      for (const x of set) {
-        x.polls++;
-        if (x.polls >= 2 && x.ImageState === 'IMPORTING')
-          x.ImageState = x.ImageName.includes('broken') ? 'IMPORTFAILED' : 'NORMAL';
-      }
-      return {
-        TotalCount: set.length,
-        ImageSet: set.map(({ polls: _polls, ...x }) => ({
-          ...x,
-          ImageType: 'PRIVATE_IMAGE',
-          ImageSource: 'EXTERNAL_IMPORT',
-        })),
-      };
-    }
-    default:
-      return ['InvalidAction', `The action ${action} does not exist.`];
-  }
-}
-
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
-      const requestId = `req-${++requests}`;
-      const send = (response: Record<string, unknown>) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ Response: { ...response, RequestId: requestId } }));
-      };
-      const fail = (code: string, message: string) => send({ Error: { Code: code, Message: message } });
-      const authError = signatureError(req, body);
-      if (authError) {
-        refused.push(authError);
-        return fail(authError, MESSAGES[authError]!);
-      }
-      const action = String(req.headers['x-tc-action'] ?? '');
-      if (req.method !== 'POST' || !String(req.headers['content-type']).startsWith('application/json'))
-        return fail('InvalidParameter', 'Expected a POST with a JSON body.');
-      if (req.headers['x-tc-version'] !== '2017-03-12')
-        return fail('InvalidParameter', `Version ${String(req.headers['x-tc-version'])} is not supported.`);
-      if (req.headers['x-tc-region'] !== REGION)
-        return fail('UnsupportedRegion', `Region ${String(req.headers['x-tc-region'])} is not supported.`);
-      const parsed = JSON.parse(body || '{}') as Record<string, unknown>;
-      calls.push({ action, headers: req.headers, body: parsed });
-      const out = answer(action, parsed);
-      if (Array.isArray(out)) fail(out[0], out[1]);
-      else send(out);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise((r) => server.close(r));
-});
+const ID = CVM_ID;
+const SECRET = CVM_SECRET;
+const REGION = CVM_REGION;
+const cvm = await startCvmServer();
+const { calls, images, endpoint } = cvm;
+afterAll(() => cvm.close());
 
 // ---------------------------------------------------------------- the adapter
 
@@ -264,7 +61,7 @@ const calledFor = (action: string, name: string) =>
 describe('Tencent CVM import adapter (loopback API 3.0 server)', () => {
   it('refuses a request signed with a wrong secret; the error says so and holds no secret', async () => {
     const before = calls.length;
-    refused = [];
+    cvm.refused.length = 0;
     const wrong = 'wrong-tencent-secret-value';
     const err = await tencentProvider
       .start(inputFor('demo-wrong'), { accessKeyId: ID, secretAccessKey: wrong })
@@ -275,7 +72,7 @@ describe('Tencent CVM import adapter (loopback API 3.0 server)', () => {
     );
     expect((err as Error).message).toMatch(/RequestId req-\d+/);
     expect(JSON.stringify(err) + String(err) + (err as Error).stack).not.toContain(wrong);
-    expect(refused).toEqual(['AuthFailure.SignatureFailure']);
+    expect(cvm.refused).toEqual(['AuthFailure.SignatureFailure']);
     expect(calls).toHaveLength(before);
   });
 
@@ -316,7 +113,7 @@ describe('Tencent CVM import adapter (loopback API 3.0 server)', () => {
   });
 
   it('follows an import by its exact image name when ImportImage returns no id (arm64 → arm_64)', async () => {
-    answerImageId = false;
+    cvm.answerImageId = false;
     try {
       const input = inputFor('demo-byname-arm64', { arch: 'arm64' });
       // a decoy whose name holds the same text: image-name filters fuzzily
@@ -346,7 +143,7 @@ describe('Tencent CVM import adapter (loopback API 3.0 server)', () => {
         Limit: 100,
       });
     } finally {
-      answerImageId = true;
+      cvm.answerImageId = true;
     }
   });
 
@@ -394,7 +191,7 @@ describe('Tencent CVM import adapter (loopback API 3.0 server)', () => {
 
 describe('Tencent CVM import adapter: abort', () => {
   it('sends nothing when the run is aborted (the signal reaches the SDK request)', async () => {
-    const before = requests;
+    const before = cvm.requests();
     const ac = new AbortController();
     ac.abort();
     await expect(tencentProvider.start(inputFor('demo-aborted'), creds, ac.signal)).rejects.toThrow(
@@ -410,7 +207,7 @@ describe('Tencent CVM import adapter: abort', () => {
     await expect(tencentProvider.poll(inputFor('demo-aborted'), prev, creds, ac.signal)).rejects.toThrow(
       /^Tencent CVM DescribeImages failed: .*abort/i,
     );
-    expect(requests).toBe(before);
+    expect(cvm.requests()).toBe(before);
   });
 });
 

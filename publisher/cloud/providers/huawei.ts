@@ -9,7 +9,7 @@ import { HcClient, type HttpRequestOptions } from '@huaweicloud/huaweicloud-sdk-
 import { DefaultHttpClient } from '@huaweicloud/huaweicloud-sdk-core/http/DefaultHttpClient.js';
 import type { Logger, LogLevel } from '@huaweicloud/huaweicloud-sdk-core/logger/index.js';
 import { z } from 'zod';
-import type { CloudProvider, Credentials, ImportInput } from './types.ts';
+import { diskSizeGiB, type CloudProvider, type Credentials, type ImportInput } from './types.ts';
 
 /** What IMS calls an OS when the target names no `platform` (a value of IMS's os_version list). */
 export const HUAWEI_DEFAULT_OS_VERSION = 'openEuler 22.03 64bit';
@@ -17,7 +17,6 @@ export const HUAWEI_DEFAULT_OS_VERSION = 'openEuler 22.03 64bit';
 export const HUAWEI_DEFAULT_PROJECT_ID_ENV = 'HUAWEICLOUD_SDK_PROJECT_ID';
 
 const ARCH = { amd64: 'x86', arm64: 'arm' } as const;
-const GiB = 1024 ** 3;
 const TIMEOUT_MS = 60_000;
 
 const zCreateImageResponse = z.object({ job_id: z.string().regex(/^[A-Za-z0-9-]{1,128}$/) });
@@ -107,17 +106,16 @@ async function call(
 const imsDescription = (s: string) => s.replace(/[\r\n<>]+/g, ' ').slice(0, 1024);
 
 export const huaweiProvider: CloudProvider = {
-  // The fixed VHD (and raw) object is at least the disk's size, so min_disk taken from the object's
-  // size is right; a qcow2 or streamOptimized VMDK is smaller than its disk. Raw is last: IMS's docs
+  // min_disk comes from the disk's virtual size whatever the format. The fixed VHD comes first: it is
+  // the disk byte for byte (plus a footer), so IMS has nothing to convert. Raw is last: IMS's docs
   // steer raw to the quick-import API (which wants a bitmap file) rather than this one.
   formats: ['vhd', 'qcow2', 'vmdk', 'raw'],
   async start(input, creds, signal) {
     const t = input.target;
     if (t.osType === 'windows' && !t.platform)
       throw new Error(`cloud target ${t.name}: a Windows image needs platform (an IMS os_version)`);
-    const minDisk = Math.max(1, Math.ceil(input.size / GiB));
-    if (minDisk > 1024)
-      throw new Error(`IMS imports system disks of at most 1024 GiB; ${input.key} is ${minDisk} GiB`);
+    // IMS: min_disk is the system disk's size in GB, 1 to 1024, at least the image file's disk.
+    const minDisk = diskSizeGiB(input, 'IMS', 1, 1024);
     const body = {
       name: input.imageName.slice(0, 128),
       description: imsDescription(input.description),

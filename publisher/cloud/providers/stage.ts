@@ -9,7 +9,7 @@
 // import of the same object. Credentials come from the environment variables a target names; errors
 // are recorded with the secret values scrubbed.
 import type { CloudTarget } from '../../../catalog/config.ts';
-import type { ImportRecord, ImportTarget, PublishRecord } from '../../../catalog/schema.ts';
+import type { BuildRecord, ImportRecord, ImportTarget, PublishRecord } from '../../../catalog/schema.ts';
 import {
   targetLabel,
   type StageContext,
@@ -21,6 +21,23 @@ import { PROVIDERS } from './registry.ts';
 import { credentialsFor, type DiskFormat, type ImportInput } from './types.ts';
 
 type PublishedObject = NonNullable<PublishRecord['objects']>[number];
+
+/** A fixed VHD is the disk plus a 512-byte footer (publisher/cloud/convert.ts writes only fixed ones). */
+const VHD_FOOTER = 512;
+
+/**
+ * The virtual size of the published disk: the build record's, for the file with this object's sha256;
+ * else, for a build record that predates it, the raw object's size or the fixed VHD's less its footer.
+ */
+export function virtualSizeOf(obj: PublishedObject, build: BuildRecord | undefined): number | undefined {
+  const file = (build?.files ?? []).find(
+    (f) => f.sha256 === obj.sha256 && (!obj.format || !f.format || f.format === obj.format),
+  );
+  if (file?.virtualSize !== undefined) return file.virtualSize;
+  if (obj.format === 'raw') return obj.size;
+  if (obj.format === 'vhd' && obj.size > VHD_FOOTER) return obj.size - VHD_FOOTER;
+  return undefined;
+}
 
 function imageName(t: CloudTarget, st: StageTarget): string {
   return t.imageName
@@ -145,6 +162,7 @@ const importStage = async (
       imageName: imageName(t, st),
       osVersion: st.recipe.osVersion,
       size: obj.size,
+      virtualSize: virtualSizeOf(obj, st.artifact?.records.build),
       description: `wharf ${label} (${st.arch}, sha256 ${obj.sha256})`,
     };
     const same = {

@@ -22,7 +22,32 @@ export interface ImportInput {
   osVersion: string;
   /** Size of the disk object in bytes. */
   size: number;
+  /**
+   * The disk's virtual size in bytes (the disk a VM gets: what IMS min_disk and Alibaba DiskImageSize
+   * must cover), from the build record; for raw and fixed VHD derived from the object's size when the
+   * build record predates it. Undefined for an older qcow2 or VMDK (its object is smaller than its disk).
+   */
+  virtualSize?: number;
   description: string;
+}
+
+const GiB = 1024 ** 3;
+
+/**
+ * The disk's virtual size in whole GiB (rounded up), for clouds that take a disk size: refused outside
+ * the cloud's documented range [min, max], or when the virtual size is not known.
+ */
+export function diskSizeGiB(input: ImportInput, cloud: string, min: number, max: number): number {
+  if (input.virtualSize === undefined)
+    throw new Error(
+      `${cloud} needs the disk's virtual size, which the build record of ${input.key} does not hold (built before Wharf recorded it): rebuild the image`,
+    );
+  const gib = Math.max(min, Math.ceil(input.virtualSize / GiB));
+  if (gib > max)
+    throw new Error(
+      `${cloud} imports system disks of at most ${max} GiB; ${input.key} is a ${gib} GiB disk (virtual size ${input.virtualSize} bytes)`,
+    );
+  return gib;
 }
 
 export interface Credentials {
