@@ -11,7 +11,13 @@ import Ecs, {
 } from '@alicloud/ecs20140526';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import { RuntimeOptions } from '@alicloud/tea-util';
-import type { CloudProvider, Credentials, ImportInput, ImportProgress } from './types.ts';
+import {
+  diskSizeGiB,
+  type CloudProvider,
+  type Credentials,
+  type ImportInput,
+  type ImportProgress,
+} from './types.ts';
 
 // A CommonJS module with `exports.default = Client`: Node's ESM loader hands over the whole exports
 // object as the default import, Vite's (vitest) the class itself; take the class either way.
@@ -29,7 +35,6 @@ const ARCH = { amd64: 'x86_64', arm64: 'arm64' } as const;
 const DEFAULT_PLATFORM = 'Others Linux';
 /** Every image status DescribeImages knows: without Status it lists only Available images. */
 const ALL_STATUSES = 'Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated';
-const GiB = 1024 ** 3;
 
 function client(input: ImportInput, creds: Credentials): EcsClient {
   const endpoint = input.target.endpoint ? new URL(input.target.endpoint) : undefined;
@@ -128,6 +133,7 @@ export const alibabaProvider: CloudProvider = {
     const format = FORMAT[input.format];
     const architecture = ARCH[input.arch as keyof typeof ARCH];
     if (!architecture) throw new Error(`Alibaba ECS ImportImage takes x86_64 and arm64, not ${input.arch}`);
+    const diskImageSize = diskSizeGiB(input, 'Alibaba ECS ImportImage', 1, 2048);
     const ecs = client(input, creds);
     const out = await call('ImportImage', creds, signal, () =>
       ecs.importImageWithOptions(
@@ -145,7 +151,8 @@ export const alibabaProvider: CloudProvider = {
               OSSBucket: input.bucket,
               OSSObject: input.key,
               format,
-              diskImageSize: Math.max(1, Math.ceil(input.size / GiB)),
+              // The system disk's size in GiB (1 to 2048), from the disk's virtual size.
+              diskImageSize,
             }),
           ],
           // Idempotent: a start repeated after a lost answer gets the same task, not a second import.
