@@ -152,10 +152,9 @@ describe('languages', () => {
 
   it('keeps every UI string in one table (site/src/lib/i18n.ts), in both languages', async () => {
     // A component with its own zh/en table (scan-text.ts, Arches, Wsl, AppCard had one) drifts from
-    // the shared one: the same word translated twice, differently. Cloud.astro is the cloud import
-    // helper's file and still holds its own table (to be moved by its owner).
+    // the shared one: the same word translated twice, differently.
     const root = join(import.meta.dirname, '../../site/src');
-    const owned = new Set(['lib/i18n.ts', 'components/Cloud.astro', 'lib/cloud.ts']);
+    const owned = new Set(['lib/i18n.ts']);
     const files = (await readdir(root, { recursive: true })).filter(
       (f) => /\.(astro|ts)$/.test(f) && !owned.has(f.split(sep).join('/')),
     );

@@ -145,8 +145,30 @@ const records = obj(
       },
       ['digest', 'blockedBy', 'error'],
     ),
+    /** Cloud images: one entry per cloud import target; cloudImageId once completed, error when failed. */
+    import: obj({
+      status: { enum: ['ok', 'running', 'partial', 'failed', 'blocked', 'unchanged'] },
+      at: time,
+      targets: {
+        type: 'array',
+        items: obj(
+          {
+            target: str,
+            provider: { enum: ['aws', 'huawei', 'alibaba', 'tencent'] },
+            region: str,
+            arch: str,
+            state: { enum: ['running', 'completed', 'failed'] },
+            /** The cloud's image id (AMI, IMS image, …), once completed. */
+            cloudImageId: str,
+            error: str,
+            updatedAt: time,
+          },
+          ['arch', 'cloudImageId', 'error', 'updatedAt'],
+        ),
+      },
+    }),
   },
-  ['build', 'verify', 'scan', 'sign', 'publish'],
+  ['build', 'verify', 'scan', 'sign', 'publish', 'import'],
 );
 
 const tag = obj(

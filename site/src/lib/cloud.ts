@@ -1,7 +1,9 @@
 // The cloud section of an app page (components/Cloud.astro): per cloud artifact, the published disk
 // images by format (download URL, size, SHA-256, checksum file, Sigstore bundle), the boot test, and
-// the image id per cloud and region once the import stage (publisher/cloud/providers) has recorded one.
-import type { StageRecords } from '../../../catalog/schema.ts';
+// one row per cloud import target from the import stage's record (publisher/cloud/providers):
+// records.import.targets, typed by catalog/schema.ts zImportTarget.
+import type { ImportTarget, StageRecords } from '../../../catalog/schema.ts';
+import type { UiKey } from './i18n.ts';
 
 export interface CloudDownload {
   format: string;
@@ -14,36 +16,72 @@ export interface CloudDownload {
   signatureUrl?: string | undefined;
 }
 
+/** One `clouds:` target of the import record, as the page shows it. */
 export interface CloudImport {
-  cloud: string;
+  /** The wharf.yml `clouds:` target name. */
+  target: string;
+  provider: ImportTarget['provider'];
   region: string;
+  arch?: string | undefined;
+  state: ImportTarget['state'];
+  /** Only once the import completed. */
   imageId?: string | undefined;
-  state: string;
+  /** Only when it failed (the stage scrubs secrets from it). */
+  error?: string | undefined;
+  updatedAt?: string | undefined;
 }
+
+/** The UI string of each cloud's name and of each import state (site/src/lib/i18n.ts). */
+export const PROVIDER_LABEL: Record<ImportTarget['provider'], UiKey> = {
+  aws: 'cloudAws',
+  huawei: 'cloudHuawei',
+  alibaba: 'cloudAlibaba',
+  tencent: 'cloudTencent',
+};
+export const STATE_LABEL: Record<ImportTarget['state'], UiKey> = {
+  running: 'cloudStateRunning',
+  completed: 'cloudStateCompleted',
+  failed: 'cloudStateFailed',
+};
 
 export interface CloudView {
   downloads: CloudDownload[];
   /** Built files (shown before anything is published). */
   files: { name: string; format?: string | undefined; size: number; sha256: string }[];
-  boot?: { booted: boolean; seconds: number; accel: string; file: string; marker: string | null; reason?: string | undefined } | undefined;
+  boot?:
+    | {
+        booted: boolean;
+        seconds: number;
+        accel: string;
+        file: string;
+        marker: string | null;
+        reason?: string | undefined;
+      }
+    | undefined;
   signed: boolean;
   imports: CloudImport[];
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
-/** Import records, read loosely: the import stage's record lists one entry per cloud target and region. */
+/** One row per target of records.import (the import stage's entries, in wharf.yml order). */
 export function cloudImports(records: StageRecords): CloudImport[] {
-  const rec = (records as Record<string, unknown>).import as { targets?: unknown; images?: unknown } | undefined;
-  const list = Array.isArray(rec?.images) ? rec.images : Array.isArray(rec?.targets) ? rec.targets : [];
-  const out: CloudImport[] = [];
-  for (const x of list as Record<string, unknown>[]) {
-    const cloud = str(x.cloud) ?? str(x.provider) ?? str(x.target);
-    const region = str(x.region);
-    if (!cloud || !region) continue;
-    out.push({ cloud, region, imageId: str(x.imageId), state: str(x.state) ?? str(x.status) ?? 'unknown' });
-  }
-  return out;
+  return (records.import?.targets ?? []).map((t) => ({
+    target: t.target,
+    provider: t.provider,
+    region: t.region,
+    arch: t.arch,
+    state: t.state,
+    imageId: t.state === 'completed' ? t.imageId : undefined,
+    error: t.state === 'failed' ? t.error : undefined,
+    updatedAt: t.updatedAt ?? t.startedAt,
+  }));
+}
+
+/** An ISO time as `2026-12-02 06:20 UTC` (the same in both languages). */
+export function formatTime(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 export function cloudView(records: StageRecords): CloudView {
@@ -61,22 +99,26 @@ export function cloudView(records: StageRecords): CloudView {
       checksumUrl: o.checksumUrl,
       signatureUrl: o.signatureUrl,
     })),
-    files: (records.build?.files ?? []).map((f) => ({ name: f.name, format: f.format, size: f.size, sha256: f.sha256 })),
+    files: (records.build?.files ?? []).map((f) => ({
+      name: f.name,
+      format: f.format,
+      size: f.size,
+      sha256: f.sha256,
+    })),
     boot: b
-      ? { booted: b.booted, seconds: b.seconds, accel: b.accel, file: b.file, marker: b.marker, reason: b.reason }
+      ? {
+          booted: b.booted,
+          seconds: b.seconds,
+          accel: b.accel,
+          file: b.file,
+          marker: b.marker,
+          reason: b.reason,
+        }
       : undefined,
     signed: records.sign?.status === 'signed' || records.sign?.status === 'unchanged',
     imports: cloudImports(records),
   };
 }
 
-export function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+/** Re-exported for the cloud section; the formatter lives in size.ts. */
+export { formatSize as humanSize } from './size.ts';

@@ -7,6 +7,7 @@
 // refuses any other), so a field added to a catalog record is not published until it is added in
 // both places. Run ids, blob hashes and locations, log tails, local image ids, inputs digests, recipe
 // paths and credential variable names stay in the catalog.
+import { cloudImports } from './cloud.ts';
 import { pickText } from './i18n.ts';
 import { safeUrl } from './markdown.ts';
 import { severityTotal, tagPublished, type AppView, type ScanState, type SiteModel, type TagView } from './model.ts';
@@ -221,6 +222,25 @@ function apiTag(t: TagView) {
               })),
               ...(p.blockedBy ? { blockedBy: p.blockedBy } : {}),
               ...(p.error ? { error: p.error.message } : {}),
+            },
+          }
+        : {}),
+      // Cloud images: each import target's state and the cloud's image id (never the task id or object key).
+      ...(r.import
+        ? {
+            import: {
+              status: r.import.status,
+              at: r.import.at,
+              targets: cloudImports(r).map((x) => ({
+                target: x.target,
+                provider: x.provider,
+                region: x.region,
+                ...(x.arch ? { arch: x.arch } : {}),
+                state: x.state,
+                ...(x.imageId ? { cloudImageId: x.imageId } : {}),
+                ...(x.error ? { error: x.error } : {}),
+                ...(x.updatedAt ? { updatedAt: x.updatedAt } : {}),
+              })),
             },
           }
         : {}),
