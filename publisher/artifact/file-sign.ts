@@ -9,7 +9,6 @@ import type { SignRecord } from '../../catalog/schema.ts';
 import { sha256File } from '../objects/s3.ts';
 import { targetLabel, type StageFn, type StageResult } from '../stage.ts';
 import {
-  BUNDLE_MEDIA_TYPE,
   fileGate,
   isKind,
   keyOfBundle,
@@ -46,6 +45,7 @@ export function fileSignStage(k: FileKind): StageFn<'sign'> {
     if (!g.ok) return notSigned('skipped', 'blocked', `not signed: ${g.blockedBy}: ${g.reason}`);
     const env = ctx.env ?? process.env;
     const { signFile, signFileKeyless } = await import('../sign/blob.ts');
+    const { BUNDLE_MEDIA_TYPE } = await import('../objects/publish.ts');
     const token = env[OIDC_TOKEN_ENV];
     let key;
     try {

@@ -19,7 +19,6 @@ import {
 } from '../stage.ts';
 import { errorMessage } from './index.ts';
 
-export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 /** The environment variable whose OIDC token makes sign keyless (Fulcio + Rekor). */
 export const OIDC_TOKEN_ENV = 'WHARF_OIDC_TOKEN';
 

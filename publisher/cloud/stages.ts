@@ -47,7 +47,7 @@ import { buildCloudImage, type CloudImageFile } from './build.ts';
 import { imageInfo, toRaw, type CloudFormat } from './convert.ts';
 import { Ext4Editor } from './ext4.ts';
 
-export { BUNDLE_MEDIA_TYPE, OIDC_TOKEN_ENV as CLOUD_OIDC_TOKEN_ENV } from '../artifact/files.ts';
+export { OIDC_TOKEN_ENV as CLOUD_OIDC_TOKEN_ENV } from '../artifact/files.ts';
 /** Seconds a boot test may take (default 600: full systemd under TCG on a busy machine). */
 export const BOOT_TIMEOUT_ENV = 'WHARF_CLOUD_BOOT_TIMEOUT';
 

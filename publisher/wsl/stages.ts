@@ -48,7 +48,7 @@ import { buildWsl } from './build.ts';
 import { zWslName } from './files.ts';
 import { validateWslFile } from './validate.ts';
 
-export { BUNDLE_MEDIA_TYPE, OIDC_TOKEN_ENV as WSL_OIDC_TOKEN_ENV } from '../artifact/files.ts';
+export { OIDC_TOKEN_ENV as WSL_OIDC_TOKEN_ENV } from '../artifact/files.ts';
 
 const label = (t: StageTarget) => `${t.app.id}:${t.artifactId}`;
 const wslDir = (ctx: Pick<StageContext, 'workDir'>, t: Pick<StageTarget, 'app' | 'artifactId'>) =>
