@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { gitOk } from '../../catalog/git.ts';
 import type { CatalogStore } from '../../catalog/store.ts';
-import type { StageContext } from '../stage.ts';
+import type { StageContext, StageTarget } from '../stage.ts';
 import type { DaemonConfig, JobName } from './config.ts';
 import type { DaemonMetrics } from './metrics.ts';
 
@@ -72,19 +72,24 @@ export async function loadJob(name: JobName): Promise<JobRun> {
         const snap = await ctx.store.load();
         const targets = selectTargets(snap).targets.filter((t) => t.artifact?.pending);
         if (!targets.length) return { pending: 0 };
-        // Without an engine every build would only record the same failure: wait for one instead.
-        const h = connectEngine(ctx.cfg.engine);
-        try {
-          await pingEngine(h);
-        } catch (e) {
-          return { pending: targets.length, skipped: `no container engine: ${(e as Error).message}` };
-        }
+        const noEngine = await pingEngine(connectEngine(ctx.cfg.engine)).then(
+          () => undefined,
+          (e: Error) => `no container engine: ${e.message}`,
+        );
+        // Without an engine every build would only record the same failure: those wait for one. An
+        // artifact whose only pending work is a cloud import needs none: its import stage runs alone.
+        const run = noEngine ? targets.filter(needsOnlyImport) : targets;
+        const counts = noEngine
+          ? { importOnly: run.length, needEngine: targets.length - run.length, noEngine }
+          : {};
+        if (!run.length) return { pending: targets.length, ...counts };
         const sctx = await stageContext(ctx, snap.config);
-        const r = await runPipeline(sctx, targets, {
+        const r = await runPipeline(sctx, run, {
           concurrency: ctx.cfg.concurrency,
           build: { timeoutMs: ctx.cfg.buildTimeoutMinutes * 60_000 },
+          ...(noEngine ? { only: ['import'] as const } : {}),
         });
-        return { pending: targets.length, runId: r.runId, ...r.counts };
+        return { pending: targets.length, ...counts, runId: r.runId, ...r.counts };
       };
     }
     case 'rescan': {
@@ -153,6 +158,21 @@ export async function loadJob(name: JobName): Promise<JobRun> {
       };
     }
   }
+}
+
+/**
+ * The artifact's only pending work is the import stage's own: a published cloud image (publish ok or
+ * unchanged) marked pending by that stage (`import running`, `import partial`, `import failed`,
+ * `import not started: …` — publisher/cloud/providers/stage.ts). The import stage alone starts the
+ * imports not started, polls the running tasks its record names, retries the failed ones, and needs no
+ * container engine.
+ */
+export function needsOnlyImport(t: StageTarget): boolean {
+  const a = t.artifact;
+  const pub = a?.records.publish?.status;
+  return (
+    t.kind === 'cloud' && (pub === 'ok' || pub === 'unchanged') && !!a?.pending?.reason.startsWith('import ')
+  );
 }
 
 /** The stage context the pipeline and rescans run with — from the composition root, as the CLI opens it. */
