@@ -45,7 +45,7 @@ export function fileSignStage(k: FileKind): StageFn<'sign'> {
     if (!g.ok) return notSigned('skipped', 'blocked', `not signed: ${g.blockedBy}: ${g.reason}`);
     const env = ctx.env ?? process.env;
     const { signFile, signFileKeyless } = await import('../sign/blob.ts');
-    const { BUNDLE_MEDIA_TYPE } = await import('../objects/publish.ts');
+    const { bundleMediaType } = await import('../objects/publish.ts');
     const token = env[OIDC_TOKEN_ENV];
     let key;
     try {
@@ -86,7 +86,7 @@ export function fileSignStage(k: FileKind): StageFn<'sign'> {
         identity = signed.identity ?? identity;
         const json = JSON.stringify(signed.bundle);
         await writeFile(`${path}.sigstore.json`, json);
-        const { uri: _uri, ...bundle } = await ctx.blobs.put(json, BUNDLE_MEDIA_TYPE);
+        const { uri: _uri, ...bundle } = await ctx.blobs.put(json, bundleMediaType(json));
         bundles.push({
           arch: f.arch,
           file: f.name,

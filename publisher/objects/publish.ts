@@ -3,14 +3,29 @@
 // and a SHA-256 checksum file (`<key>.sha256`, sha256sum format). Kind-neutral: the caller names the key
 // and the kind (a target with `kinds:` takes only those). Every target is tried; each one gives a record
 // {target, bucket, key, url, size, sha256, …} or a failure with its message, never a secret.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { errorMessage } from '../artifact/index.ts';
 import { BUNDLE_SUFFIX } from '../sign/blob.ts';
 import { ObjectStore, sha256File, type ObjectTarget, type UploadedObject } from './s3.ts';
 
 export const CHECKSUM_SUFFIX = '.sha256';
-export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+/** What a bundle file is labelled when it does not say (a Sigstore bundle names its own media type). */
+const JSON_MEDIA_TYPE = 'application/json';
+
+/**
+ * The media type a Sigstore bundle declares in its `mediaType` field (@sigstore/sign 5 writes message
+ * signatures as `…bundle+json;version=0.2`, others write `…bundle.v0.3+json`): the label follows the bytes.
+ */
+export function bundleMediaType(json: string): string {
+  try {
+    const m = (JSON.parse(json) as { mediaType?: unknown }).mediaType;
+    if (typeof m === 'string' && /^application\/vnd\.dev\.sigstore\.bundle[\w.+;=-]*$/.test(m)) return m;
+  } catch {
+    /* not JSON: labelled as plain JSON below */
+  }
+  return JSON_MEDIA_TYPE;
+}
 
 export { BUNDLE_SUFFIX };
 
@@ -103,7 +118,7 @@ export async function publishFile(
       });
       const sig = input.bundle
         ? await store.uploadFile(input.bundle, `${input.name}${BUNDLE_SUFFIX}`, {
-            contentType: BUNDLE_MEDIA_TYPE,
+            contentType: bundleMediaType(await readFile(input.bundle, 'utf8')),
             ...(opts.signal ? { signal: opts.signal } : {}),
           })
         : undefined;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zObjectStorageConfig } from '../../catalog/config.ts';
 import { zCatalogConfig } from '../../catalog/schema.ts';
-import { checksumLine, publishFile, targetsFor } from '../../publisher/objects/publish.ts';
+import { bundleMediaType, checksumLine, publishFile, targetsFor } from '../../publisher/objects/publish.ts';
 import { zObjectTarget } from '../../publisher/objects/s3.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { tempDir } from '../rootfs/fixtures.ts';
@@ -31,6 +31,19 @@ const fetchBytes = async (url: string) => {
   return Buffer.from(await r.arrayBuffer());
 };
 
+describe('bundleMediaType', () => {
+  it('is the media type the bundle declares, else plain JSON', () => {
+    expect(bundleMediaType('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}')).toBe(
+      'application/vnd.dev.sigstore.bundle.v0.3+json',
+    );
+    expect(bundleMediaType('{"mediaType":"text/html"}')).toBe('application/json');
+    expect(bundleMediaType('{"mediaType":"application/vnd.dev.sigstore.bundle\\r\\nX: y"}')).toBe(
+      'application/json',
+    );
+    expect(bundleMediaType('not json')).toBe('application/json');
+  });
+});
+
 describe('publishFile', () => {
   it('uploads the file, its checksum and bundle to every target and records each', async () => {
     const dir = await tempDir();
@@ -38,7 +51,8 @@ describe('publishFile', () => {
     const bytes = randomBytes(300_000);
     await writeFile(file, bytes);
     const bundle = join(dir, 'x-amd64.wsl.sigstore.json');
-    await writeFile(bundle, '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
+    // @sigstore/sign 5's message-signature bundles say v0.2: the upload is labelled as the bundle says.
+    await writeFile(bundle, '{"mediaType":"application/vnd.dev.sigstore.bundle+json;version=0.2"}');
     const targets = zObjectStorageConfig.parse([
       { name: 'a', bucket: a.bucket, endpoint: a.endpoint, prefix: 'wsl' },
       { name: 'b', bucket: b.bucket, endpoint: b.endpoint, kinds: ['wsl'] },
@@ -82,6 +96,8 @@ describe('publishFile', () => {
       expect(sha(await fetchBytes(o.url))).toBe(sha(bytes));
       expect((await fetchBytes(o.checksumUrl)).toString()).toBe(`${sha(bytes)}  x-amd64.wsl\n`);
       expect((await fetchBytes(o.signatureUrl!)).equals(await readFile(bundle))).toBe(true);
+      const head = await fetch(o.signatureUrl!, { method: 'HEAD' });
+      expect(head.headers.get('content-type')).toBe('application/vnd.dev.sigstore.bundle+json;version=0.2');
     }
     expect(checksumLine(sha(bytes), 'a/b/x-amd64.wsl')).toBe(`${sha(bytes)}  x-amd64.wsl\n`);
 
