@@ -7,6 +7,7 @@
 // is unchanged. An image that does not boot within its timeout fails verify and is not published.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogStore } from '../../catalog/store.ts';
 import { zCatalogConfig } from '../../catalog/schema.ts';
@@ -20,10 +21,15 @@ import { selectTargets } from '../../publisher/select.ts';
 import { verifyBlob } from '../../publisher/sign/blob.ts';
 import { parsePrivateKey } from '../../publisher/sign/keys.ts';
 import { imageLayoutDir } from '../../publisher/stage.ts';
+import { cloudView } from '../../site/src/lib/cloud.ts';
 import { buildRpm, cvrfDir, dirEntries, serveFeed, sqliteRootfs, tmp } from '../advisories/helpers.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { tempDir, writeOciLayout } from '../rootfs/fixtures.ts';
 import { bootableRootfs, EPOCH } from './fixture.ts';
+import { CVM_ID, CVM_REGION, CVM_SECRET, startCvmServer } from './cvm-server.ts';
+import { EC2_ID, EC2_SECRET, IMAGE_ID, startEc2Server } from './ec2-server.ts';
+import { ECS_ID, ECS_SECRET, startEcsServer } from './ecs-server.ts';
+import { IMS_AK, IMS_PROJECT, IMS_SK, startImsServer } from './ims-server.ts';
 
 let s3: TestS3;
 let feedDir: string;
@@ -111,6 +117,8 @@ async function setup(env: Record<string, string> = {}) {
 }
 
 type Setup = Awaited<ReturnType<typeof setup>>;
+/** The setup whose image the publish test left published (the import test imports it). */
+let published: Setup | undefined;
 async function run(s: Setup) {
   const { targets } = selectTargets(await s.store.load(), [], { kinds: ['cloud'] });
   expect(targets.map((t) => `${t.app.id}:${t.artifactId}:${t.kind}:${t.arch}`)).toEqual([
@@ -198,7 +206,163 @@ describe('pipeline: kind cloud', () => {
     const second = await run(s);
     expect(second.artifacts[0]!.status).toBe('unchanged');
     expect(second.artifacts[0]!.stages.every((o) => o.commit === null)).toBe(true);
+    published = s; // the image the import test below takes into four clouds
   }, 600_000);
+
+  it('imports the published image into AWS, Tencent, Huawei and Alibaba at once, polling until all complete', async () => {
+    const s = published;
+    if (!s) throw new Error('the publish test above did not finish: there is no published image to import');
+    const ec2 = await startEc2Server(() => true);
+    const cvm = await startCvmServer();
+    const ims = await startImsServer();
+    const ecs = await startEcsServer({
+      'myos-1.0-cloud-amd64': [
+        { status: 'Creating', progress: '40%' },
+        { status: 'Available', progress: '100%' },
+      ],
+    });
+    ims.plannedJobs.push({
+      id: 'ff8080814dbd65d7014dbe0d84db00e2',
+      answers: [
+        { status: 'RUNNING' },
+        { status: 'SUCCESS', imageId: 'f3a1c2d4-0e2e-4e2e-8e2e-e2e0e2e0e2e0' },
+      ],
+    });
+    try {
+      const clouds = [
+        {
+          name: 'aws-use1',
+          provider: 'aws',
+          region: 'us-east-1',
+          objectStorage: 'local',
+          endpoint: ec2.endpoint,
+        },
+        {
+          name: 'tencent-gz',
+          provider: 'tencent',
+          region: CVM_REGION,
+          objectStorage: 'local',
+          endpoint: cvm.endpoint,
+        },
+        {
+          name: 'hw-cn4',
+          provider: 'huawei',
+          region: 'cn-north-4',
+          objectStorage: 'local',
+          endpoint: ims.endpoint,
+          projectIdEnv: 'WHARF_TEST_HW_PROJECT',
+        },
+        {
+          name: 'ali-hz',
+          provider: 'alibaba',
+          region: 'cn-hangzhou',
+          objectStorage: 'local',
+          endpoint: ecs.endpoint,
+        },
+      ];
+      const config = await s.store.config();
+      await s.store.commit({ subject: 'test: four clouds' }, async (tx) => {
+        tx.putConfig(zCatalogConfig.parse({ ...config, clouds }));
+      });
+      const secrets = [EC2_SECRET, CVM_SECRET, IMS_SK, ECS_SECRET];
+      const ctx = await openStageContext(s.store, {
+        workDir: s.ctx.workDir,
+        engine: null,
+        env: {
+          ...s.ctx.env,
+          AWS_ACCESS_KEY_ID: EC2_ID,
+          AWS_SECRET_ACCESS_KEY: EC2_SECRET,
+          TENCENTCLOUD_SECRET_ID: CVM_ID,
+          TENCENTCLOUD_SECRET_KEY: CVM_SECRET,
+          HUAWEICLOUD_SDK_AK: IMS_AK,
+          HUAWEICLOUD_SDK_SK: IMS_SK,
+          WHARF_TEST_HW_PROJECT: IMS_PROJECT,
+          ALIBABA_CLOUD_ACCESS_KEY_ID: ECS_ID,
+          ALIBABA_CLOUD_ACCESS_KEY_SECRET: ECS_SECRET,
+        },
+      });
+      const withClouds = { ...s, ctx };
+
+      // The first run: nothing before import is redone; the four imports start, their task ids committed.
+      const first = await run(withClouds);
+      expect(stages(first)).toEqual([
+        'build:unchanged',
+        'verify:passed', // the files already passed: not booted again
+        'scan:unchanged',
+        'sign:unchanged',
+        'publish:unchanged',
+        'import:running',
+      ]);
+      const started = first.artifacts[0]!.stages.find((o) => o.stage === 'import')!;
+      expect(started.commit).toMatch(/^[a-f0-9]{40}$/);
+      const committed = (await artifact(s)).records.import!.targets;
+      expect(committed.map((t) => [t.target, t.state])).toEqual([
+        ['aws-use1', 'running'],
+        ['tencent-gz', 'running'],
+        ['hw-cn4', 'running'],
+        ['ali-hz', 'running'],
+      ]);
+      const taskIds = committed.map((t) => t.taskId);
+      expect(taskIds.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+      expect(new Set(taskIds).size).toBe(4);
+
+      // Later runs poll the committed tasks until every import is done (each cloud takes two polls at most).
+      let polls = 0;
+      while ((await artifact(s)).records.import!.targets.some((t) => t.state === 'running')) {
+        if (++polls > 4) throw new Error('the imports did not complete within 4 polling runs');
+        await run(withClouds);
+      }
+      const art = await artifact(s);
+      const imp = art.records.import!;
+      expect(imp.status).toBe('ok');
+      expect(imp.targets.map((t) => [t.target, t.provider, t.region, t.state, t.imageId])).toEqual([
+        ['aws-use1', 'aws', 'us-east-1', 'completed', IMAGE_ID],
+        ['tencent-gz', 'tencent', CVM_REGION, 'completed', cvm.images[0]!.ImageId],
+        ['hw-cn4', 'huawei', 'cn-north-4', 'completed', 'f3a1c2d4-0e2e-4e2e-8e2e-e2e0e2e0e2e0'],
+        ['ali-hz', 'alibaba', 'cn-hangzhou', 'completed', 'm-bp1imp1test'],
+      ]);
+      // the task ids are the ones committed by the first run, and each cloud got exactly one import
+      expect(imp.targets.map((t) => t.taskId)).toEqual(taskIds);
+      expect(ec2.seen.filter((x) => x.action === 'ImportSnapshot')).toHaveLength(1);
+      expect(cvm.calls.filter((x) => x.action === 'ImportImage')).toHaveLength(1);
+      expect(ims.created).toHaveLength(1);
+      expect(ecs.seen.filter((x) => x.action === 'ImportImage')).toHaveLength(1);
+      expect(ec2.refused() + cvm.refused.length + ims.refused.length + ecs.refused()).toBe(0);
+      expect(art.pending).toBeUndefined();
+      // each cloud took the format it prefers of the two published, its object from the publish record
+      expect(imp.targets.map((t) => `${t.format} ${t.key}`)).toEqual([
+        'raw cloud/myos/1.0-cloud/myos-1.0-cloud-amd64.raw',
+        'qcow2 cloud/myos/1.0-cloud/myos-1.0-cloud-amd64.qcow2',
+        'qcow2 cloud/myos/1.0-cloud/myos-1.0-cloud-amd64.qcow2',
+        'qcow2 cloud/myos/1.0-cloud/myos-1.0-cloud-amd64.qcow2',
+      ]);
+      // the disk sizes Huawei and Alibaba were given are the build record's virtual size (160 MiB → 1 GiB)
+      expect(art.records.build!.files!.map((f) => f.virtualSize)).toEqual([160 * 1024 ** 2, 160 * 1024 ** 2]);
+      expect(ims.created[0]!.body.min_disk).toBe(1);
+      expect(
+        ecs.seen.find((x) => x.action === 'ImportImage')!.params.get('DiskDeviceMapping.1.DiskImageSize'),
+      ).toBe('1');
+
+      // no secret anywhere in the catalog's git history (every commit's message and content)
+      const history = await execa('git', ['-C', s.store.dir, 'log', '-p', '--all', '--format=%H%n%B'], {
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      expect(history.stdout).toContain(taskIds[0]!);
+      for (const secret of secrets) expect(history.stdout).not.toContain(secret);
+
+      // the site's cloud section (site/src/lib/cloud.ts, rendered by Cloud.astro) lists the four image ids
+      expect(cloudView(art.records).imports).toEqual(
+        imp.targets.map((t) => ({
+          cloud: t.provider,
+          region: t.region,
+          imageId: t.imageId,
+          state: 'completed',
+        })),
+      );
+    } finally {
+      await Promise.all([ec2.close(), cvm.close(), ims.close(), ecs.close()]);
+    }
+  }, 120_000);
 
   it('does not publish an image that did not boot in time', async () => {
     const s = await setup({ WHARF_CLOUD_BOOT_TIMEOUT: '1' });
