@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromBase, fetchBaseImage, findRootPartition } from '../../publisher/cloud/base.ts';
-import { convertDisk } from '../../publisher/cloud/convert.ts';
+import { convertDisk, imageInfo } from '../../publisher/cloud/convert.ts';
 import {
   CLOUD_INIT_DATASOURCE_CFG,
   hardenSshdConfig,
@@ -147,6 +147,9 @@ describe('base image customisation', () => {
       datasources: ['NoCloud', 'OpenStack'],
     });
     expect(r.files.map((f) => f.name)).toEqual(['base-amd64.qcow2', 'base-amd64.raw']);
+    // every file's recorded virtual size is what qemu-img reads from it (the qcow2's file is smaller)
+    for (const f of r.files) expect(f.virtualSize).toBe((await imageInfo(f.path)).virtualSize);
+    expect(r.files[0]!.size).toBeLessThan(r.files[0]!.virtualSize);
     const raw = r.files[1]!.path;
     const root = await findRootPartition(raw);
     expect(root.offset).toBe(r.root.offset);
