@@ -36,14 +36,21 @@ export interface StageTableOptions {
 
 /**
  * Cloud publish, then import: with `clouds:` targets in wharf.yml a published cloud image is not
- * complete until the import stage has run, so publish's `complete` is dropped for it.
+ * complete until the import stage has run, so publish's `complete` is dropped for it, and a publish that
+ * would clear the pending mark leaves `import not started` instead. The import stage commits its own
+ * record later; a process killed between the two commits leaves the artifact pending (so the next
+ * pipeline run, even without a container engine, imports it) rather than published and never imported.
  */
-const importAfterPublish: StageFn<'publish'> = async (ctx, t) => {
-  const r = await cloudPublishStage(ctx, t);
-  if (!r.complete || !ctx.config.clouds?.length) return r;
-  const { complete: _complete, ...rest } = r;
-  return rest;
-};
+export function importAfterPublish(publish: StageFn<'publish'>): StageFn<'publish'> {
+  return async (ctx, t) => {
+    const r = await publish(ctx, t);
+    if (!ctx.config.clouds?.length) return r;
+    const { complete: _complete, ...rest } = r;
+    if (rest.write?.pending !== 'clear') return rest;
+    const since = rest.write.record.at;
+    return { ...rest, write: { ...rest.write, pending: { set: 'import not started', since } } };
+  };
+}
 
 /** The stage functions of one run (a build stage shares its checkouts and base digests across targets). */
 export function defaultStages(opts: StageTableOptions = {}): StageTable {
@@ -67,7 +74,7 @@ export function defaultStages(opts: StageTableOptions = {}): StageTable {
       verify: cloudVerifyStage,
       scan: makeCloudScanStage(opts.scan),
       sign: cloudSignStage,
-      publish: importAfterPublish,
+      publish: importAfterPublish(cloudPublishStage),
       import: cloudImportStage,
     },
   };
