@@ -128,11 +128,13 @@ export async function cloudImportCommand(ref: string, o: CloudImportCliOptions):
           shown.set(e.target, line);
         }
       if (!o.wait || report.targets.every((e) => TERMINAL.has(e.state))) break;
-      if (Date.now() + interval * 1000 > deadline) {
+      // The last poll is at the deadline itself, so a --timeout shorter than --poll-interval still polls twice.
+      const left = deadline - Date.now();
+      if (left <= 0) {
         report.timedOut = true;
         break;
       }
-      await sleep(interval * 1000);
+      await sleep(Math.min(interval * 1000, left));
     }
   } finally {
     bar.stop();

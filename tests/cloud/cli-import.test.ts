@@ -195,7 +195,7 @@ describe('wharf cloud import (spawned CLI, loopback EC2)', () => {
         '--poll-interval',
         '0.3',
         '--timeout',
-        '1',
+        '3',
         '--json',
       ]);
       expect(t.exitCode).toBe(1);
@@ -204,7 +204,7 @@ describe('wharf cloud import (spawned CLI, loopback EC2)', () => {
       expect(tr.runs.length).toBeGreaterThanOrEqual(2);
       expect(new Set(tr.runs.map((r) => r.runId)).size).toBe(tr.runs.length);
       expect(tr.targets[0]).toMatchObject({ target: 'aws-use1', state: 'running', taskId: TASK_ID });
-      expect(t.stderr).toContain('still running after 1 s on aws-use1');
+      expect(t.stderr).toContain('still running after 3 s on aws-use1');
 
       // A --wait killed after its first poll...
       const polls = ec2.polls();
