@@ -223,7 +223,8 @@ describe('site cloud section', () => {
       /** The import table's rows of an app page: each row's cells as text. */
       const rows = async (page: string) => {
         const html = await readFile(join(out, page), 'utf8');
-        const table = /<table class="small cloud-imports">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
+        const table =
+          /<table class="small stack cloud-imports"[^>]*>([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
         return [...table.matchAll(/<tr data-import-state="(\w+)">([\s\S]*?)<\/tr>/g)].map((m) => [
           m[1],
           ...[...m[2]!.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((c) =>

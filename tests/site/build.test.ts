@@ -32,9 +32,10 @@ describe('buildSite', () => {
     const out = join(tmp, 'out');
     const first = await buildSite({ catalog: a.dir, out, logLevel: 'silent' });
     const second = await buildSite({ catalog: b.dir, out, logLevel: 'silent' });
-    // 8 visible hand-made apps (7 with containers, openeuler-wsl) + the generated ones, in two languages.
-    expect(first.indexedPages).toBe((8 + 1) * 2);
-    expect(second.indexedPages).toBe((8 + 4) * 2);
+    // 9 visible hand-made apps (7 with containers, openeuler-wsl, openeuler-cloud) + the generated ones,
+    // in two languages.
+    expect(first.indexedPages).toBe((9 + 1) * 2);
+    expect(second.indexedPages).toBe((9 + 4) * 2);
     expect(await exists(join(out, 'apps', syntheticApp(3).id, 'index.html'))).toBe(true);
     // No signing key configured for these builds: no /keys/cosign.pub, and the tag pages say so.
     expect(await exists(join(out, 'keys/cosign.pub'))).toBe(false);
@@ -50,7 +51,7 @@ describe('buildSite', () => {
     });
     const after = await buildSite({ catalog: b.dir, out, logLevel: 'silent' });
     expect(after.skipped).toBe(false);
-    expect(after.indexedPages).toBe((8 + 5) * 2);
+    expect(after.indexedPages).toBe((9 + 5) * 2);
   }, 180_000);
 
   it('renders only the apps a commit changed, and the result equals a full build', async () => {

@@ -254,6 +254,127 @@ function wslArtifact(keyId: string): Artifact {
   };
 }
 
+/**
+ * openeuler-cloud's published cloud image: qcow2 and fixed VHD on object storage, boot-tested, signed,
+ * and imported into two clouds (one completed with its image id, one failed with the cloud's reason).
+ */
+function cloudArtifact(keyId: string): Artifact {
+  const id = '24.03-lts-sp4-cloud';
+  const formats = ['qcow2', 'vhd'] as const;
+  const file = (f: string) => `openeuler-24.03-lts-sp4-amd64.${f}`;
+  const sha = (f: string) => createHash('sha256').update(file(f)).digest('hex');
+  const size = (f: string) => (f === 'qcow2' ? 612_345_678 : 2 * 1024 ** 3 + 512);
+  const host = 'images.obs.example.org';
+  return {
+    app: 'openeuler-cloud',
+    kind: 'cloud',
+    id,
+    version: '24.03',
+    osVersion: '24.03-lts-sp4',
+    arches: ['amd64'],
+    records: {
+      build: {
+        runId: runId(8),
+        at: at(21, 10),
+        status: 'ok',
+        durationMs: 96_000,
+        arches: ['amd64'],
+        files: formats.map((f) => ({
+          arch: 'amd64' as const,
+          name: file(f),
+          sha256: sha(f),
+          size: size(f),
+          format: f,
+          virtualSize: 2 * 1024 ** 3,
+        })),
+      },
+      verify: {
+        runId: runId(8),
+        at: at(21, 11),
+        status: 'passed',
+        checks: [{ name: 'boot test (qcow2)', status: 'passed', durationMs: 17_500 }],
+        bootTest: {
+          booted: true,
+          seconds: 17.5,
+          marker: 'WHARF-BOOT-OK-0123456789abcdef',
+          accel: 'tcg',
+          file: file('qcow2'),
+          format: 'qcow2',
+        },
+      },
+      sign: {
+        runId: runId(8),
+        at: at(21, 12),
+        status: 'signed',
+        keyId,
+        signatures: [],
+        bundles: formats.map((f) => ({
+          arch: 'amd64' as const,
+          file: file(f),
+          sha256: sha(f),
+          bundle: {
+            sha256: sha(`${f}.bundle`),
+            size: 4_000,
+            mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.2',
+          },
+          mode: 'key' as const,
+        })),
+      },
+      publish: {
+        runId: runId(8),
+        at: at(21, 13),
+        status: 'ok',
+        targets: [],
+        objects: formats.map((f) => ({
+          url: `https://${host}/openeuler-cloud/${id}/${file(f)}`,
+          sha256: sha(f),
+          size: size(f),
+          target: 'obs',
+          format: f,
+          arch: 'amd64' as const,
+          bucket: 'images',
+          key: `openeuler-cloud/${id}/${file(f)}`,
+          checksumUrl: `https://${host}/openeuler-cloud/${id}/${file(f)}.sha256`,
+          signatureUrl: `https://${host}/openeuler-cloud/${id}/${file(f)}.sigstore.json`,
+        })),
+      },
+      import: {
+        runId: runId(8),
+        at: at(21, 14),
+        status: 'partial',
+        targets: [
+          {
+            target: 'aws-use1',
+            provider: 'aws',
+            region: 'us-east-1',
+            arch: 'amd64',
+            format: 'vhd',
+            bucket: 'images',
+            key: `openeuler-cloud/${id}/${file('vhd')}`,
+            sha256: sha('vhd'),
+            taskId: 'import-snap-0123456789abcdef0',
+            snapshotId: 'snap-0123456789abcdef0',
+            state: 'completed',
+            imageId: 'ami-0123456789abcdef0',
+            startedAt: at(21, 13),
+            updatedAt: at(21, 14),
+          },
+          {
+            target: 'huawei-cn-north-4',
+            provider: 'huawei',
+            region: 'cn-north-4',
+            arch: 'amd64',
+            format: 'vhd',
+            state: 'failed',
+            error: 'IMS CreateImage: HTTP 400 IMS.0125: the OBS object cannot be read by IMS',
+            updatedAt: at(21, 14),
+          },
+        ],
+      },
+    },
+  };
+}
+
 interface Spec {
   id: string;
   category: string;
@@ -644,6 +765,46 @@ export async function makeSiteCatalog(dir: string, o: SiteCatalogOptions = {}): 
         docs: {},
       });
       tx.putArtifact(wslArtifact(o.keyId ?? TEST_KEY_ID));
+    },
+  );
+  // A published cloud image (boot-tested, signed, imported into one cloud, failed in another): the cloud section.
+  await store.commit(
+    {
+      subject: 'openeuler-cloud 24.03-lts-sp4-cloud: imported',
+      trailers: { App: 'openeuler-cloud', Artifact: '24.03-lts-sp4-cloud', Kind: 'cloud', Stage: 'import' },
+    },
+    (tx) => {
+      tx.putApp({
+        id: 'openeuler-cloud',
+        name: 'openeuler-cloud',
+        title: { zh: 'openEuler 云镜像', en: 'openEuler cloud image' },
+        summary: {
+          zh: '可在公有云上启动的 openEuler 磁盘镜像',
+          en: 'openEuler disk images that boot on public clouds',
+        },
+        description: {},
+        category: 'base',
+        homepage: 'https://www.openeuler.org/',
+        license: { spdx: 'MulanPSL-2.0' },
+        visibility: 'public',
+        recipes: {
+          container: [],
+          wsl: [],
+          cloud: [
+            {
+              kind: 'cloud',
+              id: '24.03-lts-sp4-cloud',
+              source: '24.03-lts-sp4',
+              formats: ['qcow2', 'vhd'],
+              version: '24.03',
+              osVersion: '24.03-lts-sp4',
+              arches: ['amd64'],
+            },
+          ],
+        },
+        docs: {},
+      });
+      tx.putArtifact(cloudArtifact(o.keyId ?? TEST_KEY_ID));
     },
   );
   await store.commit(

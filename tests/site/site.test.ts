@@ -255,6 +255,32 @@ describe('app pages', () => {
     await Promise.all([page.close(), redis.close()]);
   });
 
+  it('a cloud app: downloads per format with checksum and bundle, the boot test, and each cloud import', async () => {
+    const page = await open('/en/apps/openeuler-cloud/');
+    const cloud = page.locator('#cloud');
+    const text = await cloud.innerText();
+    expect(text).toContain('24.03-lts-sp4-cloud');
+    expect(text).toContain('17.5 s');
+    expect(await cloud.locator('a[href$=".qcow2"]').count()).toBe(1);
+    expect(await cloud.locator('a[href$=".vhd.sigstore.json"]').count()).toBe(1);
+    // One row per import target: the completed one with its image id, the failed one with the reason.
+    const rows = cloud.locator('table.cloud-imports tbody tr');
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(0).innerText()).toContain('ami-0123456789abcdef0');
+    expect(await rows.nth(0).innerText()).toContain('us-east-1');
+    expect(await rows.nth(1).innerText()).toContain('IMS.0125');
+    expect(await rows.nth(1).innerText()).not.toContain('ami-');
+    // Not scanned: counted in words that agree with the number.
+    expect(await page.locator('#security').innerText()).toMatch(/\b1 image$/m);
+    // The app's feed lists the cloud import as what it is, not as a recipe import.
+    const feed = await (await fetch(`${base}/apps/openeuler-cloud/feed.xml`)).text();
+    expect(feed).toContain(
+      '<title>openEuler cloud image: openeuler-cloud 24.03-lts-sp4-cloud: imported</title>',
+    );
+    expect(feed).not.toContain('imported (');
+    await page.close();
+  });
+
   it('switches language and marks text that falls back to the other language', async () => {
     const page = await open('/apps/postgres/');
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
@@ -376,6 +402,7 @@ const PAGES = [
   { name: 'tag', path: '/apps/redis/container/8.6.4-oe2403sp4/' },
   { name: 'search', path: '/search/?q=%E6%95%B0%E6%8D%AE%E5%BA%93' },
   { name: 'wsl', path: '/apps/openeuler-wsl/' },
+  { name: 'cloud', path: '/apps/openeuler-cloud/' },
   { name: 'maintainers', path: '/maintainers/' },
 ] as const;
 

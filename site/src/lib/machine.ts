@@ -319,11 +319,14 @@ export function appFeedEntries(m: Pick<SiteModel, 'config'>, a: AppView): FeedEn
   const title = pickText(a.app.title, 'en', a.id);
   return a.history
     .filter((h) => FEED_STAGES.has(h.trailers.Stage ?? ''))
-    // A cloud image's `import` stage (into a cloud's image service) shares the trailer with the
-    // catalog import; it carries Kind: cloud and is not a recipe import.
-    .filter((h) => !(h.trailers.Stage === 'import' && h.trailers.Kind === 'cloud'))
     .map((h) => feedEntry(m, a, title, h));
 }
+
+/**
+ * A cloud image's `import` stage (into a cloud's image service) shares the `Stage: import` trailer
+ * with the catalog's recipe import; it carries `Kind: cloud`.
+ */
+const isCloudImport = (h: LogEntry) => h.trailers.Stage === 'import' && h.trailers.Kind === 'cloud';
 
 function feedEntry(m: Pick<SiteModel, 'config'>, a: AppView, title: string, h: LogEntry): FeedEntry {
   const stage = h.trailers.Stage!;
@@ -343,9 +346,10 @@ function feedEntry(m: Pick<SiteModel, 'config'>, a: AppView, title: string, h: L
     const pull = tag.pulls.find((p) => p.published);
     if (pull) parts.push(pull.command);
   }
+  const recipeImport = stage === 'import' && !isCloudImport(h);
   return {
     id: `urn:wharf:${a.id}:${h.sha}`,
-    title: stage === 'import' ? `${title}: imported (${h.subject})` : `${title}: ${h.subject}`,
+    title: recipeImport ? `${title}: imported (${h.subject})` : `${title}: ${h.subject}`,
     updated: new Date(h.date).toISOString(),
     link,
     category: a.app.category,
@@ -412,11 +416,18 @@ export function atomFeed(m: SiteModel, max = 100, generatedAt = new Date().toISO
   });
 }
 
+/** When the app last changed: its newest commit (so an app feed with no entries is the same on every build). */
+const lastChanged = (a: AppView): string | undefined =>
+  a.history.reduce<string | undefined>((t, h) => {
+    const d = new Date(h.date).toISOString();
+    return !t || d > t ? d : t;
+  }, undefined);
+
 /** One app's feed (/apps/<id>/feed.xml). */
 export function appFeed(
   m: Pick<SiteModel, 'config'>,
   a: AppView,
-  generatedAt = new Date().toISOString(),
+  generatedAt = lastChanged(a) ?? new Date().toISOString(),
 ): string {
   return feedDocument(m, {
     id: `urn:wharf:${m.config.name}:feed:${a.id}`,
