@@ -23,11 +23,10 @@ import { resolveBaseDigest } from '../../publisher/build/base.ts';
 import { skopeoFetch } from '../../publisher/registry/skopeo.ts';
 import { checkBases, registryResolver } from '../../publisher/watch/bases.ts';
 import { startPodman, type TestPodman } from '../helpers/podman.ts';
-import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { pushOneLayerImage, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 const USER = 'wharf-ci';
 const PASSWORD = 'pw-3f9c1e7a-not-in-any-log';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 let reg: TestRegistry;
 let dir: string;
@@ -49,34 +48,7 @@ async function layerTar(): Promise<Buffer> {
 async function pushImage(client: RegistryClient, repo: string, tag: string): Promise<string> {
   const layer = await layerTar();
   layerDigest = sha256Digest(layer);
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: {},
-      rootfs: { type: 'layers', diff_ids: [sha256Digest(layer)] },
-    }),
-  );
-  for (const b of [layer, config]) await client.uploadBlob(repo, sha256Digest(b), b.length, { bytes: b });
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha256Digest(config),
-        size: config.length,
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.oci.image.layer.v1.tar',
-          digest: sha256Digest(layer),
-          size: layer.length,
-        },
-      ],
-    }),
-  );
-  return client.putManifest(repo, tag, manifest, OCI_MANIFEST);
+  return pushOneLayerImage(client, repo, tag, layer);
 }
 
 const target = (over: Partial<CatalogConfig['registries'][number]> = {}) => ({

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CloudTargetInput } from '../../catalog/config.ts';
-import { zCatalogConfig, type AppInput } from '../../catalog/schema.ts';
+import { zCatalogConfig, type AppInput, type PublishRecord } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
 import { openStageContext } from '../../publisher/context.ts';
 import { selectTargets } from '../../publisher/pipeline/index.ts';
@@ -66,30 +66,30 @@ export const fakeBuild: StageFn<'build'> = async (c) => ({
   },
 });
 
+/** The record the cloud publish stage writes: one object per format on objectStorage target `images`. */
+export const publishedRecord = (runId: string, at: string): PublishRecord => ({
+  runId,
+  at,
+  status: 'ok',
+  targets: [],
+  objects: FORMATS.map((format) => ({
+    target: 'images',
+    format,
+    arch: 'amd64' as const,
+    bucket: 'wharf-images',
+    key: `demo/${TAG}/disk.${format}`,
+    url: `http://127.0.0.1:1/wharf-images/demo/${TAG}/disk.${format}`,
+    size: 1024,
+    sha256: 'a'.repeat(64),
+  })),
+});
+
 /** A fake publish stage: the record the cloud publish stage writes (one object per format). */
 export const fakePublish: StageFn<'publish'> = async (c) => ({
   stage: 'publish',
   verdict: 'done',
   status: 'ok',
-  write: {
-    upsert: true,
-    record: {
-      runId: c.runId,
-      at: new Date().toISOString(),
-      status: 'ok',
-      targets: [],
-      objects: FORMATS.map((format) => ({
-        target: 'images',
-        format,
-        arch: 'amd64' as const,
-        bucket: 'wharf-images',
-        key: `demo/${TAG}/disk.${format}`,
-        url: `http://127.0.0.1:1/wharf-images/demo/${TAG}/disk.${format}`,
-        size: 1024,
-        sha256: 'a'.repeat(64),
-      })),
-    },
-  },
+  write: { upsert: true, record: publishedRecord(c.runId, new Date().toISOString()) },
 });
 
 export interface ImportCatalog {

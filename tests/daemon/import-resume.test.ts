@@ -14,7 +14,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Artifact, PublishRecord } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
 import { EC2_ID, EC2_SECRET, IMAGE_ID, startEc2Server, TASK_ID } from '../cloud/ec2-server.ts';
-import { FORMATS, importApp, TAG } from '../cloud/import-catalog.ts';
+import { importApp, publishedRecord, TAG } from '../cloud/import-catalog.ts';
 import { ROOT } from '../helpers/wharf.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,23 +30,7 @@ afterAll(async () => {
   for (const t of tmps) await rm(t, { recursive: true, force: true });
 });
 
-/** The record the cloud publish stage writes: one object per format on objectStorage target `images`. */
-const published = (at: string): PublishRecord => ({
-  runId: RUN_ID,
-  at,
-  status: 'ok',
-  targets: [],
-  objects: FORMATS.map((format) => ({
-    target: 'images',
-    format,
-    arch: 'amd64' as const,
-    bucket: 'wharf-images',
-    key: `demo/${TAG}/disk.${format}`,
-    url: `http://127.0.0.1:1/wharf-images/demo/${TAG}/disk.${format}`,
-    size: 1024,
-    sha256: 'a'.repeat(64),
-  })),
-});
+const published = (at: string): PublishRecord => publishedRecord(RUN_ID, at);
 
 type Line = Record<string, unknown>;
 

@@ -3,7 +3,47 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { sha256Digest, type RegistryClient } from '../../publisher/registry/client.ts';
 import { freePort, waitFor } from './ports.ts';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+/** Push a one-layer linux/amd64 OCI image of `layer` as `repo:tag` with `client`; returns the manifest digest. */
+export async function pushOneLayerImage(
+  client: RegistryClient,
+  repo: string,
+  tag: string,
+  layer: Buffer,
+): Promise<string> {
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [sha256Digest(layer)] },
+    }),
+  );
+  for (const b of [layer, config]) await client.uploadBlob(repo, sha256Digest(b), b.length, { bytes: b });
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256Digest(config),
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          digest: sha256Digest(layer),
+          size: layer.length,
+        },
+      ],
+    }),
+  );
+  return client.putManifest(repo, tag, manifest, OCI_MANIFEST);
+}
 
 export interface TestRegistry {
   /** host:port, e.g. 127.0.0.1:41234 */

@@ -8,44 +8,14 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact, BuildBase } from '../../catalog/schema.ts';
 import { CatalogStore } from '../../catalog/store.ts';
-import { RegistryClient, sha256Digest } from '../../publisher/registry/client.ts';
+import { RegistryClient } from '../../publisher/registry/client.ts';
 import { checkBases } from '../../publisher/watch/bases.ts';
 import { freePort } from '../helpers/ports.ts';
-import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+import { pushOneLayerImage, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 /** Push a one-layer image whose content is `marker` as `repo:tag`; returns the manifest digest. */
-async function pushBase(client: RegistryClient, repo: string, tag: string, marker: string): Promise<string> {
-  const layer = Buffer.from(marker);
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      rootfs: { type: 'layers', diff_ids: [sha256Digest(layer)] },
-    }),
-  );
-  for (const b of [layer, config]) await client.uploadBlob(repo, sha256Digest(b), b.length, { bytes: b });
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha256Digest(config),
-        size: config.length,
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.oci.image.layer.v1.tar',
-          digest: sha256Digest(layer),
-          size: layer.length,
-        },
-      ],
-    }),
-  );
-  return client.putManifest(repo, tag, manifest, OCI_MANIFEST);
-}
+const pushBase = (client: RegistryClient, repo: string, tag: string, marker: string) =>
+  pushOneLayerImage(client, repo, tag, Buffer.from(marker));
 
 const app = (id: string) => ({
   id,
